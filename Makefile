@@ -1,0 +1,52 @@
+# Two commands get a fresh clone going: `make test` and `make run`.
+# Both start with `make setup`: a Python 3.10 virtualenv in .venv with the
+# pinned dependency set (requirements.lock) and this project installed editable.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PIP_VERSION := 24.2
+
+# TFX 1.16 supports Python 3.9-3.10 only. A pyenv shim may exist without the
+# version being active, so probe each candidate by running it.
+PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup test test-fast run lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON310)" ]; then echo "make: python3.10 not found (TFX 1.16 needs Python 3.10); install it or pass PYTHON310=/path/to/python3.10" >&2; exit 2; fi
+	@if [ ! -x $(PY) ]; then echo "creating $(VENV) with $(PYTHON310)"; $(PYTHON310) -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Unit tests only (no end-to-end pipeline runs).
+test-fast: setup
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+# The main job on the embedded default: a search on the built-in mnist1d data
+# with a small budget. Results go to runs/mnist1d unless RUN_ARGS says otherwise.
+run: setup
+	$(VENV)/bin/model-search run --dataset mnist1d --output runs/mnist1d $(RUN_ARGS)
+
+# Re-resolve the dependency set from pyproject.toml into requirements.lock.
+lock:
+	rm -rf .lock-venv && $(PYTHON310) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	.lock-venv/bin/python -m pip install --quiet ".[test]"
+	.lock-venv/bin/python -m pip freeze --exclude tfx-model-search > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

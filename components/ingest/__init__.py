@@ -1,0 +1,1 @@
+"""Ingestion: any supported source into TFX Examples plus a DatasetSpec."""

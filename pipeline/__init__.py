@@ -1,0 +1,1 @@
+"""Wiring: the pipeline factory, the runners, the CLI and config loading."""

@@ -1,0 +1,18 @@
+"""Errors a user can cause.
+
+Every layer raises a subclass of `UserError` for bad input or configuration;
+the CLI prints its one-line message and exits with status 2 (no traceback
+unless `--debug`). Anything else is an internal failure (exit status 1).
+"""
+
+
+class UserError(Exception):
+    """Bad input, configuration or usage; the message says what and where."""
+
+
+class DataError(UserError):
+    """The data given to ingestion or prediction is unusable."""
+
+
+class SearchSpaceError(UserError):
+    """An architecture or search space that cannot be built."""

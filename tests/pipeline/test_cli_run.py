@@ -1,0 +1,135 @@
+"""`model-search run` / `datasets` through the CLI: exit codes, messages, summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from tests import datagen
+
+COMMANDS = ("run", "datasets", "blocks")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: model-search {command}" in capsys.readouterr().out
+
+
+def test_unknown_flag_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--no-such-flag"])
+    assert exit_info.value.code == 2
+
+
+def test_datasets_json(capsys):
+    assert main(["datasets", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == {"mnist1d", "digits", "wine", "breast_cancer", "diabetes"}
+    assert {r["name"]: r["task"] for r in rows}["diabetes"] == "regression"
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "empty.csv").write_bytes(b"")
+    (root / "header_only.csv").write_text("a,b,label\n")
+    (root / "one_class.csv").write_text("a,b,label\n1,2,x\n3,4,x\n5,6,x\n")
+    rows = ["age,colour,label"] + [f"{i},red,{'yes' if i % 2 else 'no'}" for i in range(40)]
+    rows[5], rows[9] = "abc,red,yes", "?x,red,no"
+    (root / "text_in_numbers.csv").write_text("\n".join(rows) + "\n")
+    (root / "latin1.csv").write_bytes("name,label\ncaf\xe9,1\nth\xe9,0\n".encode("latin-1"))
+    empty_class = datagen.write_image_folder(root / "empty_class", per_class=4, seed=0)
+    (empty_class / "empty").mkdir()
+    all_corrupt = root / "all_corrupt"
+    for name in ("a", "b"):
+        (all_corrupt / name).mkdir(parents=True)
+        (all_corrupt / name / "x.png").write_bytes(b"garbage")
+    bad_wavs = root / "bad_wavs"
+    for name in ("a", "b"):
+        (bad_wavs / name).mkdir(parents=True)
+        (bad_wavs / name / "x.wav").write_bytes(b"RIFF\x00\x00garbage")
+    return root
+
+
+BAD_INPUTS = [
+    (["--data", "{root}/missing.csv"], "missing.csv: no such file"),
+    (["--data", "{root}/empty.csv"], "empty.csv: the file is empty"),
+    (["--data", "{root}/header_only.csv"], "header_only.csv: has a header but no data rows"),
+    (["--data", "{root}/one_class.csv", "--label", "price"], "no label column 'price'; the columns are: a, b, label"),
+    (["--data", "{root}/one_class.csv"], "label 'label' has a single class ('x')"),
+    (["--data", "{root}/text_in_numbers.csv"], "column 'age' is numeric but lines 6, 10 hold text ('abc', '?x')"),
+    (["--data", "{root}/latin1.csv"], "latin1.csv: not UTF-8 text (byte 0xe9 on line 2)"),
+    (["--data", "{root}/empty_class"], "class folder 'empty' holds no images"),
+    (["--data", "{root}/all_corrupt"], "none of the 2 images could be read"),
+    (["--data", "{root}/bad_wavs"], "none of the 2 WAV files could be read"),
+    (["--dataset", "cifar10"], "unknown built-in data set 'cifar10'"),
+    (["--dataset", "wine", "--split", "0.5,0.1,0.1"], "split ratios must be three non-negative numbers summing to 1"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[m[:30] for _, m in BAD_INPUTS])
+def test_bad_input_exits_2_with_one_clear_line(args, message, bad_inputs, tmp_path, capsys):
+    argv = ["run", *[a.format(root=bad_inputs) for a in args], "--output", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if line.startswith("model-search: error:")]
+    assert len(error_lines) == 1
+
+
+def test_bad_input_from_the_installed_command_and_debug_traceback(tmp_path):
+    script = shutil.which("model-search", path=os.path.dirname(sys.executable))
+    assert script, "the model-search console script is not installed"
+    args = [script, "run", "--data", str(tmp_path / "nothing.csv"), "--output", str(tmp_path / "run")]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "nothing.csv: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+    debug = subprocess.run([*args, "--debug"], capture_output=True, text=True, timeout=300)
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+
+
+@pytest.mark.e2e
+def test_warnings_for_imputed_cells_skipped_files_and_resized_images(tmp_path, capsys, caplog):
+    rows = ["age,colour,label"] + [f"{i},{'red' if i % 3 else 'blue'},{'yes' if i % 2 else 'no'}" for i in range(40)]
+    rows[3], rows[8] = ",red,yes", "7,,no"
+    (tmp_path / "gaps.csv").write_text("\n".join(rows) + "\n")
+    assert main(["run", "--data", str(tmp_path / "gaps.csv"), "--output", str(tmp_path / "a"), "--json"]) == 0
+    assert "column 'age': 1 empty cell(s) imputed with the median 20 (lines 4)" in caplog.text
+    assert "column 'colour': 1 empty cell(s) imputed with the category '<missing>' (lines 9)" in caplog.text
+    capsys.readouterr()
+
+    images = datagen.write_image_folder(tmp_path / "shapes", per_class=6, seed=1, corrupt=True)
+    assert main(["run", "--data", str(images), "--output", str(tmp_path / "b"), "--json"]) == 0
+    assert "skipped 1 unreadable file(s): circle/broken.png" in caplog.text
+    assert "all are resized to 16x16" in caplog.text
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dataset"]["split_sizes"] == {"train": 12, "eval": 3, "test": 3}
+
+
+@pytest.mark.e2e
+def test_run_ingests_and_rerun_reuses_finished_work(tmp_path, capsys):
+    output = tmp_path / "wine"
+    argv = ["run", "--dataset", "wine", "--output", str(output), "--seed", "3", "--json"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["dataset"]["name"] == "wine"
+    assert first["dataset"]["class_names"] == ["class_0", "class_1", "class_2"]
+    assert sum(first["dataset"]["split_sizes"].values()) == 178
+    assert Path(first["metadata"]).is_file()
+    assert Path(first["dataset_spec_uri"], "dataset_spec.json").is_file()
+    assert "not built yet" in first["not_yet_built"]
+    assert main(argv) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["examples_uri"] == first["examples_uri"], "a re-run must reuse the cached ingestion"
