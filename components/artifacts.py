@@ -12,3 +12,36 @@ class DatasetSpec(artifact.Artifact):
     """
 
     TYPE_NAME = "components.DatasetSpec"
+
+
+class Proposals(artifact.Artifact):
+    """One round's proposed trials (status `proposed`, each assigned to a trainer).
+
+    Files: `{uri}/proposals.json`. Custom properties: `trials_json` (the same
+    list), round, run_id, study, algorithm, count.
+    """
+
+    TYPE_NAME = "components.Proposals"
+
+
+class TrialResults(artifact.Artifact):
+    """One trainer's trained trials, completed or failed.
+
+    Files: `{uri}/trials.json` and, per completed trial, `{uri}/<trial_id>/`
+    with `Format-Serving/` (SavedModel, serving signature on serialized
+    tf.Example), `model.keras`, `history.json`. Custom properties:
+    `trials_json` (every trial record, so ML Metadata alone answers queries),
+    round, trainer, run_id, study, completed, failed, best_score.
+    """
+
+    TYPE_NAME = "components.TrialResults"
+
+
+class Leaderboard(artifact.Artifact):
+    """The candidates (best single, ensemble, distilled), scored on eval and test.
+
+    Files: `{uri}/leaderboard.json`. Custom properties: chosen, run_id, study,
+    `leaderboard_json`.
+    """
+
+    TYPE_NAME = "components.Leaderboard"

@@ -20,6 +20,36 @@ class StudyConfig:
     output: str | None = None  # None: runs/<study name>
     seed: int = 0
     source: SourceConfig = dataclasses.field(default_factory=SourceConfig)
+    # The search: R rounds of (Proposer -> N trainers, T trials each).
+    algorithm: str = "beam"
+    rounds: int = 2
+    trainers: int = 2
+    trials_per_trainer: int = 2
+    epochs: int = 5
+    time_limit: float | None = None  # seconds per trial; None: no limit
+    search_space: dict[str, Any] = dataclasses.field(default_factory=dict)
+    module_file: str | None = None  # custom blocks
+    # After the search.
+    ensemble_size: int = 5
+    max_params: int = 0  # distilled student's budget; 0: half the best single model
+    distill_epochs: int = 5
+    # Where and how it runs.
+    metadata: str | None = None  # None: DIR/metadata.sqlite; or mysql://user:pw@host:port/db
+    runner: str = "local"  # local | beam
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "trainers", "trials_per_trainer", "epochs", "ensemble_size", "distill_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if self.max_params < 0:
+            raise UserError(f"max-params must be 0 (automatic) or positive, got {self.max_params}")
+        if self.time_limit is not None and self.time_limit <= 0:
+            raise UserError(f"time-limit must be positive seconds, got {self.time_limit}")
+        if self.runner not in ("local", "beam"):
+            raise UserError(f"runner must be local or beam, not {self.runner!r}")
+        if not isinstance(self.search_space, dict):
+            raise UserError("search_space must be a mapping (blocks, min_depth, max_depth, ...)")
 
     @property
     def study_name(self) -> str:
@@ -45,7 +75,7 @@ def default_study_name(source: SourceConfig) -> str:
 
 
 _SOURCE_FIELDS = {f.name for f in dataclasses.fields(SourceConfig)}
-_TOP_FIELDS = {"study", "output", "seed"}
+_TOP_FIELDS = {f.name for f in dataclasses.fields(StudyConfig)} - {"source"}
 
 
 def load_config_file(path: str) -> dict[str, Any]:
@@ -85,9 +115,7 @@ def build_config(file_values: dict[str, Any], overrides: dict[str, Any], where: 
         source = SourceConfig(**source_values)
     except TypeError as error:
         raise UserError(f"{where}: {error}") from None
-    return StudyConfig(
-        study=values.get("study"),
-        output=values.get("output"),
-        seed=int(values.get("seed", 0)),
-        source=source,
-    )
+    try:
+        return StudyConfig(source=source, **values)
+    except TypeError as error:
+        raise UserError(f"{where}: {error}") from None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
+import time
 import warnings
-from typing import Any
+from typing import Any, Optional
 
 log = logging.getLogger(__name__)
 
@@ -14,12 +17,14 @@ def quiet_libraries(debug: bool) -> None:
     """TensorFlow, Beam and TFX log at INFO by default; users see our lines only."""
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # Inherited by worker processes, which warn while importing TFX.
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="apache_beam")
         from absl import logging as absl_logging
 
-        absl_logging.set_verbosity(absl_logging.WARNING)
+        absl_logging.set_verbosity(absl_logging.FATAL)
         for name in ("tensorflow", "tfx", "ml_metadata"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # Beam warns about optional speed-ups (python-snappy) on every run.
@@ -29,45 +34,129 @@ def quiet_libraries(debug: bool) -> None:
         logging.getLogger("absl").setLevel(logging.CRITICAL)
 
 
-def run_study(config, debug: bool = False) -> dict[str, Any]:
+class Progress:
+    """Progress on stderr (round, nodes, best so far, elapsed) when it is a
+    terminal; silent otherwise, and with --json."""
+
+    def __init__(self, config, store, run_id: str, node_count: int, enabled: bool):
+        self._config, self._store, self._run_id = config, store, run_id
+        self._started = time.monotonic()
+        self._bar = None
+        self._best = "-"
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+            self._bar = RichProgress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                transient=False,
+            )
+            self._task = self._bar.add_task(self._describe("starting"), total=node_count)
+            self._bar.start()
+
+    def _describe(self, status: str) -> str:
+        return f"{self._config.study_name} {self._run_id} · {status} · best {self._best}"
+
+    def started(self, node_id: str) -> None:
+        if self._bar:
+            self._bar.update(self._task, description=self._describe(f"running {_label(node_id, self._config)}"))
+
+    def finished(self, node_id: str, seconds: float) -> None:
+        if node_id.startswith("Trainer_"):
+            self._best = _best_so_far(self._store, self._run_id)
+        if self._bar:
+            self._bar.update(self._task, advance=1, description=self._describe(f"done {_label(node_id, self._config)}"))
+
+    def close(self) -> None:
+        if self._bar:
+            self._bar.stop()
+
+
+def _label(node_id: str, config) -> str:
+    if node_id.startswith("Proposer_r"):
+        return f"round {node_id.split('_r')[1]}/{config.rounds} proposer"
+    if node_id.startswith("Trainer_r"):
+        round_part, trainer_part = node_id[len("Trainer_r"):].split("_t")
+        return f"round {round_part}/{config.rounds} trainer {int(trainer_part) + 1}/{config.trainers}"
+    return node_id
+
+
+def _best_so_far(store, run_id: str) -> str:
+    completed = [t for t in store.trials() if t.run_id == run_id and t.completed]
+    if not completed:
+        return "-"
+    if "accuracy" in completed[0].metrics:
+        return f"accuracy {max(t.metrics['accuracy'] for t in completed):.4f}"
+    return f"rmse {min(t.metrics['rmse'] for t in completed):.4g}"
+
+
+def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[str, Any]:
     quiet_libraries(debug)
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from pipeline import factory
+    from pipeline.parallel_runner import ParallelDagRunner
+    from pipeline.study_store import StudyStore
 
+    output_dir = os.path.abspath(config.output_dir)
+    os.makedirs(output_dir, exist_ok=True)
+    connection_config = factory.metadata_connection_config(config)
+    store = StudyStore(connection_config, config.pipeline_name)
+    run_id = store.run_id_for_next_run()
+    log.info("study %r, %s, into %s", config.study_name, run_id, output_dir)
+    pipeline = factory.create_pipeline(config, run_id, connection_config=connection_config)
+    started = time.monotonic()
+    progress = Progress(config, store, run_id, len(pipeline.components), show_progress and not debug)
+    try:
+        if config.runner == "beam":
+            from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+            BeamDagRunner().run(pipeline)
+        else:
+            ParallelDagRunner(
+                max_workers=config.trainers,
+                debug=debug,
+                on_node_started=progress.started,
+                on_node_finished=progress.finished,
+            ).run(pipeline)
+    finally:
+        progress.close()
+    seconds = time.monotonic() - started
+    return collect_results(config, store, run_id, output_dir, seconds)
+
+
+def collect_results(config, store, run_id: str, output_dir: str, seconds: float) -> dict[str, Any]:
+    """Writes DIR/leaderboard.json and returns the run's summary."""
     from pipeline import factory
 
-    os.makedirs(config.output_dir, exist_ok=True)
-    log.info("running study %r into %s", config.study_name, os.path.abspath(config.output_dir))
-    pipeline = factory.create_pipeline(config)
-    LocalDagRunner().run(pipeline)
-    return read_results(config)
-
-
-def read_results(config) -> dict[str, Any]:
-    """The newest live outputs of the study's pipeline, from ML Metadata."""
-    from ml_metadata import metadata_store
-    from tfx.orchestration import metadata
-
-    from pipeline import factory
-    from search_algo.dataset_spec import DatasetSpec
-
-    store = metadata_store.MetadataStore(
-        metadata.sqlite_metadata_connection_config(factory.metadata_path(os.path.abspath(config.output_dir)))
-    )
-    context = store.get_context_by_type_and_name("pipeline", config.pipeline_name)
-    artifacts = store.get_artifacts_by_context(context.id)
-    types = {t.id: t.name for t in store.get_artifact_types()}
-    newest: dict[str, Any] = {}
-    for artifact in artifacts:
-        if artifact.state != artifact.LIVE:
-            continue
-        name = types[artifact.type_id]
-        if name not in newest or artifact.id > newest[name].id:
-            newest[name] = artifact
-    spec_artifact = newest["components.DatasetSpec"]
-    spec = DatasetSpec.load(spec_artifact.uri)
+    leaderboard = store.leaderboard(run_id)
+    if leaderboard is None:
+        raise RuntimeError(f"run {run_id} finished without a leaderboard in ML Metadata")
+    leaderboard_path = os.path.join(output_dir, "leaderboard.json")
+    tmp = leaderboard_path + ".tmp"
+    with open(tmp, "w") as handle:
+        json.dump(leaderboard, handle, indent=2)
+    os.replace(tmp, leaderboard_path)
+    trials = [t for t in store.trials() if t.run_id == run_id]
+    chosen = next(c for c in leaderboard["candidates"] if c["name"] == leaderboard["chosen"])
     return {
-        "dataset_spec": spec.to_dict(),
-        "dataset_spec_uri": spec_artifact.uri,
-        "examples_uri": newest["Examples"].uri,
-        "metadata": factory.metadata_path(os.path.abspath(config.output_dir)),
+        "output": output_dir,
+        "study": config.study_name,
+        "run_id": run_id,
+        "chosen": leaderboard["chosen"],
+        "chosen_metrics": {"eval": chosen["eval"], "test": chosen["test"]},
+        "num_params": chosen["num_params"],
+        "leaderboard": leaderboard_path,
+        "serving": _newest_push(os.path.join(output_dir, factory.SERVING_DIR)),
+        "metadata": config.metadata or factory.metadata_path(output_dir),
+        "trials": {
+            "total": len(trials),
+            "completed": sum(t.completed for t in trials),
+            "failed": sum(not t.completed for t in trials),
+        },
+        "seconds": round(seconds, 1),
     }
+
+
+def _newest_push(serving_dir: str) -> Optional[str]:
+    if not os.path.isdir(serving_dir):
+        return None
+    versions = sorted(os.listdir(serving_dir))
+    return os.path.join(serving_dir, versions[-1]) if versions else None

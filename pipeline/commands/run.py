@@ -11,12 +11,6 @@ import time
 
 log = logging.getLogger(__name__)
 
-NOT_YET = (
-    "the search itself (proposers, trainers, ensembling, distillation, evaluation, push) "
-    "is not built yet; this run ingested the data and wrote its dataset spec"
-)
-
-
 def parse_split(text: str) -> tuple[float, float, float]:
     try:
         parts = tuple(float(p) for p in text.split(","))
@@ -56,9 +50,37 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", help="a study config file (YAML); flags override it")
     parser.add_argument("--output", help="the run directory (default runs/<study>)")
-    parser.add_argument("--study", help="the study name (default: named after the data)")
+    parser.add_argument("--study", help="the study name (default: named after the data); "
+                        "a new run of a study continues its search")
     parser.add_argument("--seed", type=int, help="seed for splits, proposals and training (default 0)")
     add_data_arguments(parser)
+    search = parser.add_argument_group("search")
+    search.add_argument("--algorithm", help="search algorithm (default beam; see --help of the algorithms)")
+    search.add_argument("--rounds", type=int, help="rounds of proposals (default 2)")
+    search.add_argument("--trainers", type=int, help="trainers per round, run concurrently (default 2)")
+    search.add_argument("--trials-per-trainer", dest="trials_per_trainer", type=int,
+                        help="trials each trainer trains per round (default 2)")
+    search.add_argument("--epochs", type=int, help="training epochs per trial (default 5)")
+    search.add_argument("--time-limit", dest="time_limit", type=float, metavar="SECONDS",
+                        help="per-trial time limit; a trial over it is recorded as failed (default none)")
+    search.add_argument("--module-file", dest="module_file", help="a Python file registering custom blocks")
+    after = parser.add_argument_group("ensemble and distillation")
+    after.add_argument("--ensemble-size", dest="ensemble_size", type=int, help="most ensemble members (default 5)")
+    after.add_argument("--max-params", dest="max_params", type=int,
+                       help="the distilled student's parameter budget (default: half the best single model)")
+    after.add_argument("--distill-epochs", dest="distill_epochs", type=int, help="student training epochs (default 5)")
+    where = parser.add_argument_group("where it runs")
+    where.add_argument("--metadata", help="ML Metadata: a SQLite path (default DIR/metadata.sqlite) or "
+                       "mysql://user:password@host:port/database")
+    where.add_argument("--runner", choices=("local", "beam"),
+                       help="local: trainers of a round run concurrently (default); beam: TFX's BeamDagRunner")
+
+
+STUDY_FLAGS = (
+    "output", "study", "seed", "dataset", "data", "label", "task", "test_data", "split_ratios", "image_size",
+    "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "module_file",
+    "ensemble_size", "max_params", "distill_epochs", "metadata", "runner",
+)
 
 
 def register(subparsers) -> None:
@@ -77,19 +99,25 @@ def study_config_from_args(args: argparse.Namespace):
     from pipeline import config as study_config
 
     file_values = study_config.load_config_file(args.config) if args.config else {}
-    overrides = {
-        key: getattr(args, key, None)
-        for key in ("output", "study", "seed", "dataset", "data", "label", "task", "test_data",
-                    "split_ratios", "image_size", "color_mode")
-    }
+    overrides = {key: getattr(args, key, None) for key in STUDY_FLAGS}
     if overrides["dataset"] or overrides["data"]:
         # A source on the command line replaces the config file's source.
         file_values = {k: v for k, v in file_values.items() if k not in ("dataset", "data", "data_source")}
     config = study_config.build_config(file_values, overrides, where=args.config or "flags")
-    if not config.source.dataset and not config.source.data:
-        from search_algo.errors import UserError
+    from search_algo.errors import DataError, UserError
 
+    if not config.source.dataset and not config.source.data:
         raise UserError("say what to search on: --dataset NAME or --data PATH (or a config file that does)")
+    # Cheap checks before TFX starts: a typo should not cost the start-up time.
+    for location in (config.source.data, config.source.test_data):
+        if location and not any(c in location for c in "*?[") and not os.path.exists(location):
+            raise DataError(f"{location}: no such file or directory")
+    if config.module_file and not os.path.isfile(config.module_file):
+        raise UserError(f"--module-file {config.module_file}: no such file")
+    from search_algo.algorithms import ALGORITHM_NAMES
+
+    if config.algorithm not in ALGORITHM_NAMES:
+        raise UserError(f"unknown search algorithm {config.algorithm!r}; choose one of {', '.join(ALGORITHM_NAMES)}")
     return config
 
 
@@ -97,28 +125,19 @@ def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
     from pipeline import local_runner
 
-    started = time.monotonic()
-    result = local_runner.run_study(config, debug=args.debug)
-    summary = {
-        "output": os.path.abspath(config.output_dir),
-        "study": config.study_name,
-        "dataset": result["dataset_spec"],
-        "examples_uri": result["examples_uri"],
-        "dataset_spec_uri": result["dataset_spec_uri"],
-        "metadata": result["metadata"],
-        "seconds": round(time.monotonic() - started, 1),
-        "not_yet_built": NOT_YET,
-    }
+    show_progress = not args.json and sys.stderr.isatty()
+    summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    else:
-        spec = result["dataset_spec"]
-        classes = f", {len(spec['class_names'])} classes" if spec["class_names"] else ""
-        print(f"Ingested {spec['name']}: {spec['task']}{classes}, {spec['input_kind']} input, "
-              f"splits {spec['split_sizes']}")
-        print(f"  examples:     {result['examples_uri']}")
-        print(f"  dataset spec: {result['dataset_spec_uri']}/dataset_spec.json")
-        print(f"  metadata:     {result['metadata']}")
-        print(f"Not there yet: {NOT_YET}.")
+        return 0
+    trials = summary["trials"]
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in summary["chosen_metrics"]["test"].items())
+    print(f"{summary['study']} {summary['run_id']}: {trials['total']} trials "
+          f"({trials['completed']} completed, {trials['failed']} failed) in {summary['seconds']:.0f} s")
+    print(f"  chosen:      {summary['chosen']} ({summary['num_params']} params; test {metrics})")
+    print(f"  leaderboard: {summary['leaderboard']}")
+    print(f"  serving:     {summary['serving'] or 'nothing pushed'}")
+    print(f"  metadata:    {summary['metadata']}")
+    print(f"  trials:      model-search trials --output {summary['output']}")
     return 0

@@ -1,0 +1,1 @@
+"""Distiller: a compact student trained on the ensemble's soft labels."""

@@ -1,0 +1,74 @@
+"""Distiller component."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import component_spec, standard_artifacts
+
+from components import artifacts, fan_in
+from components.distiller import executor as distiller_executor
+from components.distiller.executor import (
+    ALPHA_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY, MODEL_KEY,
+    MODULE_FILE_KEY, PRIOR_KEY, SEED_KEY, TEACHER_KEY, TEMPERATURE_KEY, TRIALS_PREFIX,
+)
+
+
+class DistillerSpec(component_spec.ComponentSpec):
+    PARAMETERS = {
+        MAX_PARAMS_KEY: component_spec.ExecutionParameter(type=int),
+        EPOCHS_KEY: component_spec.ExecutionParameter(type=int),
+        TEMPERATURE_KEY: component_spec.ExecutionParameter(type=float),
+        ALPHA_KEY: component_spec.ExecutionParameter(type=float),
+        SEED_KEY: component_spec.ExecutionParameter(type=int),
+        CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
+        MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
+        DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
+        TEACHER_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        PRIOR_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults, optional=True),
+    }
+    OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
+
+
+class Distiller(base_component.BaseComponent):
+    SPEC_CLASS = DistillerSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(distiller_executor.Executor)
+
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        dataset_spec: types.BaseChannel,
+        teacher: types.BaseChannel,
+        trials: Sequence[types.BaseChannel],
+        epochs: int,
+        seed: int,
+        code_version: str,
+        max_params: int = 0,
+        temperature: float = 2.0,
+        alpha: float = 0.5,
+        prior_trials: Optional[types.BaseChannel] = None,
+        module_file: Optional[str] = None,
+    ):
+        spec_class = fan_in.spec_with_fan_in(DistillerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
+        super().__init__(
+            spec=spec_class(
+                examples=examples,
+                dataset_spec=dataset_spec,
+                teacher=teacher,
+                prior_trials=prior_trials,
+                max_params=max_params,
+                epochs=epochs,
+                temperature=temperature,
+                alpha=alpha,
+                seed=seed,
+                code_version=code_version,
+                module_file=module_file,
+                model=types.Channel(type=standard_artifacts.Model),
+                **fan_in.fan_in_channels(TRIALS_PREFIX, trials),
+            )
+        )

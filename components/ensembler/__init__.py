@@ -1,0 +1,1 @@
+"""Ensembler: greedy ensemble selection over every completed trial."""

@@ -1,0 +1,59 @@
+"""Ensembler component: the fan-in that sees every trainer's trials."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import component_spec, standard_artifacts
+
+from components import artifacts, fan_in
+from components.ensembler import executor as ensembler_executor
+from components.ensembler.executor import (
+    CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, POOL_SIZE_KEY, PRIOR_KEY,
+    TRIALS_PREFIX,
+)
+
+
+class EnsemblerSpec(component_spec.ComponentSpec):
+    PARAMETERS = {
+        MAX_MEMBERS_KEY: component_spec.ExecutionParameter(type=int),
+        POOL_SIZE_KEY: component_spec.ExecutionParameter(type=int),
+        CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
+        DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
+        PRIOR_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults, optional=True),
+    }
+    OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
+
+
+class Ensembler(base_component.BaseComponent):
+    SPEC_CLASS = EnsemblerSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(ensembler_executor.Executor)
+
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        dataset_spec: types.BaseChannel,
+        trials: Sequence[types.BaseChannel],
+        code_version: str,
+        max_members: int = 5,
+        pool_size: int = 10,
+        prior_trials: Optional[types.BaseChannel] = None,
+    ):
+        spec_class = fan_in.spec_with_fan_in(EnsemblerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
+        super().__init__(
+            spec=spec_class(
+                examples=examples,
+                dataset_spec=dataset_spec,
+                prior_trials=prior_trials,
+                max_members=max_members,
+                pool_size=pool_size,
+                code_version=code_version,
+                model=types.Channel(type=standard_artifacts.Model),
+                **fan_in.fan_in_channels(TRIALS_PREFIX, trials),
+            )
+        )

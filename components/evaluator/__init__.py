@@ -1,0 +1,1 @@
+"""SearchEvaluator: scores best single, ensemble and distilled; chooses on eval, reports test."""

@@ -1,0 +1,46 @@
+"""Reading ingested Examples splits, once per component execution."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from tfx.dsl.io import fileio
+from tfx.types import artifact, artifact_utils
+
+from search_algo.dataset_spec import DatasetSpec
+from search_algo.model_builder import parse_feature_spec
+
+
+def split_files(examples: artifact.Artifact, split: str) -> list[str]:
+    files = sorted(fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*")))
+    if not files:
+        raise FileNotFoundError(f"no files in split {split!r} of {examples.uri}")
+    return files
+
+
+def serialized_split(examples: artifact.Artifact, split: str) -> np.ndarray:
+    """The split's serialized tf.Example strings, in file order."""
+    dataset = tf.data.TFRecordDataset(split_files(examples, split), compression_type="GZIP")
+    return np.array(list(dataset.as_numpy_iterator()), dtype=object)
+
+
+def load_split(examples: artifact.Artifact, split: str, spec: DatasetSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(features, labels) of a split as NumPy arrays: the data sets this
+    platform searches on fit in memory, and reading them once per component
+    keeps data loading out of every trial."""
+    parse = parse_feature_spec(spec, include_label=True)
+    dataset = (
+        tf.data.TFRecordDataset(split_files(examples, split), compression_type="GZIP")
+        .batch(4096)
+        .map(lambda s: tf.io.parse_example(s, parse))
+    )
+    batches: dict[str, list[Any]] = {}
+    for batch in dataset.as_numpy_iterator():
+        for key, value in batch.items():
+            batches.setdefault(key, []).append(value)
+    arrays = {key: np.concatenate(values) for key, values in batches.items()}
+    labels = arrays.pop(spec.label)
+    return arrays, labels

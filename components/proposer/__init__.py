@@ -1,0 +1,1 @@
+"""Proposer: reads every finished trial and proposes the next round."""

@@ -1,0 +1,82 @@
+"""Proposer component: one per round."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import component_spec
+
+from components import artifacts, fan_in
+from components.proposer import executor as proposer_executor
+from components.proposer.executor import (
+    ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, HISTORY_PREFIX, MODULE_FILE_KEY, NUM_TRAINERS_KEY,
+    PRIOR_KEY, PROPOSALS_KEY, ROUND_KEY, RUN_ID_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY,
+    TRIALS_PER_TRAINER_KEY,
+)
+
+
+class ProposerSpec(component_spec.ComponentSpec):
+    PARAMETERS = {
+        ROUND_KEY: component_spec.ExecutionParameter(type=int),
+        RUN_ID_KEY: component_spec.ExecutionParameter(type=str),
+        STUDY_KEY: component_spec.ExecutionParameter(type=str),
+        ALGORITHM_KEY: component_spec.ExecutionParameter(type=str),
+        NUM_TRAINERS_KEY: component_spec.ExecutionParameter(type=int),
+        TRIALS_PER_TRAINER_KEY: component_spec.ExecutionParameter(type=int),
+        SEED_KEY: component_spec.ExecutionParameter(type=int),
+        SEARCH_SPACE_KEY: component_spec.ExecutionParameter(type=str),
+        CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
+        MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
+        # Trials of the study's earlier runs, where ML Metadata is reachable.
+        PRIOR_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults, optional=True),
+    }
+    OUTPUTS = {
+        PROPOSALS_KEY: component_spec.ChannelParameter(type=artifacts.Proposals),
+    }
+
+
+class Proposer(base_component.BaseComponent):
+    SPEC_CLASS = ProposerSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(proposer_executor.Executor)
+
+    def __init__(
+        self,
+        dataset_spec: types.BaseChannel,
+        history: Sequence[types.BaseChannel],
+        round_index: int,
+        run_id: str,
+        study: str,
+        algorithm: str,
+        num_trainers: int,
+        trials_per_trainer: int,
+        seed: int,
+        code_version: str,
+        search_space: Optional[dict[str, Any]] = None,
+        prior_trials: Optional[types.BaseChannel] = None,
+        module_file: Optional[str] = None,
+    ):
+        spec_class = fan_in.spec_with_fan_in(ProposerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)
+        super().__init__(
+            spec=spec_class(
+                dataset_spec=dataset_spec,
+                prior_trials=prior_trials,
+                round=round_index,
+                run_id=run_id,
+                study=study,
+                algorithm=algorithm,
+                num_trainers=num_trainers,
+                trials_per_trainer=trials_per_trainer,
+                seed=seed,
+                search_space=json.dumps(search_space or {}, sort_keys=True),
+                code_version=code_version,
+                module_file=module_file,
+                proposals=types.Channel(type=artifacts.Proposals),
+                **fan_in.fan_in_channels(HISTORY_PREFIX, history),
+            )
+        )

@@ -1,0 +1,1 @@
+"""Trainer: trains its share of a round's proposals, each trial isolated."""

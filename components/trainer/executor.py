@@ -1,0 +1,128 @@
+"""Trainer executor: trains this trainer's share of the round's proposals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+from components import examples_io, trial_files
+from components.ingest.executor import read_dataset_spec
+from components.trainer.training import SplitData, train_trial
+from search_algo import module_file as user_modules
+from search_algo.trial import COMPLETED, Trial
+
+log = logging.getLogger(__name__)
+
+EXAMPLES_KEY = "examples"
+DATASET_SPEC_KEY = "dataset_spec"
+PROPOSALS_KEY = "proposals"
+TRIALS_KEY = "trials"
+TRAINER_INDEX_KEY = "trainer_index"
+EPOCHS_KEY = "epochs"
+TIME_LIMIT_KEY = "time_limit_seconds"
+TRIAL_CACHE_KEY = "trial_cache_root"
+CODE_VERSION_KEY = "code_version"
+MODULE_FILE_KEY = "module_file"
+TRIALS_FILE = "trials.json"
+
+
+def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples_uri: str) -> str:
+    """Identifies a finished trial across executions: a re-run after a crash
+    reuses it instead of training it again."""
+    identity = {
+        "trial": {k: v for k, v in trial.to_dict().items() if k not in ("parent_uri",)},
+        "epochs": exec_properties[EPOCHS_KEY],
+        "time_limit": exec_properties.get(TIME_LIMIT_KEY),
+        "code": exec_properties.get(CODE_VERSION_KEY),
+        "examples": examples_uri,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        if exec_properties.get(MODULE_FILE_KEY):
+            user_modules.load_module_file(exec_properties[MODULE_FILE_KEY])
+        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+        spec = read_dataset_spec(artifact_utils.get_single_instance(input_dict[DATASET_SPEC_KEY]))
+        proposals_artifact = artifact_utils.get_single_instance(input_dict[PROPOSALS_KEY])
+        output = artifact_utils.get_single_instance(output_dict[TRIALS_KEY])
+        index = int(exec_properties[TRAINER_INDEX_KEY])
+        share = [t for t in trial_files.trials_of([proposals_artifact]) if t.trainer == index]
+        epochs = int(exec_properties[EPOCHS_KEY])
+        time_limit = float(exec_properties.get(TIME_LIMIT_KEY) or 0) or None
+        cache_root = exec_properties.get(TRIAL_CACHE_KEY) or ""
+
+        train = SplitData(*examples_io.load_split(examples, "train", spec))
+        evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
+        results: list[Trial] = []
+        for position, proposal in enumerate(share, start=1):
+            trial_dir = os.path.join(output.uri, proposal.trial_id)
+            cached = _cached(cache_root, trial_cache_key(proposal, exec_properties, examples.uri))
+            if cached is not None:
+                log.info("trial %s: reusing the finished result of an earlier execution", proposal.trial_id)
+                result = cached["trial"]
+                if result.status == COMPLETED:
+                    trial_files.copy_tree(cached["dir"], trial_dir)
+            else:
+                log.info("trial %s (%d/%d of trainer %d): %s", proposal.trial_id, position, len(share), index,
+                         proposal.architecture.describe())
+                result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir)
+                _store(cache_root, trial_cache_key(proposal, exec_properties, examples.uri), result, trial_dir)
+            result.path = proposal.trial_id if result.status == COMPLETED else None
+            _log_result(result)
+            results.append(result)
+
+        trial_files.record_trials(output, results, TRIALS_FILE)
+        completed = [t for t in results if t.status == COMPLETED]
+        output.set_int_custom_property("round", int(proposals_artifact.get_int_custom_property("round")))
+        output.set_int_custom_property("trainer", index)
+        output.set_string_custom_property("run_id", proposals_artifact.get_string_custom_property("run_id"))
+        output.set_string_custom_property("study", proposals_artifact.get_string_custom_property("study"))
+        output.set_int_custom_property("completed", len(completed))
+        output.set_int_custom_property("failed", len(results) - len(completed))
+        if completed:
+            output.set_float_custom_property("best_score", max(t.score(spec.task) for t in completed))
+
+
+def _log_result(trial: Trial) -> None:
+    if trial.status == COMPLETED:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(trial.metrics.items()))
+        log.info("trial %s completed: %s, %s params, %.1f s", trial.trial_id, shown, trial.num_params,
+                 trial.train_seconds or 0)
+    else:
+        log.warning("trial %s failed: %s", trial.trial_id, trial.error)
+
+
+def _cached(cache_root: str, key: str):
+    if not cache_root:
+        return None
+    directory = os.path.join(cache_root, key)
+    record = os.path.join(directory, "result.json")
+    if not fileio.exists(record):
+        return None
+    trial = Trial.from_dict(json.loads(trial_files.read_text(record)))
+    return {"trial": trial, "dir": os.path.join(directory, "files")}
+
+
+def _store(cache_root: str, key: str, trial: Trial, trial_dir: str) -> None:
+    if not cache_root:
+        return
+    directory = os.path.join(cache_root, key)
+    if trial.status == COMPLETED:
+        trial_files.copy_tree(trial_dir, os.path.join(directory, "files"))
+    # Written last: a crash before this line leaves no reusable entry.
+    trial_files.write_text(os.path.join(directory, "result.json"), json.dumps(trial.to_dict()))

@@ -1,0 +1,169 @@
+"""Training one trial: build, transfer, fit, evaluate, save - isolated.
+
+Whatever goes wrong inside a trial (an exception, a NaN loss, the time limit)
+marks that trial failed with its reason; the trainer and the search go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import gc
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+import warnings
+from typing import Optional
+
+import keras
+import numpy as np
+
+from components import model_export, trial_files
+from search_algo.architecture import Architecture
+from search_algo.dataset_spec import DatasetSpec
+from search_algo.model_builder import build_model, parameter_count
+from search_algo.trial import COMPLETED, FAILED, TRANSFER_WEIGHTS, Trial
+from search_algo.weight_transfer import transfer_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class SplitData:
+    features: dict[str, np.ndarray]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+class TrialFailure(Exception):
+    """A trial-level failure with a user-readable reason."""
+
+
+class _Guard(keras.callbacks.Callback):
+    """Stops training on a NaN loss or when the per-trial time limit is spent."""
+
+    def __init__(self, time_limit_seconds: Optional[float]):
+        super().__init__()
+        self._deadline = time.monotonic() + time_limit_seconds if time_limit_seconds else None
+        self._limit = time_limit_seconds
+        self.epoch = 0
+        self.reason: Optional[str] = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.reason = f"the loss became {float(loss)} in epoch {self.epoch}"
+        elif self._deadline is not None and time.monotonic() > self._deadline:
+            self.reason = f"exceeded the per-trial time limit of {self._limit:g} s in epoch {self.epoch}"
+        if self.reason:
+            self.model.stop_training = True
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".strip()
+
+
+def load_trial_model(trial_dir: str, spec: DatasetSpec) -> tuple[keras.Model, Architecture]:
+    """Rebuilds a trained trial's Keras model from its architecture and weights."""
+    record = Trial.from_dict(json.loads(trial_files.read_text(os.path.join(trial_dir, trial_files.TRIAL_FILE))))
+    model = build_model(record.architecture, spec, seed=record.seed)
+    weights = os.path.join(trial_dir, trial_files.WEIGHTS_FILE)
+    with tempfile.TemporaryDirectory() as scratch:  # h5py needs a local file
+        local = os.path.join(scratch, trial_files.WEIGHTS_FILE)
+        from tfx.dsl.io import fileio
+
+        fileio.copy(weights, local, overwrite=True)
+        with warnings.catch_warnings():
+            # The file also holds the parent's optimizer state, which a fresh
+            # optimizer cannot take; only the model weights matter here.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(local)
+    return model, record.architecture
+
+
+def train_trial(
+    trial: Trial,
+    spec: DatasetSpec,
+    train: SplitData,
+    evaluation: SplitData,
+    epochs: int,
+    time_limit_seconds: Optional[float],
+    trial_dir: str,
+) -> Trial:
+    """Trains one proposal and returns its completed or failed record. Writes
+    the trial's files into `trial_dir` only if it completed."""
+    result = dataclasses.replace(trial, started_at=_now(), status=FAILED)
+    started = time.monotonic()
+    try:
+        keras.utils.set_random_seed(trial.seed)
+        model = build_model(trial.architecture, spec, seed=trial.seed)
+        result.num_params = parameter_count(model)
+        if trial.parent and trial.transfer == TRANSFER_WEIGHTS and trial.parent_uri:
+            parent_model, parent_arch = load_trial_model(trial.parent_uri, spec)
+            report = transfer_weights(parent_model, parent_arch, model, trial.architecture)
+            result.transferred_blocks = [t.layer for t in report.transferred]
+            del parent_model
+        guard = _Guard(time_limit_seconds)
+        history = model.fit(
+            train.features,
+            train.labels,
+            batch_size=trial.architecture.hyperparameters.batch_size,
+            epochs=epochs,
+            validation_data=(evaluation.features, evaluation.labels),
+            callbacks=[guard],
+            shuffle=True,
+            verbose=0,
+        )
+        result.epochs = len(history.history.get("loss", []))
+        if guard.reason:
+            raise TrialFailure(guard.reason)
+        scores = model.evaluate(evaluation.features, evaluation.labels, batch_size=1024, verbose=0, return_dict=True)
+        metrics = {key: float(value) for key, value in scores.items()}
+        if not all(math.isfinite(v) for v in metrics.values()):
+            raise TrialFailure(f"eval metrics are not finite: {metrics}")
+        result.metrics = metrics
+        result.train_seconds = round(time.monotonic() - started, 3)
+        result.status = COMPLETED
+        result.error = None
+        _save_trial(model, result, spec, history.history, trial_dir)
+    except TrialFailure as failure:
+        result.error = str(failure)
+    except Exception as error:  # noqa: BLE001 - one trial must never stop the search
+        log.debug("trial %s failed", trial.trial_id, exc_info=True)
+        result.error = _one_line(error)
+    finally:
+        if result.train_seconds is None:
+            result.train_seconds = round(time.monotonic() - started, 3)
+        result.finished_at = _now()
+        # A long search must not grow in memory trial after trial.
+        keras.backend.clear_session()
+        gc.collect()
+    return result
+
+
+def _save_trial(model: keras.Model, trial: Trial, spec: DatasetSpec, history: dict, trial_dir: str) -> None:
+    from tfx.dsl.io import fileio
+
+    fileio.makedirs(trial_dir)
+    model_export.export_keras_model(model, spec, trial_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        local = os.path.join(scratch, trial_files.WEIGHTS_FILE)
+        model.save_weights(local)
+        fileio.copy(local, os.path.join(trial_dir, trial_files.WEIGHTS_FILE), overwrite=True)
+    curves = {key: [float(v) for v in values] for key, values in history.items()}
+    trial_files.write_text(os.path.join(trial_dir, trial_files.HISTORY_FILE), json.dumps(curves))
+    # Written last: its presence marks the trial's files complete.
+    trial_files.write_text(os.path.join(trial_dir, trial_files.TRIAL_FILE), json.dumps(trial.to_dict()))

@@ -1,0 +1,85 @@
+"""The study as ML Metadata records it: runs, trials, leaderboards.
+
+Everything here reads ML Metadata alone (artifact custom properties), not the
+files beside it, so any machine with the metadata connection can answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from search_algo.trial import Trial, trials_from_json
+
+TRIAL_RESULTS_TYPE = "components.TrialResults"
+PROPOSALS_TYPE = "components.Proposals"
+LEADERBOARD_TYPE = "components.Leaderboard"
+RUN_NUMBER = re.compile(r"^run(\d+)$")
+
+
+class StudyStore:
+    def __init__(self, connection_config, pipeline_name: str):
+        self._store = metadata_store.MetadataStore(connection_config)
+        self._pipeline_name = pipeline_name
+
+    def _artifacts(self, type_name: str) -> list[metadata_store_pb2.Artifact]:
+        context = self._store.get_context_by_type_and_name("pipeline", self._pipeline_name)
+        if context is None:
+            return []
+        try:
+            artifact_type = self._store.get_artifact_type(type_name)
+        except Exception:  # noqa: BLE001 - the type does not exist before the first run
+            return []
+        return sorted(
+            (
+                a
+                for a in self._store.get_artifacts_by_context(context.id)
+                if a.type_id == artifact_type.id and a.state == metadata_store_pb2.Artifact.LIVE
+            ),
+            key=lambda a: a.id,
+        )
+
+    @staticmethod
+    def _string(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[str]:
+        value = artifact.custom_properties.get(name)
+        return value.string_value if value is not None and value.HasField("string_value") else None
+
+    def trials(self) -> list[Trial]:
+        """Every trained trial of the study, completed or failed, oldest first;
+        a trial recorded twice (a cached re-run) is listed once."""
+        seen: dict[str, Trial] = {}
+        for artifact in self._artifacts(TRIAL_RESULTS_TYPE):
+            for trial in trials_from_json(self._string(artifact, "trials_json") or "[]"):
+                if trial.path and not trial.path.startswith("/") and "://" not in trial.path:
+                    trial.path = f"{artifact.uri}/{trial.path}"
+                seen.setdefault(trial.trial_id, trial)
+        return list(seen.values())
+
+    def run_ids(self) -> list[str]:
+        runs = {self._string(a, "run_id") for a in self._artifacts(PROPOSALS_TYPE)}
+        return sorted((r for r in runs if r), key=_run_number)
+
+    def finished_run_ids(self) -> set[str]:
+        return {self._string(a, "run_id") for a in self._artifacts(LEADERBOARD_TYPE)} - {None}
+
+    def leaderboard(self, run_id: Optional[str] = None) -> Optional[dict[str, Any]]:
+        boards = [a for a in self._artifacts(LEADERBOARD_TYPE) if run_id is None or self._string(a, "run_id") == run_id]
+        if not boards:
+            return None
+        return json.loads(self._string(boards[-1], "leaderboard_json") or "null")
+
+    def run_id_for_next_run(self) -> str:
+        """The unfinished latest run (a re-run after a crash resumes it), else a new run."""
+        runs = self.run_ids()
+        if runs and runs[-1] not in self.finished_run_ids():
+            return runs[-1]
+        return f"run{(_run_number(runs[-1]) if runs else 0) + 1}"
+
+
+def _run_number(run_id: str) -> int:
+    match = RUN_NUMBER.match(run_id)
+    return int(match.group(1)) if match else 0

@@ -1,0 +1,91 @@
+"""Knowledge distillation: a student learns from the true labels and from a
+teacher's soft predictions (Hinton et al., 2015)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+EPSILON = 1e-7
+
+
+def distillation_targets(labels: np.ndarray, teacher: np.ndarray, task: str) -> np.ndarray:
+    """What `fit` receives as y: [one-hot labels | teacher probabilities] for
+    classification, [label, teacher prediction] for regression."""
+    if task == "classification":
+        one_hot = np.eye(teacher.shape[-1], dtype=np.float32)[labels.astype(np.int64)]
+        return np.concatenate([one_hot, teacher.astype(np.float32)], axis=-1)
+    return np.stack([labels.reshape(-1), teacher.reshape(-1)], axis=-1).astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="search_algo")
+class DistillationLoss(keras.losses.Loss):
+    """alpha * loss(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T).
+
+    The student outputs probabilities; tempering them is a softmax of
+    log-probabilities divided by T, the same as dividing logits by T.
+    For regression the soft term is the squared error to the teacher.
+    """
+
+    def __init__(self, num_classes: int, temperature: float = 2.0, alpha: float = 0.5,
+                 task: str = "classification", label_scale: float = 1.0, name: str = "distillation", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = int(num_classes)
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+        self.task = task
+        self.label_scale = float(label_scale)
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        if self.task != "classification":
+            prediction = ops.reshape(y_pred, (-1,))
+            label = (y_true[:, 0] - prediction) / self.label_scale
+            soft = (y_true[:, 1] - prediction) / self.label_scale
+            return self.alpha * ops.square(label) + (1 - self.alpha) * ops.square(soft)
+        labels, teacher = y_true[:, : self.num_classes], y_true[:, self.num_classes :]
+        student = ops.clip(y_pred, EPSILON, 1.0)
+        hard = -ops.sum(labels * ops.log(student), axis=-1)
+        t = self.temperature
+        student_t = ops.softmax(ops.log(student) / t, axis=-1)
+        teacher_t = ops.softmax(ops.log(ops.clip(teacher, EPSILON, 1.0)) / t, axis=-1)
+        kl = ops.sum(teacher_t * (ops.log(ops.clip(teacher_t, EPSILON, 1.0)) - ops.log(ops.clip(student_t, EPSILON, 1.0))), axis=-1)
+        return self.alpha * hard + (1 - self.alpha) * (t**2) * kl
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "temperature": self.temperature,
+            "alpha": self.alpha,
+            "task": self.task,
+            "label_scale": self.label_scale,
+        }
+
+
+@keras.saving.register_keras_serializable(package="search_algo")
+class DistilledAccuracy(keras.metrics.Metric):
+    """Accuracy against the hard labels inside distillation targets."""
+
+    def __init__(self, num_classes: int, name: str = "accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_classes = int(num_classes)
+        self.correct = self.add_weight(name="correct", initializer="zeros")
+        self.total = self.add_weight(name="total", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        labels = ops.argmax(y_true[:, : self.num_classes], axis=-1)
+        hits = ops.cast(ops.equal(labels, ops.argmax(y_pred, axis=-1)), "float32")
+        self.correct.assign_add(ops.sum(hits))
+        self.total.assign_add(ops.cast(ops.shape(hits)[0], "float32"))
+
+    def result(self):
+        return self.correct / keras.ops.maximum(self.total, 1.0)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}

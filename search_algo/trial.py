@@ -1,0 +1,129 @@
+"""The trial record: one candidate model from proposal to result.
+
+Every layer uses this one type - the Proposer writes trials with status
+`proposed`, the Trainer fills in status, metrics and cost, the Ensembler, the
+study store and the CLI read them - so there is one definition to change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any, Iterable, Optional
+
+from search_algo.architecture import Architecture
+
+PROPOSED, COMPLETED, FAILED = "proposed", "completed", "failed"
+STATUSES = (PROPOSED, COMPLETED, FAILED)
+# How a child learns from earlier trials.
+TRANSFER_NONE, TRANSFER_WEIGHTS = "none", "weights"
+
+
+@dataclasses.dataclass
+class Trial:
+    trial_id: str
+    round: int
+    trainer: int
+    architecture: Architecture
+    seed: int
+    algorithm: str
+    run_id: str
+    study: str
+    parent: Optional[str] = None
+    # Where the parent's files are (set by the Proposer from its input artifacts).
+    parent_uri: Optional[str] = None
+    transfer: str = TRANSFER_NONE
+    status: str = PROPOSED
+    error: Optional[str] = None
+    # Eval-split metrics: accuracy and loss (classification), rmse and loss (regression).
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    num_params: Optional[int] = None
+    epochs: Optional[int] = None
+    train_seconds: Optional[float] = None
+    started_at: Optional[str] = None  # ISO 8601, UTC
+    finished_at: Optional[str] = None
+    transferred_blocks: list[str] = dataclasses.field(default_factory=list)
+    # Relative to the trial results artifact: where the trial's files are.
+    path: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"trial {self.trial_id}: status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return self.architecture.hyperparameters.to_dict()
+
+    @property
+    def block_names(self) -> list[str]:
+        return [block.name for block in self.architecture.blocks]
+
+    @property
+    def completed(self) -> bool:
+        return self.status == COMPLETED
+
+    def score(self, task: str) -> float:
+        """Higher is better: eval accuracy, or minus eval RMSE; -inf unless completed."""
+        if not self.completed:
+            return -math.inf
+        if task == "classification":
+            return float(self.metrics.get("accuracy", -math.inf))
+        return -float(self.metrics.get("rmse", math.inf))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["architecture"] = self.architecture.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Trial":
+        data = dict(data)
+        data["architecture"] = Architecture.from_dict(data["architecture"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def summary(self) -> dict[str, Any]:
+        """The `model-search trials --json` view of a trial."""
+        return {
+            "trial_id": self.trial_id,
+            "round": self.round,
+            "trainer": self.trainer,
+            "status": self.status,
+            "error": self.error,
+            "architecture": self.block_names,
+            "architecture_spec": self.architecture.to_dict(),
+            "hparams": self.hparams,
+            "parent": self.parent,
+            "transfer": self.transfer,
+            "transferred_blocks": self.transferred_blocks,
+            "metrics": self.metrics,
+            "num_params": self.num_params,
+            "epochs": self.epochs,
+            "train_seconds": self.train_seconds,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "algorithm": self.algorithm,
+            "run_id": self.run_id,
+            "study": self.study,
+            "seed": self.seed,
+        }
+
+
+def trials_to_json(trials: Iterable[Trial]) -> str:
+    return json.dumps([t.to_dict() for t in trials], sort_keys=True)
+
+
+def trials_from_json(text: str) -> list[Trial]:
+    return [Trial.from_dict(d) for d in json.loads(text)]
+
+
+def rank_trials(trials: Iterable[Trial], task: str) -> list[Trial]:
+    """Completed trials, best first, with the same tie-breaks as `best_trial`."""
+    completed = [t for t in trials if t.completed]
+    return sorted(completed, key=lambda t: (-t.score(task), t.num_params or 0, t.trial_id))
+
+
+def best_trial(trials: Iterable[Trial], task: str) -> Optional[Trial]:
+    ranked = rank_trials(trials, task)
+    return ranked[0] if ranked else None
