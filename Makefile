@@ -16,7 +16,7 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast run lock clean
+.PHONY: setup test test-fast run lock clean specs
 
 setup: $(STAMP)
 
@@ -50,3 +50,15 @@ lock:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Compiled Kubeflow v2 / Vertex AI specs of the example studies (checked for
+# freshness by tests/pipeline/test_kfp_specs.py).
+SPEC_IMAGE := tfx-model-search:0.1.0
+SPEC_ROOT := gs://YOUR_BUCKET/model-search
+EXAMPLE_STUDIES := mnist1d digits
+
+specs: setup
+	@for study in $(EXAMPLE_STUDIES); do \
+		$(VENV)/bin/model-search compile examples/$$study.yaml --target kubeflow --image $(SPEC_IMAGE) \
+			--pipeline-root $(SPEC_ROOT)/$$study --out kfp_specs/$$study.json || exit 1; \
+	done

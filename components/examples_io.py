@@ -27,18 +27,23 @@ def serialized_split(examples: artifact.Artifact, split: str) -> np.ndarray:
     return np.array(list(dataset.as_numpy_iterator()), dtype=object)
 
 
+def parsed_batches(examples: artifact.Artifact, split: str, spec: DatasetSpec, batch_size: int = 4096):
+    """The split's features and label, parsed, in batches of NumPy arrays."""
+    parse = parse_feature_spec(spec, include_label=True)
+    dataset = (
+        tf.data.TFRecordDataset(split_files(examples, split), compression_type="GZIP")
+        .batch(batch_size)
+        .map(lambda s: tf.io.parse_example(s, parse))
+    )
+    return dataset.as_numpy_iterator()
+
+
 def load_split(examples: artifact.Artifact, split: str, spec: DatasetSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """(features, labels) of a split as NumPy arrays: the data sets this
     platform searches on fit in memory, and reading them once per component
     keeps data loading out of every trial."""
-    parse = parse_feature_spec(spec, include_label=True)
-    dataset = (
-        tf.data.TFRecordDataset(split_files(examples, split), compression_type="GZIP")
-        .batch(4096)
-        .map(lambda s: tf.io.parse_example(s, parse))
-    )
     batches: dict[str, list[Any]] = {}
-    for batch in dataset.as_numpy_iterator():
+    for batch in parsed_batches(examples, split, spec):
         for key, value in batch.items():
             batches.setdefault(key, []).append(value)
     arrays = {key: np.concatenate(values) for key, values in batches.items()}

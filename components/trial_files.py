@@ -7,37 +7,15 @@ import os
 import posixpath
 from typing import Iterable
 
-from tfx.dsl.io import fileio
 from tfx.types import artifact
 
+from components.files import write_text
 from search_algo.trial import Trial, trials_from_json, trials_to_json
 
 TRIAL_FILE = "trial.json"
 WEIGHTS_FILE = "model.weights.h5"
 HISTORY_FILE = "history.json"
 TRIALS_PROPERTY = "trials_json"
-
-
-def write_text(path: str, text: str) -> None:
-    """Writes through a temporary name: a reader never sees half a file."""
-    fileio.makedirs(os.path.dirname(path))
-    with fileio.open(path + ".tmp", "w") as handle:
-        handle.write(text)
-    fileio.rename(path + ".tmp", path, overwrite=True)
-
-
-def read_text(path: str) -> str:
-    with fileio.open(path) as handle:
-        return handle.read()
-
-
-def copy_tree(source: str, destination: str) -> None:
-    for directory, _, files in fileio.walk(source):
-        relative = os.path.relpath(directory, source)
-        target_dir = destination if relative == "." else os.path.join(destination, relative)
-        fileio.makedirs(target_dir)
-        for name in files:
-            fileio.copy(os.path.join(directory, name), os.path.join(target_dir, name), overwrite=True)
 
 
 def trials_of(artifacts: Iterable[artifact.Artifact]) -> list[Trial]:

@@ -12,11 +12,13 @@ import logging
 import os
 import sys
 import traceback
+import warnings
 
 from pipeline.commands import COMMAND_MODULES
 from search_algo.errors import UserError
 
 PROG = "model-search"
+OWN_LOGGERS = ("pipeline", "components", "search_algo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,11 +40,18 @@ def _configure_logging(debug: bool) -> None:
     if not debug:
         # Must be set before TensorFlow loads: its C++ start-up noise is not for users.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # Google client libraries warn about Python 3.10 on import.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
+        level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s" if debug else "%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    if not debug:
+        # Our own progress lines at INFO; libraries only from WARNING up.
+        for name in OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ def default_study_name(source: SourceConfig) -> str:
     return "study"
 
 
+PATH_SETTINGS = ("data", "test_data", "module_file")
 _SOURCE_FIELDS = {f.name for f in dataclasses.fields(SourceConfig)}
 _TOP_FIELDS = {f.name for f in dataclasses.fields(StudyConfig)} - {"source"}
 
@@ -88,6 +90,11 @@ def load_config_file(path: str) -> dict[str, Any]:
         raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: the top level must be a mapping of settings")
+    # Paths in a config file are relative to the file, not to where it is run from.
+    for key in PATH_SETTINGS:
+        value = data.get(key)
+        if isinstance(value, str) and "://" not in value and not os.path.isabs(value):
+            data[key] = os.path.normpath(os.path.join(file.parent, value))
     return data
 
 

@@ -102,6 +102,8 @@ def create_pipeline(
     with_history: bool = True,
     connection_config=None,
     root: Optional[str] = None,
+    serving_dir: Optional[str] = None,
+    code_version_override: Optional[str] = None,
 ) -> tfx_pipeline.Pipeline:
     """The study's pipeline for run `run_id`.
 
@@ -110,7 +112,8 @@ def create_pipeline(
     """
     output_dir = os.path.abspath(config.output_dir)
     root = root or pipeline_root(output_dir)
-    version = code_version(config.module_file)
+    serving_dir = serving_dir or os.path.join(output_dir, SERVING_DIR)
+    version = code_version_override or code_version(config.module_file)
     module_file = os.path.abspath(config.module_file) if config.module_file else None
     study = config.study_name
 
@@ -149,7 +152,7 @@ def create_pipeline(
                 trainer_index=trainer,
                 epochs=config.epochs,
                 time_limit_seconds=config.time_limit,
-                trial_cache_root=os.path.join(root, "TrialCache", study),
+                trial_cache_root=f"{root.rstrip('/')}/TrialCache/{study}",
                 code_version=version,
                 module_file=module_file,
             ).with_id(trainer_id(round_index, trainer))
@@ -191,7 +194,7 @@ def create_pipeline(
         model=evaluator.outputs["chosen_model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=os.path.join(output_dir, SERVING_DIR))
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)
         ),
     )
     components += [ensembler, distiller, evaluator, pusher]
@@ -200,7 +203,10 @@ def create_pipeline(
         pipeline_root=root,
         components=components,
         enable_cache=enable_cache,
-        metadata_connection_config=connection_config or metadata_connection_config(config),
+        metadata_connection_config=(
+            connection_config if connection_config is not None or not with_history
+            else metadata_connection_config(config)
+        ),
         # Empty on purpose: any flag makes each Beam component build an sdist first.
         beam_pipeline_args=[],
     )

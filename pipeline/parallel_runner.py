@@ -59,18 +59,25 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_init(debug: bool, environment: dict[str, str]) -> None:
+def _worker_init(debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
     _die_with_parent()
     os.environ.update(environment)
+    import tensorflow as tf
+
+    # Concurrent trainers share the cores: one TensorFlow thread pool per
+    # worker sized to its share beats every worker fighting for all cores.
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
     from pipeline import local_runner
 
     local_runner.quiet_libraries(debug)
     # TFX maps artifact type names to classes among those imported.
     import components.artifacts  # noqa: F401
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(levelname)s: %(message)s",
-    )
+    from pipeline.cli import OWN_LOGGERS
+
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+    if not debug:
+        for name in OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def _launch_node(pipeline_bytes: bytes, node_id: str) -> float:
@@ -152,7 +159,7 @@ class ParallelDagRunner(tfx_runner.IrBasedRunner):
             max_workers=self._max_workers,
             mp_context=context,
             initializer=_worker_init,
-            initargs=(self._debug, environment),
+            initargs=(self._debug, environment, max(1, (os.cpu_count() or 1) // self._max_workers)),
         ) as pool:
             try:
                 while len(done) < len(order):

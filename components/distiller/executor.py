@@ -13,7 +13,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, fan_in, model_export, scoring, trial_files
+from components import examples_io, fan_in, files, model_export, scoring, trial_files
 from components.ingest.executor import read_dataset_spec
 from components.trainer.training import load_trial_model
 from search_algo import module_file as user_modules
@@ -104,7 +104,7 @@ class Executor(base_executor.BaseExecutor):
             "param_budget": budget,
             "history": {k: [float(v) for v in values] for k, values in history.history.items()},
         }
-        trial_files.write_text(os.path.join(model.uri, STUDENT_FILE), json.dumps(description, indent=1))
+        files.write_text(os.path.join(model.uri, STUDENT_FILE), json.dumps(description, indent=1))
         model.set_string_custom_property("student_trial", student_trial.trial_id)
         model.set_int_custom_property("num_params", description["num_params"])
         model.set_string_custom_property("candidate", "distilled")

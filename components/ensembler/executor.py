@@ -12,7 +12,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, fan_in, model_export, scoring, trial_files
+from components import examples_io, fan_in, files, model_export, scoring, trial_files
 from components.ingest.executor import read_dataset_spec
 from search_algo.ensemble import greedy_selection
 from search_algo.trial import rank_trials
@@ -59,7 +59,7 @@ class Executor(base_executor.BaseExecutor):
             "num_params": int(sum(m.num_params or 0 for m in members)),
             "pool": [t.trial_id for t in pool],
         }
-        trial_files.write_text(os.path.join(model.uri, ENSEMBLE_FILE), json.dumps(description, indent=1))
+        files.write_text(os.path.join(model.uri, ENSEMBLE_FILE), json.dumps(description, indent=1))
         model.set_string_custom_property("members", json.dumps(description["members"]))
         model.set_string_custom_property("weights", json.dumps(choice.weights))
         model.set_int_custom_property("num_params", description["num_params"])

@@ -16,7 +16,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, fan_in, model_export, scoring, trial_files
+from components import examples_io, fan_in, files, model_export, scoring, trial_files
 from components.ingest.executor import read_dataset_spec
 from search_algo.trial import rank_trials
 
@@ -79,14 +79,14 @@ class Executor(base_executor.BaseExecutor):
             "candidates": [{k: v for k, v in c.items() if k != "uri"} for c in candidates],
         }
         output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])
-        trial_files.write_text(os.path.join(output.uri, LEADERBOARD_FILE), json.dumps(leaderboard, indent=2))
+        files.write_text(os.path.join(output.uri, LEADERBOARD_FILE), json.dumps(leaderboard, indent=2))
         output.set_string_custom_property("chosen", chosen["name"])
         output.set_string_custom_property("run_id", exec_properties[RUN_ID_KEY])
         output.set_string_custom_property("study", exec_properties[STUDY_KEY])
         output.set_string_custom_property("leaderboard_json", json.dumps(leaderboard))
 
         model = artifact_utils.get_single_instance(output_dict[CHOSEN_MODEL_KEY])
-        trial_files.copy_tree(model_export.serving_dir(chosen["uri"]), model_export.serving_dir(model.uri))
+        files.copy_tree(model_export.serving_dir(chosen["uri"]), model_export.serving_dir(model.uri))
         model.set_string_custom_property("candidate", chosen["name"])
         for key, value in chosen["test"].items():
             model.set_float_custom_property(f"test_{key}", value)

@@ -9,6 +9,7 @@ dataset spec's statistics on the written train split.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -19,10 +20,10 @@ import numpy as np
 import tensorflow as tf
 from tfx import types
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
-from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as std
 
+from components import examples_io, files
 from components.ingest import sources
 from search_algo.dataset_spec import SPEC_FILE_NAME, DatasetSpec, FeatureSpec
 
@@ -102,18 +103,14 @@ class Executor(BaseExampleGenExecutor):
         super().Do(input_dict, output_dict, exec_properties)
 
         examples = artifact_utils.get_single_instance(output_dict[std.EXAMPLES_KEY])
-        spec = build_dataset_spec(self._plan, examples.uri, config)
+        spec = build_dataset_spec(self._plan, examples, config)
         spec_artifact = artifact_utils.get_single_instance(output_dict[DATASET_SPEC_KEY])
         write_dataset_spec(spec, spec_artifact)
         log.info("Ingested %s: %s", spec.name, spec.split_sizes)
 
 
 def write_dataset_spec(spec: DatasetSpec, spec_artifact: types.Artifact) -> None:
-    fileio.makedirs(spec_artifact.uri)
-    path = os.path.join(spec_artifact.uri, SPEC_FILE_NAME)
-    with fileio.open(path + ".tmp", "w") as handle:
-        handle.write(spec.to_json())
-    fileio.rename(path + ".tmp", path, overwrite=True)
+    files.write_text(os.path.join(spec_artifact.uri, SPEC_FILE_NAME), spec.to_json())
     spec_artifact.set_string_custom_property("name", spec.name)
     spec_artifact.set_string_custom_property("task", spec.task)
     spec_artifact.set_string_custom_property("input_kind", spec.input_kind)
@@ -123,26 +120,7 @@ def write_dataset_spec(spec: DatasetSpec, spec_artifact: types.Artifact) -> None
 
 
 def read_dataset_spec(spec_artifact: types.Artifact) -> DatasetSpec:
-    with fileio.open(os.path.join(spec_artifact.uri, SPEC_FILE_NAME)) as handle:
-        return DatasetSpec.from_json(handle.read())
-
-
-def parsing_spec(features: List[FeatureSpec], label_key: str, task: str) -> Dict[str, Any]:
-    spec = {
-        f.name: tf.io.FixedLenFeature(f.shape, tf.string if f.dtype == "string" else tf.float32)
-        for f in features
-    }
-    spec[label_key] = tf.io.FixedLenFeature([], tf.int64 if task == "classification" else tf.float32)
-    return spec
-
-
-def split_dataset(examples_uri: str, split: str, parse: Dict[str, Any], batch_size: int = 1024) -> tf.data.Dataset:
-    files = fileio.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
-    return (
-        tf.data.TFRecordDataset(sorted(files), compression_type="GZIP")
-        .batch(batch_size)
-        .map(lambda serialized: tf.io.parse_example(serialized, parse))
-    )
+    return DatasetSpec.from_json(files.read_text(os.path.join(spec_artifact.uri, SPEC_FILE_NAME)))
 
 
 class _Moments:
@@ -168,10 +146,13 @@ class _Moments:
         return [float(v) for v in mean], [float(v) for v in std]
 
 
-def build_dataset_spec(plan: sources.Plan, examples_uri: str, config: sources.SourceConfig) -> DatasetSpec:
+def build_dataset_spec(plan: sources.Plan, examples: types.Artifact, config: sources.SourceConfig) -> DatasetSpec:
     """The dataset spec of the written examples: statistics from the train
     split only, so nothing about eval or test leaks into the model."""
-    parse = parsing_spec(plan.features, plan.label_key, plan.task)
+    schema = DatasetSpec(
+        name=plan.name, task=plan.task, input_kind=plan.input_kind, label=plan.label_key,
+        label_display_name=plan.label_display_name, features=plan.features, class_names=list(plan.class_names),
+    )
     moments = {f.name: _Moments() for f in plan.features if f.kind == "numeric"}
     vocabularies: Dict[str, Dict[str, int]] = {f.name: {} for f in plan.features if f.kind == "categorical"}
     label_moments = _Moments()
@@ -180,7 +161,7 @@ def build_dataset_spec(plan: sources.Plan, examples_uri: str, config: sources.So
     for split in sources.SPLITS:
         counts = np.zeros(len(plan.class_names), dtype=np.int64)
         size = 0
-        for batch in split_dataset(examples_uri, split, parse).as_numpy_iterator():
+        for batch in examples_io.parsed_batches(examples, split, schema, batch_size=1024):
             labels = batch[plan.label_key]
             size += labels.shape[0]
             if plan.task == "classification":
@@ -219,14 +200,9 @@ def build_dataset_spec(plan: sources.Plan, examples_uri: str, config: sources.So
     source = {k: v for k, v in config.to_dict().items() if v is not None}
     source["kind"] = plan.source_kind
     source["options"] = plan.options
-    return DatasetSpec(
-        name=plan.name,
-        task=plan.task,
-        input_kind=plan.input_kind,
-        label=plan.label_key,
-        label_display_name=plan.label_display_name,
+    return dataclasses.replace(
+        schema,
         features=features,
-        class_names=list(plan.class_names),
         label_mean=label_mean,
         label_std=label_std,
         split_sizes=split_sizes,

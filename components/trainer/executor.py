@@ -13,7 +13,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from components import examples_io, trial_files
+from components import examples_io, files, trial_files
 from components.ingest.executor import read_dataset_spec
 from components.trainer.training import SplitData, train_trial
 from search_algo import module_file as user_modules
@@ -76,7 +76,7 @@ class Executor(base_executor.BaseExecutor):
                 log.info("trial %s: reusing the finished result of an earlier execution", proposal.trial_id)
                 result = cached["trial"]
                 if result.status == COMPLETED:
-                    trial_files.copy_tree(cached["dir"], trial_dir)
+                    files.copy_tree(cached["dir"], trial_dir)
             else:
                 log.info("trial %s (%d/%d of trainer %d): %s", proposal.trial_id, position, len(share), index,
                          proposal.architecture.describe())
@@ -114,7 +114,7 @@ def _cached(cache_root: str, key: str):
     record = os.path.join(directory, "result.json")
     if not fileio.exists(record):
         return None
-    trial = Trial.from_dict(json.loads(trial_files.read_text(record)))
+    trial = Trial.from_dict(json.loads(files.read_text(record)))
     return {"trial": trial, "dir": os.path.join(directory, "files")}
 
 
@@ -123,6 +123,6 @@ def _store(cache_root: str, key: str, trial: Trial, trial_dir: str) -> None:
         return
     directory = os.path.join(cache_root, key)
     if trial.status == COMPLETED:
-        trial_files.copy_tree(trial_dir, os.path.join(directory, "files"))
+        files.copy_tree(trial_dir, os.path.join(directory, "files"))
     # Written last: a crash before this line leaves no reusable entry.
-    trial_files.write_text(os.path.join(directory, "result.json"), json.dumps(trial.to_dict()))
+    files.write_text(os.path.join(directory, "result.json"), json.dumps(trial.to_dict()))

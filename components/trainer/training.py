@@ -21,7 +21,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from components import model_export, trial_files
+from components import files, model_export, trial_files
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.model_builder import build_model, parameter_count
@@ -68,7 +68,7 @@ class _Guard(keras.callbacks.Callback):
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _one_line(error: BaseException) -> str:
@@ -78,7 +78,7 @@ def _one_line(error: BaseException) -> str:
 
 def load_trial_model(trial_dir: str, spec: DatasetSpec) -> tuple[keras.Model, Architecture]:
     """Rebuilds a trained trial's Keras model from its architecture and weights."""
-    record = Trial.from_dict(json.loads(trial_files.read_text(os.path.join(trial_dir, trial_files.TRIAL_FILE))))
+    record = Trial.from_dict(json.loads(files.read_text(os.path.join(trial_dir, trial_files.TRIAL_FILE))))
     model = build_model(record.architecture, spec, seed=record.seed)
     weights = os.path.join(trial_dir, trial_files.WEIGHTS_FILE)
     with tempfile.TemporaryDirectory() as scratch:  # h5py needs a local file
@@ -164,6 +164,6 @@ def _save_trial(model: keras.Model, trial: Trial, spec: DatasetSpec, history: di
         model.save_weights(local)
         fileio.copy(local, os.path.join(trial_dir, trial_files.WEIGHTS_FILE), overwrite=True)
     curves = {key: [float(v) for v in values] for key, values in history.items()}
-    trial_files.write_text(os.path.join(trial_dir, trial_files.HISTORY_FILE), json.dumps(curves))
+    files.write_text(os.path.join(trial_dir, trial_files.HISTORY_FILE), json.dumps(curves))
     # Written last: its presence marks the trial's files complete.
-    trial_files.write_text(os.path.join(trial_dir, trial_files.TRIAL_FILE), json.dumps(trial.to_dict()))
+    files.write_text(os.path.join(trial_dir, trial_files.TRIAL_FILE), json.dumps(trial.to_dict()))

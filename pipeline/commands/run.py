@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import time
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def study_config_from_args(args: argparse.Namespace):
+def study_config_from_args(args: argparse.Namespace, check_local_paths: bool = True):
     from pipeline import config as study_config
 
     file_values = study_config.load_config_file(args.config) if args.config else {}
@@ -109,10 +108,10 @@ def study_config_from_args(args: argparse.Namespace):
     if not config.source.dataset and not config.source.data:
         raise UserError("say what to search on: --dataset NAME or --data PATH (or a config file that does)")
     # Cheap checks before TFX starts: a typo should not cost the start-up time.
-    for location in (config.source.data, config.source.test_data):
+    for location in (config.source.data, config.source.test_data) if check_local_paths else ():
         if location and not any(c in location for c in "*?[") and not os.path.exists(location):
             raise DataError(f"{location}: no such file or directory")
-    if config.module_file and not os.path.isfile(config.module_file):
+    if check_local_paths and config.module_file and not os.path.isfile(config.module_file):
         raise UserError(f"--module-file {config.module_file}: no such file")
     from search_algo.algorithms import ALGORITHM_NAMES
 

@@ -13,6 +13,10 @@ from search_algo.search_space import SearchSpace
 from search_algo.trial import TRANSFER_WEIGHTS, Trial, rank_trials
 
 BEAM_WIDTH = 3
+# Growing keeps the parent's blocks as a prefix, so the child inherits their
+# weights: Model Search's main move. The others explore around it.
+MUTATION_OPERATORS = ("grow", "replace", "remove", "block_args", "hyperparameters")
+MUTATION_WEIGHTS = (0.4, 0.15, 0.1, 0.15, 0.2)
 MAX_ATTEMPTS = 64
 
 
@@ -33,7 +37,7 @@ class BeamSearch:
                 proposals.append(Candidate(arch))
             else:
                 parent = beam[index % len(beam)]
-                arch = mutate(parent.architecture, space, rng, exclude=seen)
+                arch = mutate(parent.architecture, space, rng, MUTATION_OPERATORS, MUTATION_WEIGHTS, exclude=seen)
                 proposals.append(Candidate(arch, parent=parent.trial_id, transfer=TRANSFER_WEIGHTS))
             seen = seen | {arch.arch_id}
         return proposals

@@ -8,23 +8,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import artifact_utils
 
-from components import artifacts
-from components.ingest import component, executor, sources
+from components.ingest import sources
 from components.ingest.sources import SourceConfig
 from search_algo.errors import DataError
-
-
-def run_ingest(config: SourceConfig, out_dir):
-    """Runs the executor as a runner would, on hand-built output artifacts."""
-    ingest = component.DataIngest(config, input_fingerprint="test")
-    examples = standard_artifacts.Examples()
-    examples.uri = os.path.join(out_dir, "examples")
-    spec = artifacts.DatasetSpec()
-    spec.uri = os.path.join(out_dir, "spec")
-    executor.Executor().Do({}, {"examples": [examples], "dataset_spec": [spec]}, dict(ingest.exec_properties))
-    return examples, spec, executor.read_dataset_spec(spec)
+from tests.tfx_helpers import run_ingest
 
 
 def read_split(examples, split):

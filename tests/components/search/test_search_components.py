@@ -1,0 +1,182 @@
+"""Proposer, Trainer, Ensembler, Distiller and SearchEvaluator executors on
+real (small) ingested data, run as a runner would on hand-built artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+
+from components import artifacts, examples_io, model_export, trial_files
+from components.distiller import executor as distiller_executor
+from components.ensembler import executor as ensembler_executor
+from components.evaluator import executor as evaluator_executor
+from components.ingest.sources import SourceConfig
+from components.proposer import executor as proposer_executor
+from components.trainer import executor as trainer_executor
+from search_algo.architecture import Architecture
+from search_algo.trial import Trial
+from tests.tfx_helpers import new_artifact, run_ingest
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory):
+    examples, spec_artifact, spec = run_ingest(SourceConfig(dataset="wine", seed=0), tmp_path_factory.mktemp("wine"))
+    return examples, spec_artifact, spec
+
+
+def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id="run1", seed=0):
+    _, spec_artifact, _ = wine
+    proposals = new_artifact(artifacts.Proposals, tmp_path / f"proposals_{round_index}_{seed}")
+    props = {
+        "round": round_index, "run_id": run_id, "study": "wine", "algorithm": algorithm, "num_trainers": 2,
+        "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
+        "code_version": "test",
+    }
+    inputs = {"dataset_spec": [spec_artifact]}
+    inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
+    proposer_executor.Executor().Do(inputs, {"proposals": [proposals]}, props)
+    return proposals
+
+
+def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, cache=""):
+    examples, spec_artifact, _ = wine
+    trials = new_artifact(artifacts.TrialResults, out_dir)
+    props = {"trainer_index": trainer_index, "epochs": epochs, "time_limit_seconds": time_limit,
+             "trial_cache_root": cache, "code_version": "test"}
+    trainer_executor.Executor().Do(
+        {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals]}, {"trials": [trials]}, props)
+    return trials
+
+
+def test_proposer_is_deterministic_and_assigns_trainers(wine, tmp_path):
+    first = trial_files.trials_of([propose(wine, tmp_path, seed=3)])
+    again = trial_files.trials_of([propose(wine, tmp_path / "again", seed=3)])
+    other = trial_files.trials_of([propose(wine, tmp_path / "other", seed=4)])
+    assert [t.to_dict() for t in first] == [t.to_dict() for t in again]
+    assert [t.architecture.arch_id for t in first] != [t.architecture.arch_id for t in other]
+    assert [t.trainer for t in first] == [0, 0, 1, 1]
+    assert [t.trial_id for t in first] == ["run1-r1-00", "run1-r1-01", "run1-r1-02", "run1-r1-03"]
+    assert all(t.status == "proposed" and t.parent is None for t in first)
+    assert len({t.architecture.arch_id for t in first}) == 4
+
+
+@pytest.fixture(scope="module")
+def round_one(wine, tmp_path_factory):
+    root = tmp_path_factory.mktemp("round1")
+    proposals = propose(wine, root)
+    return proposals, [train(wine, proposals, i, root / f"trials_{i}", cache=str(root / "cache")) for i in range(2)]
+
+
+def test_trainer_trains_its_share_and_records_everything(round_one):
+    _, results = round_one
+    trials = trial_files.trials_of(results)
+    assert [t.trainer for t in trials] == [0, 0, 1, 1]
+    for trial in trials:
+        assert trial.status == "completed", trial.error
+        assert set(trial.metrics) == {"accuracy", "loss"} and 0 <= trial.metrics["accuracy"] <= 1
+        assert trial.num_params > 0 and trial.epochs == 2 and trial.train_seconds > 0
+        assert trial.started_at < trial.finished_at
+        for name in ("trial.json", "model.weights.h5", "history.json", "Format-Serving/saved_model.pb"):
+            assert os.path.exists(os.path.join(trial.path, name)), name
+    assert results[0].get_int_custom_property("completed") == 2
+    recorded = json.loads(results[0].get_string_custom_property("trials_json"))
+    assert [r["trial_id"] for r in recorded] == ["run1-r1-00", "run1-r1-01"]
+
+
+def test_trial_model_serves_serialized_examples_like_its_eval_metrics(wine, round_one):
+    examples, _, spec = wine
+    trial = trial_files.trials_of(round_one[1])[0]
+    serialized = examples_io.serialized_split(examples, "eval")
+    _, labels = examples_io.load_split(examples, "eval", spec)
+    outputs = model_export.load_predict_fn(trial.path)(serialized)
+    assert outputs["probabilities"].shape == (len(labels), 3)
+    assert np.allclose(outputs["probabilities"].sum(axis=1), 1.0, atol=1e-4)
+    assert set(outputs["classes"]) <= {b"class_0", b"class_1", b"class_2"}
+    accuracy = float(np.mean(outputs["class_ids"] == labels))
+    assert accuracy == pytest.approx(trial.metrics["accuracy"], abs=1e-6)
+
+
+def test_second_round_mutates_the_best_with_parents_and_weight_sharing(wine, round_one, tmp_path):
+    _, results = round_one
+    proposals = trial_files.trials_of([propose(wine, tmp_path, history=results, round_index=2)])
+    round_one_ids = {t.trial_id for t in trial_files.trials_of(results)}
+    assert all(t.parent in round_one_ids and t.transfer == "weights" and t.parent_uri for t in proposals)
+    second = propose(wine, tmp_path / "p", history=results, round_index=2)
+    trained = trial_files.trials_of([train(wine, second, i, tmp_path / f"t{i}") for i in range(2)])
+    assert all(t.status == "completed" for t in trained)
+    assert any(t.transferred_blocks for t in trained), "a child sharing blocks with its parent starts from its weights"
+
+
+def test_failures_are_recorded_per_trial_and_the_trainer_goes_on(wine, tmp_path):
+    _, spec_artifact, _ = wine
+    good = Architecture.from_dict({"blocks": [{"name": "dense"}]})
+    impossible = Architecture.from_dict({"blocks": [{"name": "conv2d"}]})  # no 2-D map in tabular data
+    exploding = good.with_hyperparameters(learning_rate=10.0, optimizer="sgd", batch_size=8)
+    trials = [
+        Trial(f"run1-r1-{i:02d}", 1, 0, arch, seed=i, algorithm="random", run_id="run1", study="wine")
+        for i, arch in enumerate([impossible, exploding, good])
+    ]
+    proposals = new_artifact(artifacts.Proposals, tmp_path / "proposals")
+    trial_files.record_trials(proposals, trials, "proposals.json")
+    proposals.set_int_custom_property("round", 1)
+    proposals.set_string_custom_property("run_id", "run1")
+    proposals.set_string_custom_property("study", "wine")
+    results = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "trials", epochs=3)])
+    statuses = {t.trial_id: (t.status, t.error) for t in results}
+    assert statuses["run1-r1-00"][0] == "failed" and "conv2d" in statuses["run1-r1-00"][1]
+    assert statuses["run1-r1-01"][0] == "failed" and "loss became" in statuses["run1-r1-01"][1]
+    assert statuses["run1-r1-02"] == ("completed", None)
+    slow = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "slow", epochs=50, time_limit=0.5)])
+    assert "time limit of 0.5 s" in {t.trial_id: t.error for t in slow}["run1-r1-02"]
+
+
+def test_trainer_reuses_finished_trials_after_a_crash(wine, round_one, tmp_path):
+    proposals, results = round_one
+    cache = os.path.dirname(results[0].uri) + "/cache"
+    again = train(wine, proposals, 0, tmp_path / "again", cache=cache)
+    before = {t.trial_id: t.started_at for t in trial_files.trials_of([results[0]])}
+    after = {t.trial_id: t.started_at for t in trial_files.trials_of([again])}
+    assert before == after, "a finished trial must not be trained twice"
+
+
+def test_ensemble_distil_and_evaluate(wine, round_one, tmp_path):
+    examples, spec_artifact, spec = wine
+    _, results = round_one
+    trials_inputs = {f"trials_{i}": [r] for i, r in enumerate(results)}
+    base = {"examples": [examples], "dataset_spec": [spec_artifact]}
+    ensemble = new_artifact(standard_artifacts.Model, tmp_path / "ensemble")
+    ensembler_executor.Executor().Do({**base, **trials_inputs}, {"model": [ensemble]},
+                                     {"max_members": 3, "pool_size": 4, "code_version": "test"})
+    members = json.loads(ensemble.get_string_custom_property("members"))
+    assert 1 <= len(members) <= 3
+
+    student = new_artifact(standard_artifacts.Model, tmp_path / "student")
+    distiller_executor.Executor().Do(
+        {**base, **trials_inputs, "teacher": [ensemble]}, {"model": [student]},
+        {"max_params": 0, "epochs": 2, "temperature": 2.0, "alpha": 0.5, "seed": 0, "code_version": "test"})
+    assert student.get_int_custom_property("num_params") > 0
+
+    board = new_artifact(artifacts.Leaderboard, tmp_path / "board")
+    chosen = new_artifact(standard_artifacts.Model, tmp_path / "chosen")
+    blessing = new_artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
+    evaluator_executor.Executor().Do(
+        {**base, **trials_inputs, "ensemble": [ensemble], "distilled": [student]},
+        {"leaderboard": [board], "chosen_model": [chosen], "blessing": [blessing]},
+        {"run_id": "run1", "study": "wine", "code_version": "test"})
+    leaderboard = json.loads(open(os.path.join(board.uri, "leaderboard.json")).read())
+    names = [c["name"] for c in leaderboard["candidates"]]
+    assert names == ["best_single", "ensemble", "distilled"]
+    by_name = {c["name"]: c for c in leaderboard["candidates"]}
+    chosen_eval = by_name[leaderboard["chosen"]]["eval"]["accuracy"]
+    # Chosen on eval, never on test.
+    assert chosen_eval == max(c["eval"]["accuracy"] for c in leaderboard["candidates"])
+    # The ensemble is chosen greedily on eval: never worse there than its best member.
+    assert by_name["ensemble"]["eval"]["accuracy"] >= by_name["best_single"]["eval"]["accuracy"] - 1e-9
+    assert all(c["latency_ms"] > 0 for c in leaderboard["candidates"])
+    assert blessing.get_int_custom_property("blessed") == 1
+    assert tf.saved_model.contains_saved_model(model_export.serving_dir(chosen.uri))

@@ -1,0 +1,159 @@
+"""The search pipeline end to end through the CLI: a 2x2x2 study on digits,
+concurrency of trainers, the study continued by a second run, a run killed
+mid-way and resumed, and the compiled Kubeflow v2 spec."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from pipeline.cli import main
+
+pytestmark = pytest.mark.e2e
+
+STUDY = ["--dataset", "digits", "--rounds", "2", "--trainers", "2", "--trials-per-trainer", "2", "--epochs", "1",
+         "--distill-epochs", "1"]
+
+
+def run_json(argv, capsys):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def trials_json(output, capsys):
+    assert main(["trials", "--output", str(output), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("study") / "digits"
+
+
+@pytest.fixture(scope="module")
+def first_run(study_dir):
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["run", *STUDY, "--output", str(study_dir), "--json"]) == 0
+    return json.loads(out.getvalue())
+
+
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text)
+
+
+def test_run_summary_and_outputs(first_run, study_dir):
+    assert first_run["run_id"] == "run1"
+    assert first_run["trials"] == {"total": 8, "completed": 8, "failed": 0}
+    leaderboard = json.loads((study_dir / "leaderboard.json").read_text())
+    assert leaderboard["chosen"] in ("best_single", "ensemble", "distilled")
+    assert [c["name"] for c in leaderboard["candidates"]] == ["best_single", "ensemble", "distilled"]
+    for candidate in leaderboard["candidates"]:
+        assert set(candidate) >= {"name", "trial_ids", "eval", "test", "num_params", "latency_ms"}
+    pushed = Path(first_run["serving"])
+    assert pushed.parent == study_dir / "serving"
+    assert tf.saved_model.contains_saved_model(str(pushed))
+
+
+def test_trials_from_ml_metadata(first_run, study_dir, capsys):
+    trials = trials_json(study_dir, capsys)
+    assert len(trials) == 8
+    assert {(t["round"], t["trainer"]) for t in trials} == {(1, 0), (1, 1), (2, 0), (2, 1)}
+    required = {"trial_id", "round", "trainer", "status", "error", "architecture", "hparams", "parent", "metrics",
+                "num_params", "train_seconds", "started_at", "finished_at", "algorithm", "run_id"}
+    for trial in trials:
+        assert required <= set(trial)
+        assert trial["status"] == "completed" and set(trial["metrics"]) == {"accuracy", "loss"}
+        assert trial["algorithm"] == "beam" and trial["run_id"] == "run1"
+        assert isinstance(trial["architecture"], list) and trial["architecture"]
+    round_one = {t["trial_id"] for t in trials if t["round"] == 1}
+    assert all(t["parent"] in round_one for t in trials if t["round"] == 2)
+
+
+def test_trainers_of_a_round_ran_concurrently(first_run, study_dir, capsys):
+    trials = trials_json(study_dir, capsys)
+    for round_index in (1, 2):
+        spans = {}
+        for t in trials:
+            if t["round"] == round_index:
+                start, end = parse_time(t["started_at"]), parse_time(t["finished_at"])
+                low, high = spans.get(t["trainer"], (start, end))
+                spans[t["trainer"]] = (min(low, start), max(high, end))
+        (a_start, a_end), (b_start, b_end) = spans[0], spans[1]
+        assert a_start < b_end and b_start < a_end, f"round {round_index}: trainers did not overlap"
+
+
+def test_lineage_to_the_data_in_ml_metadata(first_run, study_dir):
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(str(study_dir / "metadata.sqlite")))
+    results = store.get_artifacts_by_type("components.TrialResults")
+    examples = store.get_artifacts_by_type("Examples")
+    assert len(results) == 4 and len(examples) == 1
+    events = store.get_events_by_artifact_ids([results[0].id])
+    execution_id = next(e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT)
+    inputs = {e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
+              if e.type == metadata_store_pb2.Event.INPUT}
+    assert examples[0].id in inputs
+
+
+def test_second_run_of_the_study_continues_the_search(first_run, study_dir, capsys):
+    second = run_json(["run", *STUDY, "--output", str(study_dir), "--json"], capsys)
+    assert second["run_id"] == "run2" and second["trials"]["total"] == 8
+    trials = trials_json(study_dir, capsys)
+    assert len(trials) == 16
+    run_one = {t["trial_id"] for t in trials if t["run_id"] == "run1"}
+    first_round = [t for t in trials if t["run_id"] == "run2" and t["round"] == 1]
+    assert all(t["parent"] in run_one for t in first_round), "run 2 must start from run 1's best trials"
+
+
+def test_killed_run_resumes_without_retraining(tmp_path, capsys):
+    output = tmp_path / "killed"
+    command = [sys.executable, "-m", "pipeline.cli", "run", *STUDY, "--epochs", "3", "--output", str(output), "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    marker = output / "pipeline_root" / "Trainer_r1_t1" / "trials"
+    deadline = time.monotonic() + 600
+    while not list(marker.glob("*/trials.json")):
+        assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "round 1 did not finish in time"
+        time.sleep(0.5)
+    time.sleep(1.0)  # let round 2 start
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = {t["trial_id"]: t["started_at"] for t in trials_json(output, capsys)}
+    assert {tid for tid in before if "-r1-" in tid} <= set(before)
+
+    resumed = run_json(["run", *STUDY, "--epochs", "3", "--output", str(output), "--json"], capsys)
+    assert resumed["run_id"] == "run1", "a re-run after a crash resumes the unfinished run"
+    after = trials_json(output, capsys)
+    assert len(after) == 8, "the trial count is exactly the plan"
+    started = {t["trial_id"]: t["started_at"] for t in after}
+    for trial_id, when in before.items():
+        assert started[trial_id] == when, f"{trial_id} was trained again"
+
+
+def test_compiled_kubeflow_spec_has_the_dag(tmp_path, capsys):
+    out = tmp_path / "spec.json"
+    summary = run_json(["compile", *STUDY, "--target", "kubeflow", "--image", "img:1", "--pipeline-root",
+                        "gs://bucket/root", "--out", str(out), "--json"], capsys)
+    tasks = json.loads(out.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    trainers = sorted(t for t in tasks if t.startswith("Trainer_"))
+    assert trainers == ["Trainer_r1_t0", "Trainer_r1_t1", "Trainer_r2_t0", "Trainer_r2_t1"]
+    assert sorted(t for t in tasks if t.startswith("Proposer_")) == ["Proposer_r1", "Proposer_r2"]
+    assert set(trainers) <= set(tasks["Ensembler"]["dependentTasks"])
+    assert {"Trainer_r1_t0", "Trainer_r1_t1"} <= set(tasks["Proposer_r2"]["dependentTasks"])
+    assert summary["tasks"] == sorted(tasks)

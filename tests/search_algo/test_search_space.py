@@ -1,0 +1,143 @@
+"""The search space: defaults, overrides, validation, sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search_algo.architecture import Architecture
+from search_algo.blocks import get_block
+from search_algo.errors import SearchSpaceError
+from search_algo.model_builder import build_model
+from search_algo.search_space import SearchSpace
+from search_algo.stack import normalize, plan_stack
+from search_algo.testing import image_spec, random_batch, sequence_spec, tabular_spec
+
+
+@pytest.mark.parametrize("input_kind", ["tabular", "image", "sequence"])
+def test_default_space_samples_valid_normalised_architectures(input_kind):
+    space = SearchSpace.default(input_kind)
+    rng = np.random.default_rng(0)
+    seen_blocks = set()
+    for _ in range(200):
+        arch = space.sample(rng)
+        plan_stack(arch, input_kind)  # raises if invalid
+        assert arch == normalize(arch, input_kind)  # every argument written out
+        assert space.min_depth <= arch.depth <= space.max_depth
+        assert set(b.name for b in arch.blocks) <= set(space.blocks)
+        seen_blocks.update(b.name for b in arch.blocks)
+        hp = arch.hyperparameters
+        assert 1e-4 <= hp.learning_rate <= 1e-2
+        assert hp.optimizer in ("adam", "adamw") and hp.batch_size in (32, 64, 128)
+    assert seen_blocks == set(space.blocks)  # every block is reachable in practice
+
+
+def test_sampling_is_deterministic_for_a_seed():
+    space = SearchSpace.default("sequence")
+    first = [space.sample(np.random.default_rng(7)).arch_id for _ in range(3)]
+    again = [space.sample(np.random.default_rng(7)).arch_id for _ in range(3)]
+    assert first == again and len(set(first)) == 1
+    stream = np.random.default_rng(7)
+    assert len({space.sample(stream).arch_id for _ in range(10)}) > 5
+
+
+@pytest.mark.parametrize(
+    "spec_factory", [tabular_spec, image_spec, sequence_spec], ids=["tabular", "image", "sequence"]
+)
+def test_sampled_architectures_build_and_train(spec_factory):
+    spec = spec_factory()
+    space = SearchSpace.from_dict(
+        {
+            "max_depth": 2,
+            # Small widths keep the test fast; the structure is what is tested.
+            "block_args": {
+                name: {arg: spec_.choices[:1] for arg, spec_ in get_block(name).args.items()
+                       if spec_.is_choice and arg in ("units", "filters", "ff_dim")}
+                for name in SearchSpace.default(spec.input_kind).blocks
+                if any(a in get_block(name).args for a in ("units", "filters", "ff_dim"))
+            },
+        },
+        input_kind=spec.input_kind,
+    )
+    arch = space.sample(np.random.default_rng(3))
+    model = build_model(arch, spec)
+    features, labels = random_batch(spec)
+    loss, _ = model.train_on_batch(features, labels)
+    assert np.isfinite(loss)
+
+
+def test_overrides_narrow_the_space():
+    space = SearchSpace.from_dict(
+        {
+            "blocks": ["conv1d", "lstm"],
+            "min_depth": 2,
+            "max_depth": 3,
+            "block_args": {"conv1d": {"filters": [16, 32], "kernel_size": 3}},
+            "hyperparameters": {
+                "learning_rate": {"low": 1e-3, "high": 2e-3, "log": True},
+                "optimizer": ["sgd"],
+                "batch_size": 16,
+                "dropout": 0,
+            },
+            "head_hidden_units": [0],
+        },
+        input_kind="sequence",
+    )
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        arch = space.sample(rng)
+        assert 2 <= arch.depth <= 3
+        for block in arch.blocks:
+            assert block.name in ("conv1d", "lstm")
+            if block.name == "conv1d":
+                assert block.args["filters"] in (16, 32) and block.args["kernel_size"] == 3
+        hp = arch.hyperparameters
+        assert 1e-3 <= hp.learning_rate <= 2e-3
+        assert (hp.optimizer, hp.batch_size, hp.dropout) == ("sgd", 16, 0.0)
+        assert arch.head.hidden_units == 0
+    assert space.to_dict()["block_args"]["conv1d"]["kernel_size"] == {"default": 3, "choices": [3]}
+
+
+def test_sampler_never_strands_a_stack():
+    # After `flatten` only flat blocks fit; with depth fixed at 3 the sampler
+    # must still finish every stack with blocks that can follow.
+    space = SearchSpace.from_dict(
+        {"blocks": ["conv2d", "flatten", "dense"], "min_depth": 3, "max_depth": 3},
+        input_kind="image",
+    )
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        plan_stack(space.sample(rng), "image")
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"blocks": ["dense", "resnet9000"]}, "unknown block 'resnet9000'"),
+        ({"blocks": []}, "at least one block"),
+        ({"blocks": "dense"}, "must be a list"),
+        ({"depth": 3}, r"unknown key\(s\) \['depth'\]"),
+        ({"min_depth": 4, "max_depth": 2}, "min_depth <= max_depth"),
+        ({"max_depth": 100}, "max_depth <= 32"),
+        ({"blocks": ["dense", "conv2d"]}, r"block\(s\) \['conv2d'\] can never be placed"),
+        ({"block_args": {"dense": {"units": [7]}}}, r"block_args 'dense'.units: must be one of"),
+        ({"block_args": {"dense": {"width": [64]}}}, "'dense' has no argument 'width'"),
+        ({"block_args": {"lstm": {"units": [64]}}}, "'lstm' is not in 'blocks'"),
+        ({"block_args": {"dense": {"units": {"low": 1, "high": 9}}}}, "not a range"),
+        ({"hyperparameters": {"momentum": [0.9]}}, "unknown hyperparameter 'momentum'"),
+        ({"hyperparameters": {"optimizer": ["adagrad"]}}, "hyperparameters.optimizer"),
+        ({"hyperparameters": {"learning_rate": {"low": 0.1, "high": 0.01}}}, "above high"),
+        ({"hyperparameters": {"batch_size": []}}, "empty"),
+        ({"input_kind": "image"}, "does not match"),
+    ],
+)
+def test_bad_overrides_are_clear_errors(data, message):
+    with pytest.raises(SearchSpaceError, match=message):
+        SearchSpace.from_dict(data, input_kind="tabular")
+
+
+def test_space_for_flat_only_blocks_on_images_is_valid_through_pooling():
+    # dense on an image is legal (global average pooling is inserted).
+    space = SearchSpace.from_dict({"blocks": ["dense"]}, input_kind="image")
+    arch = space.sample(np.random.default_rng(0))
+    assert isinstance(arch, Architecture) and plan_stack(arch, "image").blocks[0].connector
