@@ -74,7 +74,7 @@ def _worker_init(debug: bool, environment: dict[str, str], intra_op_threads: int
     import components.artifacts  # noqa: F401
     from pipeline.cli import OWN_LOGGERS
 
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s", force=True)
     if not debug:
         for name in OWN_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)

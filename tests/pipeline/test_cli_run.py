@@ -100,36 +100,43 @@ def test_bad_input_from_the_installed_command_and_debug_traceback(tmp_path):
     assert debug.returncode == 2 and "Traceback" in debug.stderr
 
 
+TINY = ["--rounds", "1", "--trainers", "1", "--trials-per-trainer", "1", "--epochs", "1", "--distill-epochs", "1"]
+
+
 @pytest.mark.e2e
-def test_warnings_for_imputed_cells_skipped_files_and_resized_images(tmp_path, capsys, caplog):
+def test_warnings_for_imputed_cells_skipped_files_and_resized_images(tmp_path, capfd):
     rows = ["age,colour,label"] + [f"{i},{'red' if i % 3 else 'blue'},{'yes' if i % 2 else 'no'}" for i in range(40)]
     rows[3], rows[8] = ",red,yes", "7,,no"
     (tmp_path / "gaps.csv").write_text("\n".join(rows) + "\n")
-    assert main(["run", "--data", str(tmp_path / "gaps.csv"), "--output", str(tmp_path / "a"), "--json"]) == 0
-    assert "column 'age': 1 empty cell(s) imputed with the median 20 (lines 4)" in caplog.text
-    assert "column 'colour': 1 empty cell(s) imputed with the category '<missing>' (lines 9)" in caplog.text
-    capsys.readouterr()
+    assert main(["run", "--data", str(tmp_path / "gaps.csv"), *TINY, "--output", str(tmp_path / "a"), "--json"]) == 0
+    err = capfd.readouterr().err
+    assert "column 'age': 1 empty cell(s) imputed with the median 20 (lines 4)" in err
+    assert "column 'colour': 1 empty cell(s) imputed with the category '<missing>' (lines 9)" in err
 
     images = datagen.write_image_folder(tmp_path / "shapes", per_class=6, seed=1, corrupt=True)
-    assert main(["run", "--data", str(images), "--output", str(tmp_path / "b"), "--json"]) == 0
-    assert "skipped 1 unreadable file(s): circle/broken.png" in caplog.text
-    assert "all are resized to 16x16" in caplog.text
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["dataset"]["split_sizes"] == {"train": 12, "eval": 3, "test": 3}
+    assert main(["run", "--data", str(images), *TINY, "--output", str(tmp_path / "b"), "--json"]) == 0
+    captured = capfd.readouterr()
+    assert "skipped 1 unreadable file(s): circle/broken.png" in captured.err
+    assert "all are resized to 16x16" in captured.err
+    summary = json.loads(captured.out)
+    assert summary["trials"]["completed"] == 1
 
 
 @pytest.mark.e2e
-def test_run_ingests_and_rerun_reuses_finished_work(tmp_path, capsys):
+def test_rerun_reuses_the_ingested_data(tmp_path, capsys):
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
     output = tmp_path / "wine"
-    argv = ["run", "--dataset", "wine", "--output", str(output), "--seed", "3", "--json"]
+    argv = ["run", "--dataset", "wine", *TINY, "--output", str(output), "--seed", "3", "--json"]
     assert main(argv) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["dataset"]["name"] == "wine"
-    assert first["dataset"]["class_names"] == ["class_0", "class_1", "class_2"]
-    assert sum(first["dataset"]["split_sizes"].values()) == 178
     assert Path(first["metadata"]).is_file()
-    assert Path(first["dataset_spec_uri"], "dataset_spec.json").is_file()
-    assert "not built yet" in first["not_yet_built"]
     assert main(argv) == 0
     second = json.loads(capsys.readouterr().out)
-    assert second["examples_uri"] == first["examples_uri"], "a re-run must reuse the cached ingestion"
+    assert (first["run_id"], second["run_id"]) == ("run1", "run2")
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(first["metadata"]))
+    assert len(store.get_artifacts_by_type("Examples")) == 1, "the second run must reuse the cached ingestion"
+    spec = json.loads((Path(store.get_artifacts_by_type("components.DatasetSpec")[0].uri) / "dataset_spec.json").read_text())
+    assert spec["class_names"] == ["class_0", "class_1", "class_2"]
+    assert sum(spec["split_sizes"].values()) == 178
