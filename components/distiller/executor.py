@@ -13,21 +13,19 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, fan_in, files, model_export, scoring, trial_files
-from components.ingest.executor import read_dataset_spec
+from components import examples_io, executor_inputs, files, model_export, scoring
 from components.trainer.training import load_trial_model
-from search_algo import module_file as user_modules
 from search_algo.distillation import DistillationLoss, DistilledAccuracy, distillation_targets
 from search_algo.model_builder import make_optimizer, parameter_count
 from search_algo.trial import Trial, rank_trials
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_KEY = "examples"
-DATASET_SPEC_KEY = "dataset_spec"
+EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
+DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
 TEACHER_KEY = "teacher"
 TRIALS_PREFIX = "trials"
-PRIOR_KEY = "prior_trials"
+PRIOR_KEY = executor_inputs.PRIOR_KEY
 MODEL_KEY = "model"
 MAX_PARAMS_KEY = "max_params"
 EPOCHS_KEY = "epochs"
@@ -35,7 +33,7 @@ TEMPERATURE_KEY = "temperature"
 ALPHA_KEY = "alpha"
 SEED_KEY = "seed"
 CODE_VERSION_KEY = "code_version"
-MODULE_FILE_KEY = "module_file"
+MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 STUDENT_FILE = "student.json"
 
 
@@ -59,12 +57,10 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        if exec_properties.get(MODULE_FILE_KEY):
-            user_modules.load_module_file(exec_properties[MODULE_FILE_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
-        spec = read_dataset_spec(artifact_utils.get_single_instance(input_dict[DATASET_SPEC_KEY]))
+        executor_inputs.load_user_modules(exec_properties)
+        examples, spec = executor_inputs.examples_and_spec(input_dict)
         teacher = artifact_utils.get_single_instance(input_dict[TEACHER_KEY])
-        trials = trial_files.trials_of(input_dict.get(PRIOR_KEY, []) + fan_in.fan_in_artifacts(TRIALS_PREFIX, input_dict))
+        trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
         student_trial, budget = choose_student(trials, spec.task, int(exec_properties.get(MAX_PARAMS_KEY) or 0))
 
         train_features, train_labels = examples_io.load_split(examples, "train", spec)

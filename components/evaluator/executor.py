@@ -16,18 +16,17 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, fan_in, files, model_export, scoring, trial_files
-from components.ingest.executor import read_dataset_spec
+from components import examples_io, executor_inputs, files, model_export, scoring
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_KEY = "examples"
-DATASET_SPEC_KEY = "dataset_spec"
+EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
+DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
 ENSEMBLE_KEY = "ensemble"
 DISTILLED_KEY = "distilled"
 TRIALS_PREFIX = "trials"
-PRIOR_KEY = "prior_trials"
+PRIOR_KEY = executor_inputs.PRIOR_KEY
 LEADERBOARD_KEY = "leaderboard"
 CHOSEN_MODEL_KEY = "chosen_model"
 BLESSING_KEY = "blessing"
@@ -44,11 +43,10 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
-        spec = read_dataset_spec(artifact_utils.get_single_instance(input_dict[DATASET_SPEC_KEY]))
+        examples, spec = executor_inputs.examples_and_spec(input_dict)
         ensemble = artifact_utils.get_single_instance(input_dict[ENSEMBLE_KEY])
         distilled = artifact_utils.get_single_instance(input_dict[DISTILLED_KEY])
-        trials = trial_files.trials_of(input_dict.get(PRIOR_KEY, []) + fan_in.fan_in_artifacts(TRIALS_PREFIX, input_dict))
+        trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
         best = rank_trials(trials, spec.task)[0]
         members = json.loads(ensemble.get_string_custom_property("members"))
 

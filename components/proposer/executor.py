@@ -12,18 +12,16 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import fan_in, trial_files
-from components.ingest.executor import read_dataset_spec
-from search_algo import module_file as user_modules
+from components import executor_inputs, trial_files
 from search_algo.algorithms import get_algorithm
 from search_algo.search_space import SearchSpace
 from search_algo.trial import Trial
 
 log = logging.getLogger(__name__)
 
-DATASET_SPEC_KEY = "dataset_spec"
+DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
 HISTORY_PREFIX = "history"
-PRIOR_KEY = "prior_trials"
+PRIOR_KEY = executor_inputs.PRIOR_KEY
 PROPOSALS_KEY = "proposals"
 ROUND_KEY = "round"
 RUN_ID_KEY = "run_id"
@@ -34,7 +32,7 @@ TRIALS_PER_TRAINER_KEY = "trials_per_trainer"
 SEED_KEY = "seed"
 SEARCH_SPACE_KEY = "search_space"
 CODE_VERSION_KEY = "code_version"
-MODULE_FILE_KEY = "module_file"
+MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 PROPOSALS_FILE = "proposals.json"
 
 
@@ -51,10 +49,9 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        if exec_properties.get(MODULE_FILE_KEY):
-            user_modules.load_module_file(exec_properties[MODULE_FILE_KEY])
-        spec = read_dataset_spec(artifact_utils.get_single_instance(input_dict[DATASET_SPEC_KEY]))
-        history = trial_files.trials_of(input_dict.get(PRIOR_KEY, []) + fan_in.fan_in_artifacts(HISTORY_PREFIX, input_dict))
+        executor_inputs.load_user_modules(exec_properties)
+        spec = executor_inputs.dataset_spec(input_dict)
+        history = executor_inputs.study_trials(input_dict, HISTORY_PREFIX)
         round_index = int(exec_properties[ROUND_KEY])
         run_id = exec_properties[RUN_ID_KEY]
         study = exec_properties[STUDY_KEY]

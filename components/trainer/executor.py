@@ -13,16 +13,14 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from components import examples_io, files, trial_files
-from components.ingest.executor import read_dataset_spec
+from components import examples_io, executor_inputs, files, trial_files
 from components.trainer.training import SplitData, train_trial
-from search_algo import module_file as user_modules
 from search_algo.trial import COMPLETED, Trial
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_KEY = "examples"
-DATASET_SPEC_KEY = "dataset_spec"
+EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
+DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
 PROPOSALS_KEY = "proposals"
 TRIALS_KEY = "trials"
 TRAINER_INDEX_KEY = "trainer_index"
@@ -30,7 +28,7 @@ EPOCHS_KEY = "epochs"
 TIME_LIMIT_KEY = "time_limit_seconds"
 TRIAL_CACHE_KEY = "trial_cache_root"
 CODE_VERSION_KEY = "code_version"
-MODULE_FILE_KEY = "module_file"
+MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 TRIALS_FILE = "trials.json"
 
 
@@ -54,10 +52,8 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        if exec_properties.get(MODULE_FILE_KEY):
-            user_modules.load_module_file(exec_properties[MODULE_FILE_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
-        spec = read_dataset_spec(artifact_utils.get_single_instance(input_dict[DATASET_SPEC_KEY]))
+        executor_inputs.load_user_modules(exec_properties)
+        examples, spec = executor_inputs.examples_and_spec(input_dict)
         proposals_artifact = artifact_utils.get_single_instance(input_dict[PROPOSALS_KEY])
         output = artifact_utils.get_single_instance(output_dict[TRIALS_KEY])
         index = int(exec_properties[TRAINER_INDEX_KEY])
