@@ -74,7 +74,7 @@ class Executor(base_executor.BaseExecutor):
                     trainer=index // per_trainer,
                     architecture=candidate.architecture,
                     seed=derived_seed(seed, study, run_id, round_index, index, "train"),
-                    algorithm=algorithm.name,
+                    algorithm=candidate.algorithm or algorithm.name,
                     run_id=run_id,
                     study=study,
                     parent=candidate.parent,

@@ -54,7 +54,8 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed for splits, proposals and training (default 0)")
     add_data_arguments(parser)
     search = parser.add_argument_group("search")
-    search.add_argument("--algorithm", help="search algorithm (default beam; see --help of the algorithms)")
+    search.add_argument("--algorithm", help="beam (default), evolution, surrogate, random or portfolio; "
+                        "see docs/algorithms.md")
     search.add_argument("--rounds", type=int, help="rounds of proposals (default 2)")
     search.add_argument("--trainers", type=int, help="trainers per round, run concurrently (default 2)")
     search.add_argument("--trials-per-trainer", dest="trials_per_trainer", type=int,

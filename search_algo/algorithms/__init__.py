@@ -2,7 +2,16 @@
 
 An algorithm holds no state that the trial history cannot rebuild and is
 deterministic for its random generator and the history, so a resumed or cached
-run proposes the same thing. Failed trials are history too.
+run proposes the same thing. Failed trials are history too: their
+architectures are never proposed again and they count toward the budget.
+
+Algorithms (`get_algorithm(name)`; docs/algorithms.md says how to pick one):
+
+- ``beam``: Model Search's adaptive beam search (grow or mutate the top-k).
+- ``evolution``: regularized (aging) evolution with tournament selection.
+- ``surrogate``: ridge-regression ensemble over architecture features, UCB.
+- ``random``: uniform samples, the baseline.
+- ``portfolio``: the above taking turns on one budget and one history.
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ class Candidate:
     architecture: Architecture
     parent: Optional[str] = None
     transfer: str = TRANSFER_NONE
+    # The (sub-)algorithm that made this proposal when it is not the one the
+    # study runs (a portfolio's member); the Proposer records
+    # `candidate.algorithm or algorithm.name` on the trial.
+    algorithm: Optional[str] = None
 
 
 class SearchAlgorithm(Protocol):
@@ -39,14 +52,23 @@ class SearchAlgorithm(Protocol):
         ...
 
 
+ALGORITHM_NAMES = ("beam", "evolution", "surrogate", "random", "portfolio")
+
+
 def get_algorithm(name: str) -> SearchAlgorithm:
     from search_algo.algorithms.beam import BeamSearch
+    from search_algo.algorithms.evolution import RegularizedEvolution
+    from search_algo.algorithms.portfolio import Portfolio
     from search_algo.algorithms.random_search import RandomSearch
+    from search_algo.algorithms.surrogate import SurrogateSearch
 
-    algorithms = {"random": RandomSearch, "beam": BeamSearch}
+    algorithms = {
+        "beam": BeamSearch,
+        "evolution": RegularizedEvolution,
+        "surrogate": SurrogateSearch,
+        "random": RandomSearch,
+        "portfolio": Portfolio,
+    }
     if name not in algorithms:
-        raise UserError(f"unknown search algorithm {name!r}; choose one of {', '.join(sorted(algorithms))}")
+        raise UserError(f"unknown search algorithm {name!r}; choose one of {', '.join(ALGORITHM_NAMES)}")
     return algorithms[name]()
-
-
-ALGORITHM_NAMES = ("beam", "random")

@@ -1,5 +1,20 @@
 """Adaptive beam search, after Model Search: start small, keep the top-k,
-grow or mutate one of them; children start from their parent's weights."""
+grow or mutate one of them; children start from their parent's weights.
+
+- Round one (no completed trial yet): random architectures of the shallowest
+  feasible depth.
+- Afterwards: the beam is the `beam_width` best completed trials
+  (`rank_trials`); proposal i mutates beam member i mod k, so the best gets
+  the most children. Mutations are weighted toward growing - a new block
+  ("grow") or a copy of one of the parent's ("repeat"), appended so the child
+  inherits all the parent's weights - then hyperparameters, block arguments,
+  replacing and removing a block.
+- The depth allowed grows with the budget spent: the shallowest feasible
+  depth plus one per `grow_every` finished trials (failed ones count), capped
+  by the space. A parent already at the cap is mutated without growing.
+
+Everything is read from the history: no hidden state.
+"""
 
 from __future__ import annotations
 
@@ -8,47 +23,47 @@ from typing import Sequence
 import numpy as np
 
 from search_algo.algorithms import Candidate
+from search_algo.algorithms.common import finished_count, sample_new, seen_ids
 from search_algo.mutation import mutate
 from search_algo.search_space import SearchSpace
 from search_algo.trial import TRANSFER_WEIGHTS, Trial, rank_trials
 
 BEAM_WIDTH = 3
+GROW_EVERY = 4
 # Growing keeps the parent's blocks as a prefix, so the child inherits their
 # weights: Model Search's main move. The others explore around it.
-MUTATION_OPERATORS = ("grow", "replace", "remove", "block_args", "hyperparameters")
-MUTATION_WEIGHTS = (0.4, 0.15, 0.1, 0.15, 0.2)
-MAX_ATTEMPTS = 64
+MUTATION_OPERATORS = ("grow", "repeat", "replace", "remove", "block_args", "hyperparameters")
+MUTATION_WEIGHTS = (0.25, 0.15, 0.15, 0.1, 0.15, 0.2)
 
 
 class BeamSearch:
     name = "beam"
 
-    def __init__(self, beam_width: int = BEAM_WIDTH):
+    def __init__(self, beam_width: int = BEAM_WIDTH, grow_every: int = GROW_EVERY):
+        if beam_width < 1 or grow_every < 1:
+            raise ValueError("beam_width and grow_every must be >= 1")
         self.beam_width = beam_width
+        self.grow_every = grow_every
+
+    def depth_limit(self, history: Sequence[Trial], space: SearchSpace) -> int:
+        """How deep a proposal may be after this many finished trials."""
+        shallowest = min(space.feasible_depths)
+        return min(space.max_depth, shallowest + finished_count(history) // self.grow_every)
 
     def propose(self, history: Sequence[Trial], space: SearchSpace, count: int,
                 rng: np.random.Generator, task: str) -> list[Candidate]:
-        seen = frozenset(t.architecture.arch_id for t in history)
+        seen = seen_ids(history)
         beam = rank_trials(history, task)[: self.beam_width]
+        limit = self.depth_limit(history, space)
         proposals: list[Candidate] = []
         for index in range(count):
             if not beam:
-                arch = self._small_architecture(space, rng, seen)
+                arch = sample_new(space, rng, seen, depth=min(space.feasible_depths))
                 proposals.append(Candidate(arch))
             else:
                 parent = beam[index % len(beam)]
-                arch = mutate(parent.architecture, space, rng, MUTATION_OPERATORS, MUTATION_WEIGHTS, exclude=seen)
+                arch = mutate(parent.architecture, space, rng, MUTATION_OPERATORS, MUTATION_WEIGHTS,
+                              exclude=frozenset(seen), max_depth=limit)
                 proposals.append(Candidate(arch, parent=parent.trial_id, transfer=TRANSFER_WEIGHTS))
-            seen = seen | {arch.arch_id}
+            seen.add(arch.arch_id)
         return proposals
-
-    @staticmethod
-    def _small_architecture(space: SearchSpace, rng: np.random.Generator, seen: frozenset[str]):
-        """The search starts from the shallowest feasible stacks."""
-        shallowest = min(space.feasible_depths)
-        arch = space.sample(rng)
-        for _ in range(MAX_ATTEMPTS):
-            arch = space.sample(rng)
-            if arch.depth == shallowest and arch.arch_id not in seen:
-                return arch
-        return arch
