@@ -24,7 +24,7 @@ import dataclasses
 import hashlib
 import json
 import math
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 

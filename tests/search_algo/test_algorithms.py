@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from search_algo.algorithms import ALGORITHM_NAMES, Candidate, get_algorithm
+from search_algo.algorithms import ALGORITHM_NAMES, get_algorithm
 from search_algo.algorithms.beam import BeamSearch
 from search_algo.algorithms.portfolio import Portfolio
 from search_algo.algorithms.simulate import (
-    StructuredObjective, TrialFailed, best_score, compare, make_trial, propose_round, simulate_study,
+    StructuredObjective, compare, make_trial, propose_round, simulate_study,
 )
 from search_algo.algorithms.surrogate import SurrogateSearch, features
 from search_algo.architecture import Architecture
