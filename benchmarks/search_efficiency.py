@@ -350,10 +350,12 @@ def markdown(report: dict) -> str:
         f"seeds). Trials to {TARGET_ACCURACY:.0%}: the first budget at which that model reaches it "
         f"(`>{report['budget']}`: not within the budget in the median seed). Command: `{report['command']}`.",
         "",
-        "| method | " + " | ".join(f"test acc @{m}" for m in marks)
+        "| method | seeds | " + " | ".join(f"test acc @{m}" for m in marks)
         + f" | trials to {TARGET_ACCURACY:.0%} | epochs trained | stopped early | wall s |",
-        "|---|" + "---|" * (len(marks) + 4),
+        "|---|---|" + "---|" * (len(marks) + 4),
     ]
+    if not report.get("complete", True):
+        lines[2:2] = ["**Partial: the run was stopped before every method and seed had run.**", ""]
 
     def fmt(value, pattern="{:.3f}"):
         return "–" if value is None else pattern.format(value)
@@ -362,7 +364,8 @@ def markdown(report: dict) -> str:
         reach = summary["trials_to_98"]
         reach_text = f">{report['budget']}" if reach is None else f"{reach:g}"
         lines.append(
-            f"| {method} | " + " | ".join(fmt(summary["best_test_at"].get(str(m))) for m in marks)
+            f"| {method} | {len(summary['seeds_run'])} | "
+            + " | ".join(fmt(summary["best_test_at"].get(str(m))) for m in marks)
             + f" | {reach_text} | {fmt(summary['epochs_trained'], '{:g}')} | {fmt(summary['stopped_early'], '{:g}')}"
             f" | {fmt(summary['wall_seconds'], '{:.0f}')} |"
         )
@@ -379,6 +382,48 @@ def markdown(report: dict) -> str:
                 f"{fmt(get('scratch', 'test_accuracy'))} | {fmt(get('weights', 'test_accuracy'))} | "
                 f"{fmt(get('weights_teacher', 'test_accuracy'))} |")
     return "\n".join(lines) + "\n"
+
+
+def write_report(args, argv, data: Data, runs: dict, transfer: list, started: float, complete: bool) -> dict:
+    """Summarises what has run so far and writes it (after every method and
+    seed, so an interrupted benchmark still leaves its finished part)."""
+    summary = {}
+    for method, by_seed in runs.items():
+        if not by_seed:
+            continue
+        per_seed = {seed: summarize(records, [m for m in BUDGET_MARKS if m <= args.budget])
+                    for seed, records in by_seed.items()}
+        reaches = [s["trials_to_98"] if s["trials_to_98"] is not None else math.inf for s in per_seed.values()]
+        median_reach = statistics.median(reaches) if reaches else math.inf
+        summary[method] = {
+            "best_test_at": {str(m): median_or_none([s["best_test_at"].get(str(m)) for s in per_seed.values()])
+                             for m in BUDGET_MARKS if m <= args.budget},
+            "trials_to_98": None if math.isinf(median_reach) else median_reach,
+            "epochs_trained": median_or_none([s["epochs_trained"] for s in per_seed.values()]),
+            "stopped_early": median_or_none([s["stopped_early"] for s in per_seed.values()]),
+            "wall_seconds": median_or_none([s["wall_seconds"] for s in per_seed.values()]),
+            "seeds_run": [int(seed) for seed in by_seed],
+            "per_seed": per_seed,
+        }
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
+        "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
+        "budget_marks": [m for m in BUDGET_MARKS if m <= args.budget],
+        "options": {"weight_sharing": not args.no_weight_sharing, "distillation": not args.no_distillation,
+                    "early_stopping": "none" if args.no_early_stopping else "median"},
+        "total_seconds": round(time.monotonic() - started, 1), "complete": complete,
+        "summary": summary, "transfer": transfer, "trials": runs,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole and renamed: a killed run leaves no half-written result.
+    for suffix, text in ((".json", json.dumps(report, indent=1) + "\n"), (".md", markdown(report))):
+        partial = out.with_suffix(suffix + ".tmp")
+        partial.write_text(text)
+        partial.replace(out.with_suffix(suffix))
+    return report
 
 
 def main(argv=None) -> int:
@@ -424,42 +469,11 @@ def main(argv=None) -> int:
                     records = run_keras_tuner(method, seed, args, data, workdir)
                 runs[method][str(seed)] = records
                 shutil.rmtree(workdir, ignore_errors=True)
+                write_report(args, argv, data, runs, transfer, started, complete=False)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    summary = {}
-    for method, by_seed in runs.items():
-        per_seed = {seed: summarize(records, [m for m in BUDGET_MARKS if m <= args.budget])
-                    for seed, records in by_seed.items()}
-        reaches = [s["trials_to_98"] if s["trials_to_98"] is not None else math.inf for s in per_seed.values()]
-        median_reach = statistics.median(reaches) if reaches else math.inf
-        summary[method] = {
-            "best_test_at": {str(m): median_or_none([s["best_test_at"].get(str(m)) for s in per_seed.values()])
-                             for m in BUDGET_MARKS if m <= args.budget},
-            "trials_to_98": None if math.isinf(median_reach) else median_reach,
-            "epochs_trained": median_or_none([s["epochs_trained"] for s in per_seed.values()]),
-            "stopped_early": median_or_none([s["stopped_early"] for s in per_seed.values()]),
-            "wall_seconds": median_or_none([s["wall_seconds"] for s in per_seed.values()]),
-            "per_seed": per_seed,
-        }
-    report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
-        "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
-        "budget_marks": [m for m in BUDGET_MARKS if m <= args.budget],
-        "options": {"weight_sharing": not args.no_weight_sharing, "distillation": not args.no_distillation,
-                    "early_stopping": "none" if args.no_early_stopping else "median"},
-        "total_seconds": round(time.monotonic() - started, 1),
-        "summary": summary, "transfer": transfer, "trials": runs,
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Written whole and renamed: a killed run leaves no half-written result.
-    for suffix, text in ((".json", json.dumps(report, indent=1) + "\n"), (".md", markdown(report))):
-        partial = out.with_suffix(suffix + ".tmp")
-        partial.write_text(text)
-        partial.replace(out.with_suffix(suffix))
+    report = write_report(args, argv, data, runs, transfer, started, complete=True)
     print(markdown(report))
     return 0
 
