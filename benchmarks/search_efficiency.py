@@ -384,46 +384,66 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(args, argv, data: Data, runs: dict, transfer: list, started: float, complete: bool) -> dict:
-    """Summarises what has run so far and writes it (after every method and
-    seed, so an interrupted benchmark still leaves its finished part)."""
+def summarize_runs(runs: dict, budget: int) -> dict:
+    """Per method: the median over seeds of what `summarize` reports per seed."""
+    marks = [m for m in BUDGET_MARKS if m <= budget]
     summary = {}
     for method, by_seed in runs.items():
         if not by_seed:
             continue
-        per_seed = {seed: summarize(records, [m for m in BUDGET_MARKS if m <= args.budget])
-                    for seed, records in by_seed.items()}
+        per_seed = {seed: summarize(records, marks) for seed, records in by_seed.items()}
         reaches = [s["trials_to_98"] if s["trials_to_98"] is not None else math.inf for s in per_seed.values()]
-        median_reach = statistics.median(reaches) if reaches else math.inf
+        median_reach = statistics.median(reaches)
         summary[method] = {
             "best_test_at": {str(m): median_or_none([s["best_test_at"].get(str(m)) for s in per_seed.values()])
-                             for m in BUDGET_MARKS if m <= args.budget},
+                             for m in marks},
             "trials_to_98": None if math.isinf(median_reach) else median_reach,
             "epochs_trained": median_or_none([s["epochs_trained"] for s in per_seed.values()]),
             "stopped_early": median_or_none([s["stopped_early"] for s in per_seed.values()]),
             "wall_seconds": median_or_none([s["wall_seconds"] for s in per_seed.values()]),
-            "seeds_run": [int(seed) for seed in by_seed],
+            "seeds_run": sorted(int(seed) for seed in by_seed),
             "per_seed": per_seed,
         }
+    return summary
+
+
+def write_report(out: str, settings: dict, runs: dict, transfer: list, total_seconds: float, complete: bool) -> dict:
+    """Summarises what has run so far and writes it as JSON and markdown
+    (after every method and seed, so an interrupted benchmark still leaves its
+    finished part; each file is written whole and renamed)."""
     report = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
-        "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
-        "budget_marks": [m for m in BUDGET_MARKS if m <= args.budget],
-        "options": {"weight_sharing": not args.no_weight_sharing, "distillation": not args.no_distillation,
-                    "early_stopping": "none" if args.no_early_stopping else "median"},
-        "total_seconds": round(time.monotonic() - started, 1), "complete": complete,
-        "summary": summary, "transfer": transfer, "trials": runs,
+        **settings,
+        "budget_marks": [m for m in BUDGET_MARKS if m <= settings["budget"]],
+        "total_seconds": round(total_seconds, 1), "complete": complete,
+        "summary": summarize_runs(runs, settings["budget"]), "transfer": transfer, "trials": runs,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Written whole and renamed: a killed run leaves no half-written result.
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".json", json.dumps(report, indent=1) + "\n"), (".md", markdown(report))):
-        partial = out.with_suffix(suffix + ".tmp")
+        partial = path.with_suffix(suffix + ".tmp")
         partial.write_text(text)
-        partial.replace(out.with_suffix(suffix))
+        partial.replace(path.with_suffix(suffix))
     return report
+
+
+def combine(paths: list[str], out: str) -> dict:
+    """One report from several runs of this benchmark with the same settings
+    (e.g. seeds run in two processes): their trials side by side."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    keys = ("dataset", "space", "epochs", "budget", "options")
+    for other in reports[1:]:
+        if any(other[k] != reports[0][k] for k in keys):
+            raise SystemExit(f"search_efficiency: cannot combine runs with different settings ({', '.join(keys)})")
+    runs: dict[str, dict[str, list]] = {}
+    for report in reports:
+        for method, by_seed in report["trials"].items():
+            runs.setdefault(method, {}).update(by_seed)
+    settings = {k: reports[0][k] for k in ("machine", "dataset", "split_sizes", *keys)}
+    settings["command"] = " + ".join(r["command"] for r in reports)
+    settings["seeds"] = sorted({s for r in reports for s in r["seeds"]})
+    transfer = next((r["transfer"] for r in reports if r["transfer"]), [])
+    return write_report(out, settings, runs, transfer, sum(r["total_seconds"] for r in reports),
+                        all(r["complete"] for r in reports))
 
 
 def main(argv=None) -> int:
@@ -439,8 +459,14 @@ def main(argv=None) -> int:
     parser.add_argument("--no-distillation", action="store_true")
     parser.add_argument("--no-early-stopping", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1 seed, 10 trials, beam/random/kt_random, 1 pair")
-    parser.add_argument("--out", default="benchmarks/results/search_efficiency")
+    parser.add_argument("--out", default="benchmarks/results/search_efficiency",
+                        help="output path without suffix: writes OUT.json and OUT.md")
+    parser.add_argument("--combine", nargs="+", metavar="JSON",
+                        help="only combine earlier results (same settings, other seeds) into OUT")
     args = parser.parse_args(argv)
+    if args.combine:
+        print(markdown(combine(args.combine, args.out)))
+        return 0
     if args.quick:
         args.seeds, args.budget, args.transfer_pairs = args.seeds[:1], 10, min(args.transfer_pairs, 1)
         args.methods = [m for m in args.methods if m in ("beam", "random", "kt_random")]
@@ -456,6 +482,14 @@ def main(argv=None) -> int:
     runs: dict[str, dict[str, list[dict]]] = {m: {} for m in args.methods}
     transfer = []
     started = time.monotonic()
+    settings = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
+        "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
+        "options": {"weight_sharing": not args.no_weight_sharing, "distillation": not args.no_distillation,
+                    "early_stopping": "none" if args.no_early_stopping else "median"},
+    }
     try:
         for seed in args.seeds:
             for method in args.methods:
@@ -469,11 +503,11 @@ def main(argv=None) -> int:
                     records = run_keras_tuner(method, seed, args, data, workdir)
                 runs[method][str(seed)] = records
                 shutil.rmtree(workdir, ignore_errors=True)
-                write_report(args, argv, data, runs, transfer, started, complete=False)
+                write_report(args.out, settings, runs, transfer, time.monotonic() - started, complete=False)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    report = write_report(args, argv, data, runs, transfer, started, complete=True)
+    report = write_report(args.out, settings, runs, transfer, time.monotonic() - started, complete=True)
     print(markdown(report))
     return 0
 

@@ -32,3 +32,13 @@ def test_tiny_benchmark_writes_its_tables(tmp_path):
     assert "| beam | 1 |" in table and "kt_hyperband" in table
     for row in report["transfer"]:
         assert {"scratch", "weights"} <= set(row) and row["parent_eval_accuracy"] > 0
+
+    # Seeds run in separate processes combine into one report.
+    other = dict(report, seeds=[4], command="second",
+                 trials={m: {"4": by_seed["3"]} for m, by_seed in report["trials"].items()})
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps(other))
+    combined = search_efficiency.combine([str(out.with_suffix(".json")), str(second)], str(tmp_path / "both"))
+    assert combined["seeds"] == [3, 4] and combined["summary"]["beam"]["seeds_run"] == [3, 4]
+    assert combined["summary"]["beam"]["best_test_at"] == report["summary"]["beam"]["best_test_at"]
+    assert (tmp_path / "both.md").exists()
