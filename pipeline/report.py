@@ -206,7 +206,7 @@ def pareto_chart(trials: Sequence[dict[str, Any]], candidates: Sequence[dict[str
     for x, y, name in extra:
         cx, cy = axes.x(x), axes.y(y)
         parts.append(f'<path class="candidate" d="M{cx:.1f},{cy - 6:.1f} L{cx + 6:.1f},{cy:.1f} L{cx:.1f},{cy + 6:.1f} '
-                     f'L{cx - 6:.1f},{cy:.1f} Z" fill="{COLOURS[2]}"><title>{_text(name)}: {int(x):,} parameters, '
+                     f'L{cx - 6:.1f},{cy:.1f} Z" fill="none" stroke="{COLOURS[2]}" stroke-width="2"><title>{_text(name)}: {int(x):,} parameters, '
                      f"{y:.4g}</title></path>")
     parts += _legend(axes, [("trials", COLOURS[0]), ("Pareto front", COLOURS[4]), ("candidates", COLOURS[2])])
     return _svg(f"{metric.label} against parameter count", parts)
@@ -486,7 +486,7 @@ def build_report(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
         dataset_section(dataset_spec),
         f"<section><h2>Best {_text(metric.label)} so far</h2>{best_so_far_chart(trials, metric)}</section>",
         f"<section><h2>{_text(metric.label.capitalize())} against size</h2>"
-        f"<p>Red: the Pareto front, trials no other trial beats on both size and score. Green diamonds: the "
+        f"<p>Red: the Pareto front, trials no other trial beats on both size and score. Green diamonds (hollow): the "
         f"ensemble, student and best single model.</p>{pareto_chart(trials, candidates, metric)}</section>",
         f"<section><h2>Top {len(top)} models</h2><div class=\"diagrams\">"
         + "".join(block_diagram(t, metric) for t in top) + "</div></section>",
