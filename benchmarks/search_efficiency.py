@@ -139,7 +139,7 @@ def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[l
         proposals = proposal_trials(
             candidates, history, study="bench", run_id=f"{method}-s{seed}", round_index=round_index,
             trials_per_trainer=count, seed=seed, algorithm=method, task=data.spec.task,
-            weight_sharing=not args.no_weight_sharing, teacher_distillation=not args.no_distillation,
+            weight_sharing=not args.no_weight_sharing, teacher_distillation=args.teacher_distillation,
         )
         stopping = None
         if not args.no_early_stopping:
@@ -456,7 +456,8 @@ def main(argv=None) -> int:
     parser.add_argument("--transfer-pairs", type=int, default=3,
                         help="parent/child pairs of the first beam run to retrain (0: skip)")
     parser.add_argument("--no-weight-sharing", action="store_true")
-    parser.add_argument("--no-distillation", action="store_true")
+    parser.add_argument("--teacher-distillation", action="store_true",
+                        help="children also learn from the best trial so far (the platform's default is off)")
     parser.add_argument("--no-early-stopping", action="store_true")
     parser.add_argument("--quick", action="store_true", help="1 seed, 10 trials, beam/random/kt_random, 1 pair")
     parser.add_argument("--out", default="benchmarks/results/search_efficiency",
@@ -487,7 +488,7 @@ def main(argv=None) -> int:
         "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
         "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
-        "options": {"weight_sharing": not args.no_weight_sharing, "distillation": not args.no_distillation,
+        "options": {"weight_sharing": not args.no_weight_sharing, "distillation": args.teacher_distillation,
                     "early_stopping": "none" if args.no_early_stopping else "median"},
     }
     try:

@@ -32,7 +32,9 @@ class StudyConfig:
     module_file: str | None = None  # custom blocks
     # Transfer and budget control during the search.
     weight_sharing: bool = True  # children start from their parent's trained blocks
-    teacher_distillation: bool = True  # children also learn from the best trial so far
+    # Children also learn from the best trial so far. Off by default: measured on mnist1d,
+    # an early, weak teacher lowered its students' accuracy (benchmarks/search_efficiency.py).
+    teacher_distillation: bool = False
     early_stopping: str = "median"  # median | none
     # After the search.
     ensemble_size: int = 5

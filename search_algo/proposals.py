@@ -33,7 +33,7 @@ def proposal_trials(
     algorithm: str,
     task: str,
     weight_sharing: bool = True,
-    teacher_distillation: bool = True,
+    teacher_distillation: bool = False,
 ) -> list[Trial]:
     """Trials `{run_id}-r{round}-{index}`, dealt to trainers in order.
 

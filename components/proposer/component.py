@@ -67,7 +67,7 @@ class Proposer(base_component.BaseComponent):
         prior_trials: Optional[types.BaseChannel] = None,
         module_file: Optional[str] = None,
         weight_sharing: bool = True,
-        teacher_distillation: bool = True,
+        teacher_distillation: bool = False,
         early_stopping: str = "median",
     ):
         spec_class = fan_in.spec_with_fan_in(ProposerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)

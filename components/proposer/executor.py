@@ -72,7 +72,7 @@ class Executor(base_executor.BaseExecutor):
             candidates, history, study=study, run_id=run_id, round_index=round_index,
             trials_per_trainer=per_trainer, seed=seed, algorithm=algorithm.name, task=spec.task,
             weight_sharing=bool(int(_setting(exec_properties, WEIGHT_SHARING_KEY, 1))),
-            teacher_distillation=bool(int(_setting(exec_properties, TEACHER_DISTILLATION_KEY, 1))),
+            teacher_distillation=bool(int(_setting(exec_properties, TEACHER_DISTILLATION_KEY, 0))),
         )
         teacher = proposals[0].teacher if proposals else None
         output = artifact_utils.get_single_instance(output_dict[PROPOSALS_KEY])

@@ -69,7 +69,7 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     search.add_argument("--teacher-distillation", dest="teacher_distillation",
                         action=argparse.BooleanOptionalAction,
                         help="children also learn from the best trial so far's soft predictions "
-                        "(classification; default on)")
+                        "(classification; default off: a weak early teacher hurt in the benchmark)")
     search.add_argument("--early-stopping", dest="early_stopping", choices=("median", "none"),
                         help="median: stop a trial whose best eval score is below the median of earlier "
                         "trials at the same epoch, after a third of its epochs (default); none: never")

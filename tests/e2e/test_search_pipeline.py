@@ -21,7 +21,7 @@ from pipeline.cli import main
 pytestmark = pytest.mark.e2e
 
 STUDY = ["--dataset", "digits", "--rounds", "2", "--trainers", "2", "--trials-per-trainer", "2", "--epochs", "1",
-         "--distill-epochs", "1"]
+         "--distill-epochs", "1", "--teacher-distillation"]
 
 
 def run_json(argv, capsys):

@@ -159,11 +159,11 @@ def test_search_options_from_flags_override_the_config_file(tmp_path):
     import argparse
 
     config = tmp_path / "study.yaml"
-    config.write_text("dataset: wine\nearly_stopping: none\nweight_sharing: true\n")
+    config.write_text("dataset: wine\nearly_stopping: none\nweight_sharing: true\nteacher_distillation: true\n")
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     defaults = study_config_from_args(parser.parse_args(["run", "--dataset", "wine"]))
-    assert (defaults.weight_sharing, defaults.teacher_distillation, defaults.early_stopping) == (True, True, "median")
+    assert (defaults.weight_sharing, defaults.teacher_distillation, defaults.early_stopping) == (True, False, "median")
     args = parser.parse_args(["run", str(config), "--no-weight-sharing", "--no-teacher-distillation"])
     chosen = study_config_from_args(args)
     assert (chosen.weight_sharing, chosen.teacher_distillation, chosen.early_stopping) == (False, False, "none")

@@ -79,10 +79,10 @@ def propose(**options):
                   Candidate(ARCH.with_hyperparameters(batch_size=128))]
     return proposal_trials(candidates, history(), study="s", run_id="run1", round_index=2,
                            trials_per_trainer=1, seed=0, algorithm="beam", task=options.pop("task", "classification"),
-                           **options)
+                           teacher_distillation=options.pop("teacher_distillation", True), **options)
 
 
-def test_every_proposal_learns_from_the_best_trial_so_far():
+def test_with_distillation_every_proposal_learns_from_the_best_trial_so_far():
     child, fresh = propose()
     assert (child.teacher, child.teacher_uri) == ("run1-r1-00", "/trials/00")
     assert (fresh.teacher, fresh.teacher_uri) == ("run1-r1-00", "/trials/00")
@@ -98,3 +98,10 @@ def test_distillation_and_weight_sharing_can_be_switched_off():
 
 def test_regression_has_no_teacher():
     assert all(t.teacher is None for t in propose(task="regression"))
+
+
+def test_distillation_is_off_unless_asked_for():
+    candidates = [Candidate(ARCH.with_hyperparameters(batch_size=128))]
+    (trial,) = proposal_trials(candidates, history(), study="s", run_id="run1", round_index=2, trials_per_trainer=1,
+                               seed=0, algorithm="beam", task="classification")
+    assert trial.teacher is None

@@ -29,13 +29,13 @@ def wine(tmp_path_factory):
     return examples, spec_artifact, spec
 
 
-def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id="run1", seed=0):
+def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id="run1", seed=0, teacher=False):
     _, spec_artifact, _ = wine
     proposals = new_artifact(artifacts.Proposals, tmp_path / f"proposals_{round_index}_{seed}")
     props = {
         "round": round_index, "run_id": run_id, "study": "wine", "algorithm": algorithm, "num_trainers": 2,
         "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
-        "code_version": "test",
+        "code_version": "test", "teacher_distillation": int(teacher),
     }
     inputs = {"dataset_spec": [spec_artifact]}
     inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
@@ -185,7 +185,9 @@ def test_ensemble_distil_and_evaluate(wine, round_one, tmp_path):
 def test_children_learn_from_the_best_trial_and_record_their_curves(wine, round_one, tmp_path):
     _, results = round_one
     best = max(trial_files.trials_of(results), key=lambda t: t.metrics["accuracy"])
-    proposals = propose(wine, tmp_path, history=results, round_index=2)
+    assert all(t.teacher is None for t in trial_files.trials_of([propose(wine, tmp_path / "off", history=results,
+                                                                          round_index=2)]))
+    proposals = propose(wine, tmp_path, history=results, round_index=2, teacher=True)
     proposed = trial_files.trials_of([proposals])
     assert {(t.teacher, t.teacher_uri) for t in proposed} == {(best.trial_id, best.path)}
     assert proposals.get_string_custom_property("teacher") == best.trial_id
