@@ -25,14 +25,20 @@ TOLERANCE = 1e-10
 
 
 def validation_metric(task: str) -> tfma.MetricConfig:
+    # The value threshold always holds; it is there because TFX's Evaluator
+    # drops change thresholds when there is no baseline (the study's first run)
+    # and does not validate - nor bless - without any threshold.
     if task == "classification":
         name, direction, tolerance = "SparseCategoricalAccuracy", tfma.MetricDirection.HIGHER_IS_BETTER, -TOLERANCE
+        value_threshold = tfma.GenericValueThreshold(lower_bound={"value": 0.0})
     else:
         name, direction, tolerance = "MeanSquaredError", tfma.MetricDirection.LOWER_IS_BETTER, TOLERANCE
+        value_threshold = tfma.GenericValueThreshold(upper_bound={"value": 3.0e38})
     return tfma.MetricConfig(
         class_name=name,
         threshold=tfma.MetricThreshold(
-            change_threshold=tfma.GenericChangeThreshold(direction=direction, absolute={"value": tolerance})
+            value_threshold=value_threshold,
+            change_threshold=tfma.GenericChangeThreshold(direction=direction, absolute={"value": tolerance}),
         ),
     )
 
