@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
           f"({trials['completed']} completed, {trials['failed']} failed) in {summary['seconds']:.0f} s")
     print(f"  chosen:      {summary['chosen']} ({summary['num_params']} params; test {metrics})")
     print(f"  leaderboard: {summary['leaderboard']}")
-    print(f"  serving:     {summary['serving'] or 'nothing pushed'}")
+    pushed = "pushed by this run" if summary.get("pushed") else "not pushed: worse than the latest blessed model"
+    print(f"  serving:     {summary['serving'] or 'nothing pushed'} ({pushed})")
     print(f"  metadata:    {summary['metadata']}")
     print(f"  trials:      model-search trials --output {summary['output']}")
     return 0
