@@ -19,7 +19,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
-from components.validator.executor import LABEL_KEY_PROPERTY, TASK_PROPERTY
+from components.validator import LABEL_KEY_PROPERTY, TASK_PROPERTY
 from search_algo.selection import choose, parse_policy
 from search_algo.trial import rank_trials
 

@@ -18,8 +18,8 @@ from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-LABEL_KEY_PROPERTY = "label_key"
-TASK_PROPERTY = "task"
+from components.validator import LABEL_KEY_PROPERTY, TASK_PROPERTY
+
 # Equal to the baseline passes: a re-run that finds the same model pushes it.
 TOLERANCE = 1e-10
 
