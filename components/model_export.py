@@ -21,6 +21,8 @@ from search_algo.model_builder import parse_feature_spec
 
 SERVING_DIR = "Format-Serving"
 SIGNATURE = "serving_default"
+# Inside a serving directory: the dataset spec of the data the model was trained on.
+SPEC_DIR = "assets.extra"
 EXAMPLES_SPEC = tf.TensorSpec([None], tf.string, name="examples")
 
 
@@ -62,7 +64,7 @@ class _ServingModule(tf.Module):
 def export_keras_model(model, spec: DatasetSpec, model_uri: str) -> str:
     """Saves a Keras model with the tf.Example serving signature."""
     module = _ServingModule(lambda features: model(features, training=False), spec, [model])
-    return _save(module, model_uri)
+    return _save(module, spec, model_uri)
 
 
 def export_ensemble(members: Sequence[str], weights: Sequence[float], spec: DatasetSpec, model_uri: str) -> str:
@@ -89,12 +91,15 @@ def export_ensemble(members: Sequence[str], weights: Sequence[float], spec: Data
 
             self.serve = serve
 
-    return _save(_EnsembleModule(), model_uri)
+    return _save(_EnsembleModule(), spec, model_uri)
 
 
-def _save(module: tf.Module, model_uri: str) -> str:
+def _save(module: tf.Module, spec: DatasetSpec, model_uri: str) -> str:
     export_dir = serving_dir(model_uri)
     tf.saved_model.save(module, export_dir, signatures={SIGNATURE: module.serve})
+    # The pushed model must say how raw input becomes its features (`model-search
+    # predict`); `assets.extra` is TF Serving's place for files it ignores.
+    spec.save(os.path.join(export_dir, SPEC_DIR))
     return export_dir
 
 

@@ -16,6 +16,9 @@ TRIAL_FILE = "trial.json"
 WEIGHTS_FILE = "model.weights.h5"
 HISTORY_FILE = "history.json"
 TRIALS_PROPERTY = "trials_json"
+# Written by the Proposer beside its proposals: the early-stopping rule and
+# the reference curves of the study's finished trials.
+STOPPING_FILE = "stopping.json"
 
 
 def trials_of(artifacts: Iterable[artifact.Artifact]) -> list[Trial]:

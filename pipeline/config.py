@@ -31,6 +31,10 @@ class StudyConfig:
     time_limit: float | None = None  # seconds per trial; None: no limit
     search_space: dict[str, Any] = dataclasses.field(default_factory=dict)
     module_file: str | None = None  # custom blocks
+    # Transfer and budget control during the search.
+    weight_sharing: bool = True  # children start from their parent's trained blocks
+    teacher_distillation: bool = True  # children also learn from the best trial so far
+    early_stopping: str = "median"  # median | none
     # After the search.
     ensemble_size: int = 5
     max_params: int = 0  # distilled student's budget; 0: half the best single model
@@ -51,6 +55,11 @@ class StudyConfig:
             raise UserError(f"max-params must be 0 (automatic) or positive, got {self.max_params}")
         if self.time_limit is not None and self.time_limit <= 0:
             raise UserError(f"time-limit must be positive seconds, got {self.time_limit}")
+        if self.early_stopping not in ("median", "none"):
+            raise UserError(f"early-stopping must be median or none, not {self.early_stopping!r}")
+        for name in ("weight_sharing", "teacher_distillation"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"{name.replace('_', '-')} must be true or false, got {getattr(self, name)!r}")
         if self.runner not in ("local", "beam"):
             raise UserError(f"runner must be local or beam, not {self.runner!r}")
         from search_algo.ensemble import WEIGHT_METHODS

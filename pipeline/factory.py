@@ -40,6 +40,7 @@ from search_algo.errors import UserError
 
 BUILTIN_PACKAGES = ("mnist1d", "scikit-learn", "numpy")
 SERVING_DIR = "serving"
+TENSORBOARD_DIR = "tensorboard"
 
 
 def input_fingerprint(source: SourceConfig) -> str:
@@ -115,6 +116,8 @@ def create_pipeline(
     first Proposer and the Ensembler (needs ML Metadata at run time).
     """
     output_dir = os.path.abspath(config.output_dir)
+    # Locally DIR/tensorboard; on a cluster beside the pipeline's artifacts.
+    tensorboard_root = f"{root.rstrip('/')}/tensorboard" if root else os.path.join(output_dir, TENSORBOARD_DIR)
     root = root or pipeline_root(output_dir)
     serving_dir = serving_dir or os.path.join(output_dir, SERVING_DIR)
     version = code_version_override or code_version(config.module_file)
@@ -146,6 +149,9 @@ def create_pipeline(
             search_space=config.search_space,
             code_version=version,
             module_file=module_file,
+            weight_sharing=config.weight_sharing,
+            teacher_distillation=config.teacher_distillation,
+            early_stopping=config.early_stopping,
         ).with_id(proposer_id(round_index))
         components.append(proposer)
         for trainer in range(config.trainers):
@@ -159,6 +165,7 @@ def create_pipeline(
                 trial_cache_root=f"{root.rstrip('/')}/TrialCache/{study}",
                 code_version=version,
                 module_file=module_file,
+                tensorboard_root=tensorboard_root,
             ).with_id(trainer_id(round_index, trainer))
             components.append(node)
             history.append(node.outputs["trials"])

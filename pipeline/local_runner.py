@@ -136,6 +136,9 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
     with open(tmp, "w") as handle:
         json.dump(leaderboard, handle, indent=2)
     os.replace(tmp, leaderboard_path)
+    from pipeline import report
+
+    report_path = report.write_report_from_store(output_dir, store, leaderboard)
     trials = [t for t in store.trials() if t.run_id == run_id]
     chosen = next(c for c in leaderboard["candidates"] if c["name"] == leaderboard["chosen"])
     return {
@@ -146,6 +149,7 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
         "chosen_metrics": {"eval": chosen["eval"], "test": chosen["test"]},
         "num_params": chosen["num_params"],
         "leaderboard": leaderboard_path,
+        "report": report_path,
         "serving": _newest_push(os.path.join(output_dir, factory.SERVING_DIR)),
         "blessed": (validation or {}).get("blessed"),
         "pushed": (validation or {}).get("pushed"),

@@ -13,11 +13,13 @@ from typing import Any, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from search_algo.dataset_spec import DatasetSpec
 from search_algo.trial import Trial, trials_from_json
 
 TRIAL_RESULTS_TYPE = "components.TrialResults"
 PROPOSALS_TYPE = "components.Proposals"
 LEADERBOARD_TYPE = "components.Leaderboard"
+DATASET_SPEC_TYPE = "components.DatasetSpec"
 RUN_NUMBER = re.compile(r"^run(\d+)$")
 
 
@@ -96,6 +98,16 @@ class StudyStore:
                 result["pushed"] = bool(values["pushed"].int_value)
                 result["pushed_to"] = self._string(artifact, "pushed_destination") if result["pushed"] else None
         return result
+
+    def dataset_spec(self) -> Optional[DatasetSpec]:
+        """The spec of the study's newest ingested data (read from its artifact's file)."""
+        specs = self._artifacts(DATASET_SPEC_TYPE)
+        if not specs:
+            return None
+        try:
+            return DatasetSpec.load(specs[-1].uri)
+        except OSError:  # the artifact's files were deleted
+            return None
 
     def run_id_for_next_run(self) -> str:
         """The unfinished latest run (a re-run after a crash resumes it), else a new run."""

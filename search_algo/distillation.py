@@ -3,8 +3,12 @@ teacher's soft predictions (Hinton et al., 2015)."""
 
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 import keras
 import numpy as np
+
+from search_algo.trial import Trial, rank_trials
 
 EPSILON = 1e-7
 
@@ -89,6 +93,16 @@ class DistilledAccuracy(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+def choose_teacher(history: Sequence[Trial], task: str) -> Optional[Trial]:
+    """The teacher for distillation during the search: the best completed trial
+    so far whose model is on disk; None for regression, whose soft labels are
+    just another regression target and add little."""
+    if task != "classification":
+        return None
+    ranked = [t for t in rank_trials(history, task) if t.path]
+    return ranked[0] if ranked else None
 
 
 # --- choosing the student ----------------------------------------------------------

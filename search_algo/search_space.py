@@ -315,6 +315,11 @@ class SearchSpace:
             )
         return cache[key]
 
+    def slot_options(self, kind: str, remaining: int) -> list[tuple[str, str]]:
+        """(block, output kind) pairs that may take a slot whose input is `kind`
+        and still leave a valid stack of `remaining` more blocks."""
+        return [(name, out) for name, out in self.usable_blocks(kind) if self._can_fill(out, remaining)]
+
     # --- sampling ------------------------------------------------------------------
     def sample_block(self, name: str, rng: np.random.Generator) -> BlockSpec:
         """Block `name` with every argument drawn from the space."""
@@ -331,12 +336,7 @@ class SearchSpace:
         kind = tensor_kind_of(self.input_kind)
         blocks = []
         for position in range(depth):
-            remaining = depth - position - 1
-            options = [
-                (name, out)
-                for name, out in self.usable_blocks(kind)
-                if self._can_fill(out, remaining)
-            ]
+            options = self.slot_options(kind, depth - position - 1)
             name, kind = options[int(rng.integers(len(options)))]
             blocks.append(self.sample_block(name, rng))
         head = HeadSpec(hidden_units=int(self.head_hidden_units.sample(rng)))

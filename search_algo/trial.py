@@ -34,6 +34,10 @@ class Trial:
     # Where the parent's files are (set by the Proposer from its input artifacts).
     parent_uri: Optional[str] = None
     transfer: str = TRANSFER_NONE
+    # Knowledge distillation during the search: the trial whose soft
+    # predictions this one also learns from (the best so far when proposed).
+    teacher: Optional[str] = None
+    teacher_uri: Optional[str] = None
     status: str = PROPOSED
     error: Optional[str] = None
     # Eval-split metrics: accuracy and loss (classification), rmse and loss (regression).
@@ -44,6 +48,10 @@ class Trial:
     started_at: Optional[str] = None  # ISO 8601, UTC
     finished_at: Optional[str] = None
     transferred_blocks: list[str] = dataclasses.field(default_factory=list)
+    # Eval score after each epoch (accuracy, or minus RMSE): what early stopping compares.
+    curve: list[float] = dataclasses.field(default_factory=list)
+    # Stopped by the early-stopping rule before its epoch budget (still completed).
+    stopped_early: bool = False
     # Relative to the trial results artifact: where the trial's files are.
     path: Optional[str] = None
 
@@ -97,6 +105,9 @@ class Trial:
             "parent": self.parent,
             "transfer": self.transfer,
             "transferred_blocks": self.transferred_blocks,
+            "teacher": self.teacher,
+            "stopped_early": self.stopped_early,
+            "curve": self.curve,
             "metrics": self.metrics,
             "num_params": self.num_params,
             "epochs": self.epochs,

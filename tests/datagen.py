@@ -121,3 +121,23 @@ def write_tfrecord(path: Path, count: int, seed: int) -> Path:
             }
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     return path
+
+
+HOSTILE_CLASS = "<script>alert(1)</script>"
+HOSTILE_COLUMN = 'size <b>"cm"</b> & more'
+
+
+def write_hostile_csv(path: Path, rows: int, seed: int) -> Path:
+    """A small classification CSV whose class and column names are HTML, for
+    checking that reports show user strings as text."""
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([HOSTILE_COLUMN, "weight", "colour", "label"])
+        for i in range(rows):
+            size = float(rng.normal(0, 1))
+            weight = float(rng.normal(0, 1))
+            label = HOSTILE_CLASS if size + 0.5 * weight > 0 else "plain"
+            writer.writerow([round(size, 3), round(weight, 3), ["red", "green"][i % 2], label])
+    return path

@@ -12,9 +12,9 @@ from tfx.types import component_spec
 from components import artifacts, fan_in
 from components.proposer import executor as proposer_executor
 from components.proposer.executor import (
-    ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, HISTORY_PREFIX, MODULE_FILE_KEY, NUM_TRAINERS_KEY,
-    PRIOR_KEY, PROPOSALS_KEY, ROUND_KEY, RUN_ID_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY,
-    TRIALS_PER_TRAINER_KEY,
+    ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EARLY_STOPPING_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
+    NUM_TRAINERS_KEY, PRIOR_KEY, PROPOSALS_KEY, ROUND_KEY, RUN_ID_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY,
+    TEACHER_DISTILLATION_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
 
 
@@ -30,6 +30,12 @@ class ProposerSpec(component_spec.ComponentSpec):
         SEARCH_SPACE_KEY: component_spec.ExecutionParameter(type=str),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        # 1: a child starts from its parent's trained blocks.
+        WEIGHT_SHARING_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        # 1: children also learn from the best trial so far (classification).
+        TEACHER_DISTILLATION_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        # median | none
+        EARLY_STOPPING_KEY: component_spec.ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
@@ -60,6 +66,9 @@ class Proposer(base_component.BaseComponent):
         search_space: Optional[dict[str, Any]] = None,
         prior_trials: Optional[types.BaseChannel] = None,
         module_file: Optional[str] = None,
+        weight_sharing: bool = True,
+        teacher_distillation: bool = True,
+        early_stopping: str = "median",
     ):
         spec_class = fan_in.spec_with_fan_in(ProposerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)
         super().__init__(
@@ -76,6 +85,9 @@ class Proposer(base_component.BaseComponent):
                 search_space=json.dumps(search_space or {}, sort_keys=True),
                 code_version=code_version,
                 module_file=module_file,
+                weight_sharing=int(weight_sharing),
+                teacher_distillation=int(teacher_distillation),
+                early_stopping=early_stopping,
                 proposals=types.Channel(type=artifacts.Proposals),
                 **fan_in.fan_in_channels(HISTORY_PREFIX, history),
             )

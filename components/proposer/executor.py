@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import os
 from typing import Any, Dict, List
 
 import numpy as np
@@ -12,10 +12,12 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import executor_inputs, trial_files
+from components import executor_inputs, files, trial_files
 from search_algo.algorithms import get_algorithm
+from search_algo.early_stopping import RULES
 from search_algo.search_space import SearchSpace
-from search_algo.trial import Trial
+from search_algo.proposals import derived_seed, proposal_trials
+from search_algo.trial import COMPLETED
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +35,16 @@ SEED_KEY = "seed"
 SEARCH_SPACE_KEY = "search_space"
 CODE_VERSION_KEY = "code_version"
 MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
+WEIGHT_SHARING_KEY = "weight_sharing"
+TEACHER_DISTILLATION_KEY = "teacher_distillation"
+EARLY_STOPPING_KEY = "early_stopping"
 PROPOSALS_FILE = "proposals.json"
 
 
-def derived_seed(*parts: Any) -> int:
-    """A stable 31-bit seed from any parts (Python's hash() is salted per process)."""
-    digest = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+def _setting(exec_properties: Dict[str, Any], key: str, default: Any) -> Any:
+    """An optional parameter, with the component's default when unset."""
+    value = exec_properties.get(key)
+    return default if value is None or value == "" else value
 
 
 class Executor(base_executor.BaseExecutor):
@@ -63,27 +68,23 @@ class Executor(base_executor.BaseExecutor):
 
         rng = np.random.default_rng(derived_seed(seed, study, run_id, round_index, "propose"))
         candidates = algorithm.propose(history, space, trainers * per_trainer, rng, spec.task)
-        by_id = {t.trial_id: t for t in history}
-        proposals = []
-        for index, candidate in enumerate(candidates):
-            parent = by_id.get(candidate.parent) if candidate.parent else None
-            proposals.append(
-                Trial(
-                    trial_id=f"{run_id}-r{round_index}-{index:02d}",
-                    round=round_index,
-                    trainer=index // per_trainer,
-                    architecture=candidate.architecture,
-                    seed=derived_seed(seed, study, run_id, round_index, index, "train"),
-                    algorithm=candidate.algorithm or algorithm.name,
-                    run_id=run_id,
-                    study=study,
-                    parent=candidate.parent,
-                    parent_uri=parent.path if parent else None,
-                    transfer=candidate.transfer if parent and parent.path else "none",
-                )
-            )
+        proposals = proposal_trials(
+            candidates, history, study=study, run_id=run_id, round_index=round_index,
+            trials_per_trainer=per_trainer, seed=seed, algorithm=algorithm.name, task=spec.task,
+            weight_sharing=bool(int(_setting(exec_properties, WEIGHT_SHARING_KEY, 1))),
+            teacher_distillation=bool(int(_setting(exec_properties, TEACHER_DISTILLATION_KEY, 1))),
+        )
+        teacher = proposals[0].teacher if proposals else None
         output = artifact_utils.get_single_instance(output_dict[PROPOSALS_KEY])
         trial_files.record_trials(output, proposals, PROPOSALS_FILE)
+        rule = _setting(exec_properties, EARLY_STOPPING_KEY, "median")
+        if rule not in RULES:
+            raise ValueError(f"early_stopping must be one of {RULES}, got {rule!r}")
+        # The trainers compare their trials with the study's finished ones.
+        curves = [t.curve for t in history if t.status == COMPLETED and t.curve]
+        files.write_text(os.path.join(output.uri, trial_files.STOPPING_FILE), json.dumps({"rule": rule, "curves": curves}))
+        output.set_string_custom_property("early_stopping", rule)
+        output.set_string_custom_property("teacher", teacher or "")
         output.set_int_custom_property("round", round_index)
         output.set_string_custom_property("run_id", run_id)
         output.set_string_custom_property("study", study)

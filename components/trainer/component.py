@@ -12,7 +12,7 @@ from components import artifacts
 from components.trainer import executor as trainer_executor
 from components.trainer.executor import (
     CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, PROPOSALS_KEY,
-    TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIAL_CACHE_KEY, TRIALS_KEY,
+    TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIAL_CACHE_KEY, TRIALS_KEY,
 )
 
 
@@ -24,6 +24,8 @@ class TrialTrainerSpec(component_spec.ComponentSpec):
         TRIAL_CACHE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        # Each trial logs its curves and hyperparameters to <root>/<trial id>.
+        TENSORBOARD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -50,6 +52,7 @@ class TrialTrainer(base_component.BaseComponent):
         time_limit_seconds: Optional[float] = None,
         trial_cache_root: Optional[str] = None,
         module_file: Optional[str] = None,
+        tensorboard_root: Optional[str] = None,
     ):
         super().__init__(
             spec=TrialTrainerSpec(
@@ -62,6 +65,7 @@ class TrialTrainer(base_component.BaseComponent):
                 trial_cache_root=trial_cache_root,
                 code_version=code_version,
                 module_file=module_file,
+                tensorboard_root=tensorboard_root,
                 trials=types.Channel(type=artifacts.TrialResults),
             )
         )

@@ -15,6 +15,7 @@ from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, trial_files
 from components.trainer.training import SplitData, train_trial
+from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
 from search_algo.trial import COMPLETED, Trial
 
 log = logging.getLogger(__name__)
@@ -27,20 +28,23 @@ TRAINER_INDEX_KEY = "trainer_index"
 EPOCHS_KEY = "epochs"
 TIME_LIMIT_KEY = "time_limit_seconds"
 TRIAL_CACHE_KEY = "trial_cache_root"
+TENSORBOARD_KEY = "tensorboard_root"
 CODE_VERSION_KEY = "code_version"
 MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 TRIALS_FILE = "trials.json"
 
 
-def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples_uri: str) -> str:
+def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples_uri: str,
+                    stopping: Any = None) -> str:
     """Identifies a finished trial across executions: a re-run after a crash
     reuses it instead of training it again."""
     identity = {
-        "trial": {k: v for k, v in trial.to_dict().items() if k not in ("parent_uri",)},
+        "trial": {k: v for k, v in trial.to_dict().items() if k not in ("parent_uri", "teacher_uri")},
         "epochs": exec_properties[EPOCHS_KEY],
         "time_limit": exec_properties.get(TIME_LIMIT_KEY),
         "code": exec_properties.get(CODE_VERSION_KEY),
         "examples": examples_uri,
+        "stopping": stopping,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -61,13 +65,18 @@ class Executor(base_executor.BaseExecutor):
         epochs = int(exec_properties[EPOCHS_KEY])
         time_limit = float(exec_properties.get(TIME_LIMIT_KEY) or 0) or None
         cache_root = exec_properties.get(TRIAL_CACHE_KEY) or ""
+        tensorboard_root = exec_properties.get(TENSORBOARD_KEY) or ""
 
+        stopping = stopping_rule(proposals_artifact.uri, epochs)
         train = SplitData(*examples_io.load_split(examples, "train", spec))
         evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
         results: list[Trial] = []
         for position, proposal in enumerate(share, start=1):
             trial_dir = os.path.join(output.uri, proposal.trial_id)
-            cached = _cached(cache_root, trial_cache_key(proposal, exec_properties, examples.uri))
+            # The rule as this trial sees it: history plus this trainer's earlier trials.
+            key = trial_cache_key(proposal, exec_properties, examples.uri,
+                                  stopping and [stopping.warmup, stopping.reference])
+            cached = _cached(cache_root, key)
             if cached is not None:
                 log.info("trial %s: reusing the finished result of an earlier execution", proposal.trial_id)
                 result = cached["trial"]
@@ -76,8 +85,11 @@ class Executor(base_executor.BaseExecutor):
             else:
                 log.info("trial %s (%d/%d of trainer %d): %s", proposal.trial_id, position, len(share), index,
                          proposal.architecture.describe())
-                result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir)
-                _store(cache_root, trial_cache_key(proposal, exec_properties, examples.uri), result, trial_dir)
+                result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir, stopping,
+                                     tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id))
+                _store(cache_root, key, result, trial_dir)
+            if stopping is not None and result.status == COMPLETED:
+                stopping.add(result.curve)
             result.path = proposal.trial_id if result.status == COMPLETED else None
             _log_result(result)
             results.append(result)
@@ -94,11 +106,23 @@ class Executor(base_executor.BaseExecutor):
             output.set_float_custom_property("best_score", max(t.score(spec.task) for t in completed))
 
 
+def stopping_rule(proposals_uri: str, epochs: int):
+    """The early-stopping rule the Proposer chose for this round, or None."""
+    path = os.path.join(proposals_uri, trial_files.STOPPING_FILE)
+    if not fileio.exists(path):
+        return None
+    settings = json.loads(files.read_text(path))
+    if settings.get("rule") != "median":
+        return None
+    return MedianStoppingRule.from_curves(settings.get("curves", []), warmup_epochs(epochs))
+
+
 def _log_result(trial: Trial) -> None:
     if trial.status == COMPLETED:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(trial.metrics.items()))
-        log.info("trial %s completed: %s, %s params, %.1f s", trial.trial_id, shown, trial.num_params,
-                 trial.train_seconds or 0)
+        stopped = f", stopped early after {trial.epochs} epochs" if trial.stopped_early else ""
+        log.info("trial %s completed: %s, %s params, %.1f s%s", trial.trial_id, shown, trial.num_params,
+                 trial.train_seconds or 0, stopped)
     else:
         log.warning("trial %s failed: %s", trial.trial_id, trial.error)
 

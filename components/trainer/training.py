@@ -24,7 +24,9 @@ import numpy as np
 from components import files, model_export, trial_files
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
-from search_algo.model_builder import build_model, parameter_count
+from search_algo.distillation import DistillationLoss, DistilledAccuracy, distillation_targets
+from search_algo.early_stopping import MedianStoppingRule
+from search_algo.model_builder import build_model, compile_model, make_optimizer, parameter_count
 from search_algo.trial import COMPLETED, FAILED, TRANSFER_WEIGHTS, Trial
 from search_algo.weight_transfer import transfer_weights
 
@@ -67,6 +69,40 @@ class _Guard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _CurveRecorder(keras.callbacks.Callback):
+    """Records the eval score after each epoch and applies the early-stopping rule."""
+
+    def __init__(self, task: str, rule: Optional[MedianStoppingRule]):
+        super().__init__()
+        self._key, self._sign = ("val_accuracy", 1.0) if task == "classification" else ("val_rmse", -1.0)
+        self._rule = rule
+        self.curve: list[float] = []
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self._key)
+        if value is None:
+            return
+        self.curve.append(round(self._sign * float(value), 6))
+        last_epoch = len(self.curve) >= int(self.params.get("epochs") or 0)
+        if self._rule is not None and not last_epoch and self._rule.should_stop(self.curve):
+            self.stopped = True
+            self.model.stop_training = True
+
+
+# Distillation during the search: an equal mix of the labels and the teacher's
+# soft predictions at temperature 2 (Hinton et al.'s usual setting).
+SEARCH_DISTILLATION_TEMPERATURE = 2.0
+SEARCH_DISTILLATION_ALPHA = 0.5
+
+
+def _teacher_predictions(teacher_dir: str, spec: DatasetSpec, *splits: SplitData) -> list[np.ndarray]:
+    teacher, _ = load_trial_model(teacher_dir, spec)
+    outputs = [np.asarray(teacher.predict(split.features, batch_size=1024, verbose=0)) for split in splits]
+    del teacher
+    return outputs
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
@@ -102,9 +138,15 @@ def train_trial(
     epochs: int,
     time_limit_seconds: Optional[float],
     trial_dir: str,
+    stopping: Optional[MedianStoppingRule] = None,
+    tensorboard_dir: Optional[str] = None,
 ) -> Trial:
     """Trains one proposal and returns its completed or failed record. Writes
-    the trial's files into `trial_dir` only if it completed."""
+    the trial's files into `trial_dir` only if it completed.
+
+    Weight sharing starts the model from its parent's trained blocks; a teacher
+    adds its soft predictions to the labels (classification); `stopping` ends
+    a clearly bad trial early, which still completes with what it reached."""
     result = dataclasses.replace(trial, started_at=_now(), status=FAILED)
     started = time.monotonic()
     try:
@@ -116,20 +158,42 @@ def train_trial(
             report = transfer_weights(parent_model, parent_arch, model, trial.architecture)
             result.transferred_blocks = [t.layer for t in report.transferred]
             del parent_model
+        train_targets, eval_targets = train.labels, evaluation.labels
+        distilling = bool(trial.teacher_uri) and spec.task == "classification"
+        if distilling:
+            soft_train, soft_eval = _teacher_predictions(trial.teacher_uri, spec, train, evaluation)
+            train_targets = distillation_targets(train.labels, soft_train, spec.task)
+            eval_targets = distillation_targets(evaluation.labels, soft_eval, spec.task)
+            model.compile(
+                optimizer=make_optimizer(trial.architecture.hyperparameters),
+                loss=DistillationLoss(spec.num_classes, SEARCH_DISTILLATION_TEMPERATURE,
+                                      SEARCH_DISTILLATION_ALPHA, spec.task),
+                metrics=[DistilledAccuracy(spec.num_classes)],
+            )
         guard = _Guard(time_limit_seconds)
+        recorder = _CurveRecorder(spec.task, stopping)
+        callbacks = [guard, recorder]
+        if tensorboard_dir:
+            callbacks.append(keras.callbacks.TensorBoard(
+                log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
         history = model.fit(
             train.features,
-            train.labels,
+            train_targets,
             batch_size=trial.architecture.hyperparameters.batch_size,
             epochs=epochs,
-            validation_data=(evaluation.features, evaluation.labels),
-            callbacks=[guard],
+            validation_data=(evaluation.features, eval_targets),
+            callbacks=callbacks,
             shuffle=True,
             verbose=0,
         )
         result.epochs = len(history.history.get("loss", []))
+        result.curve = recorder.curve
+        result.stopped_early = recorder.stopped
         if guard.reason:
             raise TrialFailure(guard.reason)
+        if distilling:
+            # Scored like every other trial: plain loss and accuracy on the labels.
+            compile_model(model, trial.architecture.hyperparameters, spec)
         scores = model.evaluate(evaluation.features, evaluation.labels, batch_size=1024, verbose=0, return_dict=True)
         metrics = {key: float(value) for key, value in scores.items()}
         if not all(math.isfinite(v) for v in metrics.values()):
@@ -139,6 +203,8 @@ def train_trial(
         result.status = COMPLETED
         result.error = None
         _save_trial(model, result, spec, history.history, trial_dir)
+        if tensorboard_dir:
+            write_hparams(tensorboard_dir, result)
     except TrialFailure as failure:
         result.error = str(failure)
     except Exception as error:  # noqa: BLE001 - one trial must never stop the search
@@ -152,6 +218,36 @@ def train_trial(
         keras.backend.clear_session()
         gc.collect()
     return result
+
+
+def trial_hparams(trial: Trial) -> dict:
+    """What the TensorBoard HParams dashboard compares trials by (scalars only)."""
+    values = {key: value for key, value in trial.hparams.items()}
+    values.update({
+        "blocks": "+".join(trial.block_names),
+        "depth": trial.architecture.depth,
+        "head_hidden_units": trial.architecture.head.hidden_units,
+        "algorithm": trial.algorithm,
+        "round": trial.round,
+        "weight_sharing": trial.transfer != "none",
+        "teacher": bool(trial.teacher),
+    })
+    return values
+
+
+def write_hparams(log_dir: str, trial: Trial) -> None:
+    """The trial's hyperparameters and final metrics, as the HParams dashboard reads them."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hparams_api
+
+    writer = tf.summary.create_file_writer(log_dir)
+    with writer.as_default():
+        hparams_api.hparams(trial_hparams(trial), trial_id=trial.trial_id)
+        for name, value in trial.metrics.items():
+            tf.summary.scalar(f"trial/eval_{name}", value, step=trial.epochs or 0)
+        tf.summary.scalar("trial/num_params", float(trial.num_params or 0), step=trial.epochs or 0)
+        tf.summary.scalar("trial/train_seconds", float(trial.train_seconds or 0), step=trial.epochs or 0)
+    writer.close()
 
 
 def _save_trial(model: keras.Model, trial: Trial, spec: DatasetSpec, history: dict, trial_dir: str) -> None:

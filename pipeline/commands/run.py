@@ -64,6 +64,15 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     search.add_argument("--time-limit", dest="time_limit", type=float, metavar="SECONDS",
                         help="per-trial time limit; a trial over it is recorded as failed (default none)")
     search.add_argument("--module-file", dest="module_file", help="a Python file registering custom blocks")
+    search.add_argument("--weight-sharing", dest="weight_sharing", action=argparse.BooleanOptionalAction,
+                        help="children start from their parent's trained blocks (default on)")
+    search.add_argument("--teacher-distillation", dest="teacher_distillation",
+                        action=argparse.BooleanOptionalAction,
+                        help="children also learn from the best trial so far's soft predictions "
+                        "(classification; default on)")
+    search.add_argument("--early-stopping", dest="early_stopping", choices=("median", "none"),
+                        help="median: stop a trial whose best eval score is below the median of earlier "
+                        "trials at the same epoch, after a third of its epochs (default); none: never")
     after = parser.add_argument_group("ensemble and distillation")
     after.add_argument("--ensemble-size", dest="ensemble_size", type=int, help="most ensemble members (default 5)")
     after.add_argument("--max-params", dest="max_params", type=int,
@@ -86,7 +95,8 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
 STUDY_FLAGS = (
     "output", "study", "seed", "dataset", "data", "label", "task", "test_data", "split_ratios", "image_size",
     "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "module_file",
-    "ensemble_size", "max_params", "distill_epochs", "ensemble_weights", "student", "select", "metadata", "runner",
+    "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs",
+    "ensemble_weights", "student", "select", "metadata", "runner",
 )
 
 

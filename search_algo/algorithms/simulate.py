@@ -21,8 +21,6 @@ Used by the algorithm tests and reusable by a search-efficiency benchmark.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from typing import Any, Callable, Optional, Sequence
 
@@ -30,6 +28,7 @@ import numpy as np
 
 from search_algo.architecture import Architecture
 from search_algo.search_space import SearchSpace
+from search_algo.proposals import derived_seed, proposal_trials
 from search_algo.trial import COMPLETED, FAILED, PROPOSED, TRANSFER_NONE, Trial, rank_trials
 
 # An objective maps (architecture, trial seed) to a score (higher is better)
@@ -39,12 +38,6 @@ Objective = Callable[[Architecture, int], float]
 
 class TrialFailed(Exception):
     """Raised by an objective for a trial that fails (the message is its error)."""
-
-
-def derived_seed(*parts: Any) -> int:
-    """A stable 31-bit seed from any parts (the same formula as the Proposer's)."""
-    digest = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def width_of(arch: Architecture) -> int:
@@ -118,20 +111,10 @@ def propose_round(
     """One Proposer step: the algorithm's candidates as `proposed` trials."""
     rng = np.random.default_rng(derived_seed(seed, study, run_id, round_index, "propose"))
     candidates = algorithm.propose(list(history), space, count, rng, task)
-    by_id = {t.trial_id: t for t in history}
-    per_trainer = per_trainer or max(1, count)
-    trials = []
-    for index, candidate in enumerate(candidates):
-        parent = by_id.get(candidate.parent) if candidate.parent else None
-        trials.append(Trial(
-            trial_id=f"{run_id}-r{round_index}-{index:02d}", round=round_index,
-            trainer=index // per_trainer, architecture=candidate.architecture,
-            seed=derived_seed(seed, study, run_id, round_index, index, "train"),
-            algorithm=getattr(candidate, "algorithm", None) or algorithm.name,
-            run_id=run_id, study=study, parent=candidate.parent,
-            transfer=candidate.transfer if parent is not None else TRANSFER_NONE,
-        ))
-    return trials
+    return proposal_trials(
+        candidates, history, study=study, run_id=run_id, round_index=round_index,
+        trials_per_trainer=per_trainer or max(1, count), seed=seed, algorithm=algorithm.name, task=task,
+    )
 
 
 def evaluate(trial: Trial, objective: Objective, task: str = "classification") -> Trial:
@@ -144,9 +127,10 @@ def evaluate(trial: Trial, objective: Objective, task: str = "classification") -
             train_seconds=synthetic_train_seconds(trial.architecture),
         )
     done = make_trial(trial.architecture, trial.trial_id, round=trial.round, task=task, score=score)
+    # A simulated trial's "files" exist, so its children share weights as in a real study.
     return dataclasses.replace(
         trial, status=COMPLETED, metrics=done.metrics, num_params=done.num_params,
-        train_seconds=done.train_seconds,
+        train_seconds=done.train_seconds, path=f"simulated/{trial.trial_id}",
     )
 
 

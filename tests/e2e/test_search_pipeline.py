@@ -69,6 +69,7 @@ def test_run_summary_and_outputs(first_run, study_dir):
     pushed = Path(first_run["serving"])
     assert pushed.parent == study_dir / "serving"
     assert tf.saved_model.contains_saved_model(str(pushed))
+    assert len(list((study_dir / "tensorboard").iterdir())) == 8, "one TensorBoard run per trial"
 
 
 def test_trials_from_ml_metadata(first_run, study_dir, capsys):
@@ -84,6 +85,12 @@ def test_trials_from_ml_metadata(first_run, study_dir, capsys):
         assert isinstance(trial["architecture"], list) and trial["architecture"]
     round_one = {t["trial_id"] for t in trials if t["round"] == 1}
     assert all(t["parent"] in round_one for t in trials if t["round"] == 2)
+    # Round 2 learns from the best of round 1 (distillation during the search), and every
+    # trial records its eval curve, which the median stopping rule compares.
+    best = max((t for t in trials if t["round"] == 1), key=lambda t: (t["metrics"]["accuracy"], -t["num_params"]))
+    assert {t["teacher"] for t in trials if t["round"] == 2} == {best["trial_id"]}
+    assert all(t["teacher"] is None for t in trials if t["round"] == 1)
+    assert all(len(t["curve"]) == t["epochs"] == 1 for t in trials)
 
 
 def test_trainers_of_a_round_ran_concurrently(first_run, study_dir, capsys):

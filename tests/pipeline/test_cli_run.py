@@ -140,3 +140,30 @@ def test_rerun_reuses_the_ingested_data(tmp_path, capsys):
     spec = json.loads((Path(store.get_artifacts_by_type("components.DatasetSpec")[0].uri) / "dataset_spec.json").read_text())
     assert spec["class_names"] == ["class_0", "class_1", "class_2"]
     assert sum(spec["split_sizes"].values()) == 178
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("early_stopping: sometimes", "early-stopping must be median or none, not 'sometimes'"),
+    ("teacher_distillation: maybe", "teacher-distillation must be true or false, got 'maybe'"),
+])
+def test_bad_search_options_in_a_config_file(setting, message, tmp_path, capsys):
+    config = tmp_path / "study.yaml"
+    config.write_text(f"dataset: wine\n{setting}\n")
+    assert main(["run", str(config), "--output", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_search_options_from_flags_override_the_config_file(tmp_path):
+    from pipeline.commands.run import register, study_config_from_args
+    import argparse
+
+    config = tmp_path / "study.yaml"
+    config.write_text("dataset: wine\nearly_stopping: none\nweight_sharing: true\n")
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    defaults = study_config_from_args(parser.parse_args(["run", "--dataset", "wine"]))
+    assert (defaults.weight_sharing, defaults.teacher_distillation, defaults.early_stopping) == (True, True, "median")
+    args = parser.parse_args(["run", str(config), "--no-weight-sharing", "--no-teacher-distillation"])
+    chosen = study_config_from_args(args)
+    assert (chosen.weight_sharing, chosen.teacher_distillation, chosen.early_stopping) == (False, False, "none")

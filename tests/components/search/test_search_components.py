@@ -43,11 +43,11 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
     return proposals
 
 
-def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, cache=""):
+def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, cache="", tensorboard=""):
     examples, spec_artifact, _ = wine
     trials = new_artifact(artifacts.TrialResults, out_dir)
     props = {"trainer_index": trainer_index, "epochs": epochs, "time_limit_seconds": time_limit,
-             "trial_cache_root": cache, "code_version": "test"}
+             "trial_cache_root": cache, "code_version": "test", "tensorboard_root": tensorboard}
     trainer_executor.Executor().Do(
         {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals]}, {"trials": [trials]}, props)
     return trials
@@ -259,3 +259,62 @@ def channel_of(artifact_type):
 def files_copy(source, destination):
     import shutil
     shutil.copytree(source, destination)
+
+
+def test_children_learn_from_the_best_trial_and_record_their_curves(wine, round_one, tmp_path):
+    _, results = round_one
+    best = max(trial_files.trials_of(results), key=lambda t: t.metrics["accuracy"])
+    proposals = propose(wine, tmp_path, history=results, round_index=2)
+    proposed = trial_files.trials_of([proposals])
+    assert {(t.teacher, t.teacher_uri) for t in proposed} == {(best.trial_id, best.path)}
+    assert proposals.get_string_custom_property("teacher") == best.trial_id
+    trained = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "t0", epochs=3)])
+    for trial in trained:
+        assert trial.status == "completed", trial.error
+        assert trial.teacher == best.trial_id and set(trial.metrics) == {"accuracy", "loss"}
+        assert len(trial.curve) == trial.epochs and (trial.epochs == 3 or trial.stopped_early)
+        assert trial.curve[-1] == pytest.approx(trial.metrics["accuracy"])
+        # Scored on the labels alone, like every trial: the loss is the cross-entropy.
+        assert 0 < trial.metrics["loss"] < 5
+
+
+def _proposals_with_reference(tmp_path, name, curves, rule="median"):
+    arch = Architecture.from_dict({"blocks": [{"name": "dense", "args": {"units": 16}}]})
+    trial = Trial("run1-r1-00", 1, 0, arch, seed=0, algorithm="random", run_id="run1", study="wine")
+    proposals = new_artifact(artifacts.Proposals, tmp_path / name)
+    trial_files.record_trials(proposals, [trial], "proposals.json")
+    proposals.set_int_custom_property("round", 1)
+    proposals.set_string_custom_property("run_id", "run1")
+    proposals.set_string_custom_property("study", "wine")
+    (tmp_path / name / trial_files.STOPPING_FILE).write_text(json.dumps({"rule": rule, "curves": curves}))
+    return proposals
+
+
+def test_a_trial_far_below_the_studys_median_stops_after_the_warmup(wine, tmp_path):
+    perfect = [[1.0] * 6 for _ in range(4)]
+    stopped = trial_files.trials_of([train(wine, _proposals_with_reference(tmp_path, "p", perfect), 0,
+                                           tmp_path / "stopped", epochs=6)])[0]
+    assert stopped.status == "completed" and stopped.stopped_early
+    assert stopped.epochs == len(stopped.curve) == 2, "stopped at the end of the warm-up (a third of 6 epochs)"
+    full = trial_files.trials_of([train(wine, _proposals_with_reference(tmp_path, "q", perfect, rule="none"), 0,
+                                        tmp_path / "full", epochs=6)])[0]
+    assert not full.stopped_early and full.epochs == 6
+
+
+def summary_tags(directory):
+    tags = set()
+    for path in tf.io.gfile.glob(os.path.join(directory, "**", "events.out.tfevents.*")) + tf.io.gfile.glob(
+            os.path.join(directory, "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_each_trial_logs_curves_and_hparams_for_tensorboard(wine, round_one, tmp_path):
+    proposals, _ = round_one
+    trained = trial_files.trials_of([train(wine, proposals, 1, tmp_path / "t", tensorboard=str(tmp_path / "tb"))])
+    assert sorted(os.listdir(tmp_path / "tb")) == sorted(t.trial_id for t in trained)
+    for trial in trained:
+        tags = summary_tags(str(tmp_path / "tb" / trial.trial_id))
+        assert {"_hparams_/session_start_info", "trial/eval_accuracy", "trial/num_params"} <= tags
+        assert "epoch_accuracy" in summary_tags(str(tmp_path / "tb" / trial.trial_id / "validation"))

@@ -1,0 +1,133 @@
+"""`model-search predict` on the pushed models of real small CSV, image and audio runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from tests import datagen
+
+pytestmark = pytest.mark.e2e
+
+
+def predict(capsys, model: Path, *data: Path, json_output: bool = True) -> tuple[int, str, str]:
+    argv = ["predict", "--model", str(model), "--data", *map(str, data)]
+    status = main(argv + (["--json"] if json_output else []))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def pushed(run_dir: Path) -> Path:
+    (version,) = (run_dir / "serving").iterdir()
+    return version
+
+
+def assert_one_error_line(err: str, message: str) -> None:
+    lines = [line for line in err.splitlines() if line.startswith("model-search: error:")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_csv_rows_with_class_names(csv_run, hostile_csv, tmp_path, capsys, caplog):
+    with hostile_csv.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    # Without the label column, columns in another order, one empty numeric cell.
+    header = rows[0]
+    # (The quoted column stays first: csv.Sniffer misreads a doubled quote in a later header field.)
+    order = [header.index(datagen.HOSTILE_COLUMN), header.index("colour"), header.index("weight")]
+    data = tmp_path / "new rows.csv"
+    with data.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([header[i] for i in order])
+        for row in rows[1:6]:
+            writer.writerow([row[i] for i in order])
+        writer.writerow(["0.5", "red", ""])
+    status, out, err = predict(capsys, pushed(csv_run), data)
+    assert status == 0, err
+    results = json.loads(out)
+    assert [r["input"] for r in results] == [f"{data}:{line}" for line in range(2, 8)]
+    for result in results:
+        assert result["class"] in (datagen.HOSTILE_CLASS, "plain")
+        assert set(result["probabilities"]) == {datagen.HOSTILE_CLASS, "plain"}
+        assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert result["probability"] == max(result["probabilities"].values())
+    assert "column 'weight': 1 empty cell(s) take the training mean (lines 7)" in caplog.text
+    # The serving folder means its newest version; the table shows class names as text.
+    status, out, _ = predict(capsys, csv_run / "serving", data, json_output=False)
+    assert status == 0 and results[0]["class"] in out and f"{results[0]['probability']:.4f}" in out
+
+
+def test_csv_with_wrong_columns_exits_2(csv_run, tmp_path, capsys):
+    data = tmp_path / "wrong.csv"
+    data.write_text("weight,colour,height\n1.0,red,3\n")
+    status, _, err = predict(capsys, pushed(csv_run), data)
+    assert status == 2
+    assert_one_error_line(err, f"wrong.csv: missing column(s) {datagen.HOSTILE_COLUMN!r}; the model needs:")
+
+
+def test_csv_with_text_in_a_numeric_column_exits_2(csv_run, tmp_path, capsys):
+    data = tmp_path / "typo.csv"
+    data.write_text(f'"{datagen.HOSTILE_COLUMN.replace(chr(34), chr(34) * 2)}",weight,colour\n1.0,heavy,red\n')
+    status, _, err = predict(capsys, pushed(csv_run), data)
+    assert status == 2
+    assert_one_error_line(err, "typo.csv: column 'weight' is numeric but line 2 holds text ('heavy')")
+
+
+def test_images_resized_and_unreadable(image_run, image_folder, tmp_path, capsys):
+    from PIL import Image
+
+    model = pushed(image_run)
+    spec = json.loads((model / "assets.extra" / "dataset_spec.json").read_text())
+    height, width, _ = spec["features"][0]["shape"]
+    original = next(f for f in sorted((image_folder / "circle").iterdir()) if Image.open(f).size == (width, height))
+    # The same picture, three times larger and in colour: resized and converted as in training.
+    larger = tmp_path / "larger.png"
+    with Image.open(original) as image:
+        image.convert("RGB").resize((3 * width, 3 * height), Image.NEAREST).save(larger)
+    status, out, err = predict(capsys, model, original, larger, image_folder / "square")
+    assert status == 0, err
+    results = json.loads(out)
+    assert len(results) == 2 + len(list((image_folder / "square").iterdir()))
+    assert {r["class"] for r in results} <= set(datagen.SHAPE_CLASSES)
+    first, second = results[0]["probabilities"], results[1]["probabilities"]
+    assert max(abs(first[c] - second[c]) for c in first) < 0.1
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    status, _, err = predict(capsys, model, original, broken)
+    assert status == 2
+    assert_one_error_line(err, "broken.png: cannot read it as an image")
+    status, _, err = predict(capsys, model, tmp_path / "missing.png")
+    assert status == 2
+    assert_one_error_line(err, "missing.png: no such file or folder")
+
+
+def test_wav_files(audio_run, audio_folder, tmp_path, capsys):
+    model = pushed(audio_run)
+    # A tone the model has never heard, at a rate and length unlike the training files.
+    new_tone = tmp_path / "new.wav"
+    datagen.write_wav(new_tone, frequency=2900.0, rate=44100, seconds=0.7, stereo=True, float_samples=False)
+    status, out, err = predict(capsys, model, audio_folder, new_tone)
+    assert status == 0, err
+    results = json.loads(out)
+    files = sorted(str(f) for f in audio_folder.rglob("*.wav"))
+    assert [r["input"] for r in results] == files + [str(new_tone)]
+    assert {r["class"] for r in results} <= set(datagen.TONE_CLASSES)
+    assert all(np.isclose(sum(r["probabilities"].values()), 1.0, atol=1e-5) for r in results)
+
+    not_wav = tmp_path / "noise.wav"
+    not_wav.write_bytes(b"RIFF\x00\x00garbage")
+    status, _, err = predict(capsys, model, not_wav)
+    assert status == 2
+    assert_one_error_line(err, "noise.wav: cannot read it as a WAV file")
+
+
+def test_a_folder_that_is_not_a_model(tmp_path, capsys):
+    status, _, err = predict(capsys, tmp_path, tmp_path)
+    assert status == 2
+    assert_one_error_line(err, "not a pushed model (no saved_model.pb")
