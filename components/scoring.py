@@ -1,14 +1,22 @@
-"""Scoring exported models on a split, the same way for every candidate."""
+"""Scoring exported models on a split, the same way for every candidate.
+
+Everything goes through the serving signature (serialized tf.Example in,
+probabilities or predictions out), so a trial, an ensemble and a distilled
+student are measured identically.
+"""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
+from sklearn import metrics as sk_metrics
 
 from components import model_export
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.ensemble import EPSILON
+
+LATENCY_BATCH_SIZES = (1, 256)
 
 
 def output_key(spec: DatasetSpec) -> str:
@@ -20,16 +28,54 @@ def predictions(model_uri: str, serialized: np.ndarray, spec: DatasetSpec) -> np
 
 
 def metrics(values: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> dict[str, float]:
-    """accuracy and loss (cross-entropy) for classification; rmse and loss
-    (mean squared error) for regression - the keys the trial records use."""
+    """The scalar metrics, keyed as the trial records key them.
+
+    Classification: accuracy, loss (cross-entropy) and, with two classes,
+    roc_auc (of the second class's probability). Regression: rmse, loss
+    (mean squared error), mae and r2 (coefficient of determination).
+    """
     if spec.task == "classification":
-        picked = np.clip(values[np.arange(len(labels)), labels.astype(np.int64)], EPSILON, 1.0)
-        return {
+        labels = labels.astype(np.int64)
+        picked = np.clip(values[np.arange(len(labels)), labels], EPSILON, 1.0)
+        result = {
             "accuracy": float(np.mean(np.argmax(values, axis=-1) == labels)),
             "loss": float(-np.mean(np.log(picked))),
         }
-    errors = values.reshape(-1) - labels.reshape(-1)
-    return {"rmse": float(np.sqrt(np.mean(errors**2))), "loss": float(np.mean(errors**2))}
+        # Undefined (and left out) when the split holds one class only.
+        if values.shape[-1] == 2 and len(np.unique(labels)) == 2:
+            result["roc_auc"] = float(sk_metrics.roc_auc_score(labels, values[:, 1]))
+        return result
+    values, labels = values.reshape(-1).astype(np.float64), labels.reshape(-1).astype(np.float64)
+    errors = values - labels
+    result = {
+        "rmse": float(np.sqrt(np.mean(errors**2))),
+        "loss": float(np.mean(errors**2)),
+        "mae": float(np.mean(np.abs(errors))),
+    }
+    # Undefined (and left out) when every label is the same.
+    if len(labels) > 1 and np.ptp(labels) > 0:
+        result["r2"] = float(sk_metrics.r2_score(labels, values))
+    return result
+
+
+def classification_details(values: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> dict:
+    """Per-class precision and recall (0 for a class never predicted / absent)
+    and the confusion matrix (rows: true class, columns: predicted class),
+    in the dataset spec's class order."""
+    classes = list(range(values.shape[-1]))
+    predicted = np.argmax(values, axis=-1)
+    labels = labels.astype(np.int64)
+    precision, recall, _, support = sk_metrics.precision_recall_fscore_support(
+        labels, predicted, labels=classes, zero_division=0
+    )
+    names = list(spec.class_names) or [str(c) for c in classes]
+    return {
+        "per_class": [
+            {"class": names[c], "precision": float(precision[c]), "recall": float(recall[c]), "support": int(support[c])}
+            for c in classes
+        ],
+        "confusion_matrix": sk_metrics.confusion_matrix(labels, predicted, labels=classes).tolist(),
+    }
 
 
 def score(metric_values: dict[str, float], spec: DatasetSpec) -> float:
@@ -37,14 +83,20 @@ def score(metric_values: dict[str, float], spec: DatasetSpec) -> float:
     return metric_values["accuracy"] if spec.task == "classification" else -metric_values["rmse"]
 
 
-def latency_ms(model_uri: str, serialized: np.ndarray, repeats: int = 20) -> float:
-    """Median CPU latency of one request of one example, after a warm-up call."""
+def latency_ms(model_uri: str, serialized: np.ndarray, batch_sizes=LATENCY_BATCH_SIZES,
+               repeats: int = 20) -> dict[int, float]:
+    """Median CPU latency (ms) of one request through the serving signature,
+    per batch size, after a warm-up call. Batches larger than the split reuse
+    its examples."""
     predict = model_export.load_predict_fn(model_uri)
-    one = serialized[:1]
-    predict(one)
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predict(one)
-        timings.append((time.perf_counter() - started) * 1000)
-    return float(np.median(timings))
+    result = {}
+    for batch_size in batch_sizes:
+        batch = np.resize(serialized, batch_size)
+        predict(batch)
+        timings = []
+        for _ in range(repeats if batch_size < 64 else max(3, repeats // 4)):
+            started = time.perf_counter()
+            predict(batch)
+            timings.append((time.perf_counter() - started) * 1000)
+        result[batch_size] = float(np.median(timings))
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from pathlib import Path
@@ -40,6 +41,9 @@ class StudyConfig:
     ensemble_size: int = 5
     max_params: int = 0  # distilled student's budget; 0: half the best single model
     distill_epochs: int = 5
+    ensemble_weights: str = "auto"  # auto | greedy | learned (search_algo/ensemble.py)
+    student: Any = None  # a trial id, or an architecture (mapping or JSON); None: chosen from the search
+    select: str = "best"  # best | smallest-within=X (search_algo/selection.py)
     # Where and how it runs.
     metadata: str | None = None  # None: DIR/metadata.sqlite; or mysql://user:pw@host:port/db
     runner: str = "local"  # local | beam
@@ -60,6 +64,16 @@ class StudyConfig:
                 raise UserError(f"{name.replace('_', '-')} must be true or false, got {getattr(self, name)!r}")
         if self.runner not in ("local", "beam"):
             raise UserError(f"runner must be local or beam, not {self.runner!r}")
+        from search_algo.ensemble import WEIGHT_METHODS
+        from search_algo.selection import parse_policy
+
+        self.select = str(parse_policy(self.select))
+        if self.ensemble_weights not in WEIGHT_METHODS:
+            raise UserError(f"ensemble-weights must be one of {', '.join(WEIGHT_METHODS)}, not {self.ensemble_weights!r}")
+        if isinstance(self.student, dict):
+            self.student = json.dumps(self.student, sort_keys=True)
+        if self.student is not None and not isinstance(self.student, str):
+            raise UserError(f"student must be a trial id or an architecture, got {self.student!r}")
         if not isinstance(self.search_space, dict):
             raise UserError("search_space must be a mapping (blocks, min_depth, max_depth, ...)")
 

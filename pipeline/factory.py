@@ -1,7 +1,7 @@
 """`create_pipeline(...)`: the study's TFX pipeline, shaped as DESIGN.md draws it.
 
     ingest -> Proposer(1) -> Trainer(1,1..N) -> Proposer(2) -> ... -> Trainer(R,N)
-           -> Ensembler -> Distiller -> SearchEvaluator -> Pusher
+           -> Ensembler -> Distiller -> SearchEvaluator -> Evaluator (TFMA) -> Pusher
 
 Each Proposer takes the TrialResults of every earlier trainer as inputs
 (`history_0..k`), so its cache key changes when history does and the same DAG
@@ -19,6 +19,9 @@ from typing import Optional
 from urllib.parse import unquote, urlparse
 
 from tfx.components import Pusher
+from tfx.dsl.components.common import resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+from tfx.types import Channel, standard_artifacts
 from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from tfx.proto import pusher_pb2
 
@@ -30,6 +33,7 @@ from components.ingest.sources import SourceConfig
 from components.proposer.component import Proposer
 from components.study_history import earlier_runs_resolver
 from components.trainer.component import TrialTrainer
+from components.validator.component import ModelValidator
 from pipeline.code_version import code_version
 from pipeline.config import StudyConfig
 from search_algo.errors import UserError
@@ -172,6 +176,7 @@ def create_pipeline(
         trials=history,
         prior_trials=prior,
         max_members=config.ensemble_size,
+        weights_method=config.ensemble_weights,
         code_version=version,
     )
     distiller = Distiller(
@@ -185,6 +190,7 @@ def create_pipeline(
         seed=config.seed,
         code_version=version,
         module_file=module_file,
+        student=config.student,
     )
     evaluator = SearchEvaluator(
         examples=examples,
@@ -196,15 +202,30 @@ def create_pipeline(
         run_id=run_id,
         study=study,
         code_version=version,
+        select=config.select,
     )
+    # The chosen model must do at least as well as the latest blessed model of
+    # the study's earlier runs (needs ML Metadata at run time, like the history).
+    baseline = None
+    if with_history:
+        baseline_resolver = resolver.Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model")
+        components.append(baseline_resolver)
+        baseline = baseline_resolver.outputs["model"]
+    validator = ModelValidator(
+        examples=examples, model=evaluator.outputs["chosen_model"], baseline_model=baseline
+    ).with_id("Evaluator")
     pusher = Pusher(
         model=evaluator.outputs["chosen_model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=validator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)
         ),
     )
-    components += [ensembler, distiller, evaluator, pusher]
+    components += [ensembler, distiller, evaluator, validator, pusher]
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=root,

@@ -128,6 +128,9 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
     leaderboard = store.leaderboard(run_id)
     if leaderboard is None:
         raise RuntimeError(f"run {run_id} finished without a leaderboard in ML Metadata")
+    validation = store.validation(run_id)
+    if validation is not None:
+        leaderboard["validation"] = validation
     leaderboard_path = os.path.join(output_dir, "leaderboard.json")
     tmp = leaderboard_path + ".tmp"
     with open(tmp, "w") as handle:
@@ -148,6 +151,8 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
         "leaderboard": leaderboard_path,
         "report": report_path,
         "serving": _newest_push(os.path.join(output_dir, factory.SERVING_DIR)),
+        "blessed": (validation or {}).get("blessed"),
+        "pushed": (validation or {}).get("pushed"),
         "metadata": config.metadata or factory.metadata_path(output_dir),
         "trials": {
             "total": len(trials),

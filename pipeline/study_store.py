@@ -74,6 +74,31 @@ class StudyStore:
             return None
         return json.loads(self._string(boards[-1], "leaderboard_json") or "null")
 
+    def validation(self, run_id: str) -> Optional[dict[str, Any]]:
+        """Whether TFX's Evaluator blessed the run's chosen model (against the
+        latest blessed model of earlier runs) and whether the Pusher pushed it,
+        found through the executions that took the chosen model as input."""
+        chosen = [a for a in self._artifacts("Model")
+                  if self._string(a, "run_id") == run_id and self._string(a, "label_key") is not None]
+        if not chosen:
+            return None
+        model = chosen[-1]
+        executions = {e.execution_id for e in self._store.get_events_by_artifact_ids([model.id])
+                      if e.type == metadata_store_pb2.Event.INPUT}
+        outputs = {e.artifact_id for e in self._store.get_events_by_execution_ids(list(executions))
+                   if e.type == metadata_store_pb2.Event.OUTPUT}
+        result: dict[str, Any] = {"blessed": None, "baseline_model": None, "pushed": False, "pushed_to": None}
+        types = {t.id: t.name for t in self._store.get_artifact_types()}
+        for artifact in self._store.get_artifacts_by_id(sorted(outputs)):
+            values = artifact.custom_properties
+            if types.get(artifact.type_id) == "ModelBlessing" and "blessed" in values:
+                result["blessed"] = bool(values["blessed"].int_value)
+                result["baseline_model"] = self._string(artifact, "baseline_model")
+            elif types.get(artifact.type_id) == "PushedModel" and "pushed" in values:
+                result["pushed"] = bool(values["pushed"].int_value)
+                result["pushed_to"] = self._string(artifact, "pushed_destination") if result["pushed"] else None
+        return result
+
     def dataset_spec(self) -> Optional[DatasetSpec]:
         """The spec of the study's newest ingested data (read from its artifact's file)."""
         specs = self._artifacts(DATASET_SPEC_TYPE)

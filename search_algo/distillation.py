@@ -103,3 +103,71 @@ def choose_teacher(history: Sequence[Trial], task: str) -> Optional[Trial]:
         return None
     ranked = [t for t in rank_trials(history, task) if t.path]
     return ranked[0] if ranked else None
+
+
+# --- choosing the student ----------------------------------------------------------
+# Arguments that set a block's width: shrinking them shrinks the model.
+WIDTH_ARGS = ("units", "filters", "rank", "key_dim", "ff_dim", "model_dim", "num_heads")
+# A trial is a usable student if it kept at least this share of the best
+# trial's gain over chance (a majority-free guess, or predicting the mean).
+USABLE_SHARE = 0.5
+
+
+def _smaller_value(spec, value):
+    """The next smaller allowed value of a width argument, or None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    if spec.is_choice:
+        smaller = [c for c in spec.choices if isinstance(c, int) and not isinstance(c, bool) and c < value]
+        return max(smaller) if smaller else None
+    candidate = max(int(spec.low), value // 2)
+    return candidate if candidate < value else None
+
+
+def narrower(architecture):
+    """Every block's width arguments one allowed step smaller (and the head's
+    hidden layer halved); None when nothing can shrink."""
+    from search_algo.blocks.registry import get_block
+
+    changed = False
+    blocks = []
+    for block in architecture.blocks:
+        specs = get_block(block.name).args
+        args = dict(block.args)
+        for name in WIDTH_ARGS:
+            if name in specs and name in args:
+                smaller = _smaller_value(specs[name], args[name])
+                if smaller is not None:
+                    args[name], changed = smaller, True
+        blocks.append({"name": block.name, "args": args})
+    result = architecture.with_blocks(blocks)
+    hidden = architecture.head.hidden_units
+    if hidden:
+        result, changed = result.with_head(hidden_units=hidden // 2 if hidden >= 16 else 0), True
+    return result if changed else None
+
+
+def shrink_to_budget(architecture, count_params, budget: int, max_steps: int = 32):
+    """Narrows the architecture step by step, then drops its last blocks,
+    until `count_params(architecture) <= budget`. Returns the architecture and
+    its parameter count: the smallest reached if the budget cannot be met."""
+    current, size = architecture, count_params(architecture)
+    for _ in range(max_steps):
+        if size <= budget:
+            break
+        candidate = narrower(current)
+        if candidate is None and current.depth > 1:
+            candidate = current.remove_block(current.depth - 1)
+        if candidate is None:
+            break
+        try:
+            candidate_size = count_params(candidate)
+        except Exception:  # noqa: BLE001 - a shape that no longer builds (e.g. too many heads): stop here
+            break
+        current, size = candidate, candidate_size
+    return current, size
+
+
+def usable_threshold(best_score: float, chance_score: float) -> float:
+    """The eval score a student from the search must reach to be used as is."""
+    return chance_score + USABLE_SHARE * (best_score - chance_score)

@@ -66,3 +66,111 @@ def greedy_selection(
     members = [int(i) for i in np.flatnonzero(counts)]
     weights = [float(counts[i] / counts.sum()) for i in members]
     return EnsembleChoice(members=members, weights=weights, score=float(best_score), steps=steps)
+
+
+WEIGHT_METHODS = ("auto", "greedy", "learned")
+MIN_WEIGHT = 1e-3
+
+
+def _objective(stacked: np.ndarray, labels: np.ndarray, task: str):
+    """Mean log loss (classification) or mean squared error (regression) of
+    the softmax(logits)-weighted average, and its gradient in the logits."""
+    if task == "classification":
+        picked = stacked[:, np.arange(len(labels)), labels.astype(np.int64)]  # [members, examples]
+    else:
+        picked = stacked.reshape(len(stacked), -1)
+        target = labels.reshape(-1).astype(np.float64)
+
+    def value_and_grad(logits: np.ndarray):
+        weights = np.exp(logits - logits.max())
+        weights /= weights.sum()
+        mixed = weights @ picked
+        if task == "classification":
+            mixed = np.clip(mixed, EPSILON, None)
+            value = -np.mean(np.log(mixed))
+            d_weights = -np.mean(picked / mixed, axis=1)
+        else:
+            residual = mixed - target
+            value = np.mean(residual**2)
+            d_weights = 2 * np.mean(picked * residual, axis=1)
+        # Through the softmax: dL/dz = w * (dL/dw - w . dL/dw).
+        return float(value), weights * (d_weights - weights @ d_weights)
+
+    return value_and_grad
+
+
+def fit_weights(candidate_predictions: Sequence[np.ndarray], labels: np.ndarray, task: str) -> np.ndarray:
+    """Non-negative weights summing to 1 (a softmax of free logits) that
+    minimise the eval log loss (classification) or squared error (regression)
+    of the weighted average. Deterministic: L-BFGS from equal weights."""
+    from scipy.optimize import minimize
+
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in candidate_predictions])
+    result = minimize(_objective(stacked, labels, task), np.zeros(len(stacked)), jac=True, method="L-BFGS-B",
+                      options={"maxiter": 200})
+    weights = np.exp(result.x - result.x.max())
+    return weights / weights.sum()
+
+
+def learned_selection(candidate_predictions: Sequence[np.ndarray], labels: np.ndarray, task: str,
+                      max_members: int) -> EnsembleChoice:
+    """Learned weights over every candidate, then the `max_members` largest
+    (weights under MIN_WEIGHT dropped) refitted among themselves."""
+    weights = fit_weights(candidate_predictions, labels, task)
+    keep = [int(i) for i in np.argsort(-weights, kind="stable")[:max_members] if weights[i] >= MIN_WEIGHT]
+    keep = sorted(keep or [int(np.argmax(weights))])
+    refit = fit_weights([candidate_predictions[i] for i in keep], labels, task)
+    kept = [(i, float(w)) for i, w in zip(keep, refit) if w >= MIN_WEIGHT] or [(keep[int(np.argmax(refit))], 1.0)]
+    total = sum(w for _, w in kept)
+    members, member_weights = [i for i, _ in kept], [w / total for _, w in kept]
+    score = score_predictions(_average(candidate_predictions, members, member_weights), labels, task)
+    return EnsembleChoice(members=members, weights=member_weights, score=score, steps=[score])
+
+
+def _average(candidate_predictions: Sequence[np.ndarray], members: Sequence[int], weights: Sequence[float]) -> np.ndarray:
+    return sum(w * np.asarray(candidate_predictions[i], dtype=np.float64) for i, w in zip(members, weights))
+
+
+def cross_validated_score(method, candidate_predictions: Sequence[np.ndarray], labels: np.ndarray, task: str,
+                          max_members: int, folds: int = 2, seed: int = 0) -> float:
+    """The method's score on held-out parts of the eval split: chosen on
+    `folds - 1` parts, scored on the remaining one, averaged."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    parts = np.array_split(order, folds)
+    scores = []
+    for k, held_out in enumerate(parts):
+        fit_on = np.concatenate([p for j, p in enumerate(parts) if j != k])
+        choice = method([np.asarray(p)[fit_on] for p in candidate_predictions], labels[fit_on], task, max_members)
+        held = [np.asarray(p)[held_out] for p in candidate_predictions]
+        scores.append(score_predictions(_average(held, choice.members, choice.weights), labels[held_out], task))
+    return float(np.mean(scores))
+
+
+def choose_ensemble(candidate_predictions: Sequence[np.ndarray], labels: np.ndarray, task: str, max_members: int,
+                    method: str = "auto", seed: int = 0) -> tuple[EnsembleChoice, dict]:
+    """Greedy selection (the default) or learned weights, at most `max_members`.
+
+    `auto` takes the learned weights only when they beat greedy selection both
+    on 2-fold cross-validation within the eval split (each method chosen on one
+    half, scored on the other, so fitting weights on eval is not rewarded for
+    overfitting it) and on the whole eval split. Returns the choice and how
+    the methods compared."""
+    if method not in WEIGHT_METHODS:
+        raise ValueError(f"ensemble weights must be one of {WEIGHT_METHODS}, not {method!r}")
+    greedy = greedy_selection(candidate_predictions, labels, task, max_members)
+    if method == "greedy":
+        return greedy, {"method": "greedy"}
+    learned = learned_selection(candidate_predictions, labels, task, max_members)
+    if method == "learned":
+        return learned, {"method": "learned"}
+    report = {"greedy_eval_score": greedy.score, "learned_eval_score": learned.score}
+    if len(labels) >= 4:
+        report["greedy_cv_score"] = cross_validated_score(
+            lambda *a: greedy_selection(*a), candidate_predictions, labels, task, max_members, seed=seed)
+        report["learned_cv_score"] = cross_validated_score(
+            learned_selection, candidate_predictions, labels, task, max_members, seed=seed)
+        better = report["learned_cv_score"] > report["greedy_cv_score"] and learned.score >= greedy.score
+    else:
+        better = False
+    report["method"] = "learned" if better else "greedy"
+    return (learned if better else greedy), report

@@ -12,7 +12,7 @@ from components import artifacts, fan_in
 from components.distiller import executor as distiller_executor
 from components.distiller.executor import (
     ALPHA_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY, MODEL_KEY,
-    MODULE_FILE_KEY, PRIOR_KEY, SEED_KEY, TEACHER_KEY, TEMPERATURE_KEY, TRIALS_PREFIX,
+    MODULE_FILE_KEY, PRIOR_KEY, SEED_KEY, STUDENT_KEY, TEACHER_KEY, TEMPERATURE_KEY, TRIALS_PREFIX,
 )
 
 
@@ -25,6 +25,7 @@ class DistillerSpec(component_spec.ComponentSpec):
         SEED_KEY: component_spec.ExecutionParameter(type=int),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        STUDENT_KEY: component_spec.ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -53,6 +54,7 @@ class Distiller(base_component.BaseComponent):
         alpha: float = 0.5,
         prior_trials: Optional[types.BaseChannel] = None,
         module_file: Optional[str] = None,
+        student: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(DistillerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
@@ -68,6 +70,7 @@ class Distiller(base_component.BaseComponent):
                 seed=seed,
                 code_version=code_version,
                 module_file=module_file,
+                student=student,
                 model=types.Channel(type=standard_artifacts.Model),
                 **fan_in.fan_in_channels(TRIALS_PREFIX, trials),
             )

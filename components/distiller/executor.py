@@ -3,10 +3,11 @@ it on the ensemble's soft predictions mixed with the true labels."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import keras
 from tfx import types
@@ -15,8 +16,14 @@ from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
 from components.trainer.training import load_trial_model
-from search_algo.distillation import DistillationLoss, DistilledAccuracy, distillation_targets
-from search_algo.model_builder import make_optimizer, parameter_count
+from search_algo.architecture import Architecture
+from search_algo.dataset_spec import DatasetSpec
+from search_algo.distillation import (
+    DistillationLoss, DistilledAccuracy, distillation_targets, shrink_to_budget, usable_threshold,
+)
+from search_algo.errors import SearchSpaceError, UserError
+from search_algo.model_builder import build_model, make_optimizer, parameter_count
+from search_algo.stack import normalize
 from search_algo.trial import Trial, rank_trials
 
 log = logging.getLogger(__name__)
@@ -34,20 +41,59 @@ ALPHA_KEY = "alpha"
 SEED_KEY = "seed"
 CODE_VERSION_KEY = "code_version"
 MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
+STUDENT_KEY = "student"
 STUDENT_FILE = "student.json"
 
 
-def choose_student(trials: List[Trial], task: str, max_params: int) -> tuple[Trial, int]:
-    """The best completed trial within the parameter budget (default: half the
-    best single model's parameters); the smallest trial if none fits."""
-    ranked = rank_trials(trials, task)
+@dataclasses.dataclass
+class StudentChoice:
+    architecture: Architecture
+    source: str  # "search": a trial's model, trained weights included; "shrunk" or "given": new weights
+    budget: int
+    num_params: int
+    reason: str
+    trial: Optional[Trial] = None
+
+
+def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, given: str = "") -> StudentChoice:
+    """The student: `given` (a trial id of the study, or an architecture as
+    JSON) if set; else the best completed trial within the parameter budget
+    (default: half the best single model's) whose eval score kept at least
+    half the best trial's gain over chance; else the best trial's
+    architecture narrowed (then shortened) until it fits the budget."""
+    ranked = rank_trials(trials, spec.task)
     if not ranked:
         raise RuntimeError("no completed trial to distil into")
-    budget = max_params or max(1, (ranked[0].num_params or 0) // 2)
+    best = ranked[0]
+    budget = max_params or max(1, (best.num_params or 0) // 2)
+
+    def count(architecture: Architecture) -> int:
+        return parameter_count(build_model(architecture, spec, compile=False))
+
+    if given:
+        by_id = {t.trial_id: t for t in ranked}
+        if given.strip() in by_id:
+            trial = by_id[given.strip()]
+            return StudentChoice(trial.architecture, "search", budget, trial.num_params or 0, "given trial", trial)
+        try:
+            architecture = normalize(Architecture.from_json(given), spec.input_kind)
+        except (ValueError, SearchSpaceError) as error:
+            raise UserError(f"student: not a completed trial id of the study nor an architecture as JSON ({error})") from None
+        return StudentChoice(architecture, "given", budget, count(architecture), "given architecture")
+
+    chance = (1.0 / max(spec.num_classes, 1)) if spec.task == "classification" else -float(spec.label_std or 0.0)
+    threshold = usable_threshold(best.score(spec.task), chance)
     within = [t for t in ranked if (t.num_params or 0) <= budget]
-    if within:
-        return within[0], budget
-    return min(ranked, key=lambda t: (t.num_params or 0, -t.score(task))), budget
+    usable = [t for t in within if t.score(spec.task) >= threshold]
+    if usable:
+        trial = usable[0]
+        return StudentChoice(trial.architecture, "search", budget, trial.num_params or 0,
+                             f"best trial within the budget ({len(within)} within)", trial)
+    architecture, size = shrink_to_budget(best.architecture, count, budget)
+    why = "no trial within the budget" if not within else f"trials within the budget score under {threshold:.4g}"
+    if size > budget:
+        log.warning("student: %s could not shrink under %d parameters (%d)", best.trial_id, budget, size)
+    return StudentChoice(architecture, "shrunk", budget, size, f"{why}: {best.trial_id} narrowed")
 
 
 class Executor(base_executor.BaseExecutor):
@@ -61,16 +107,21 @@ class Executor(base_executor.BaseExecutor):
         examples, spec = executor_inputs.examples_and_spec(input_dict)
         teacher = artifact_utils.get_single_instance(input_dict[TEACHER_KEY])
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
-        student_trial, budget = choose_student(trials, spec.task, int(exec_properties.get(MAX_PARAMS_KEY) or 0))
+        choice = choose_student(trials, spec, int(exec_properties.get(MAX_PARAMS_KEY) or 0),
+                                exec_properties.get(STUDENT_KEY) or "")
 
         train_features, train_labels = examples_io.load_split(examples, "train", spec)
         eval_features, eval_labels = examples_io.load_split(examples, "eval", spec)
         soft_train = scoring.predictions(teacher.uri, examples_io.serialized_split(examples, "train"), spec)
         soft_eval = scoring.predictions(teacher.uri, examples_io.serialized_split(examples, "eval"), spec)
 
-        keras.utils.set_random_seed(int(exec_properties[SEED_KEY]))
-        # The student starts from its trial's trained weights and learns the teacher's soft labels.
-        student, _ = load_trial_model(student_trial.path, spec)
+        seed = int(exec_properties[SEED_KEY])
+        # A student from the search starts from its trial's trained weights; both learn the teacher's soft labels.
+        if choice.trial is not None:
+            keras.utils.set_random_seed(seed)
+            student, _ = load_trial_model(choice.trial.path, spec)
+        else:
+            student = build_model(choice.architecture, spec, seed=seed, compile=False)
         num_classes = max(spec.num_classes, 1)
         loss = DistillationLoss(
             num_classes=num_classes,
@@ -80,7 +131,7 @@ class Executor(base_executor.BaseExecutor):
             label_scale=float(spec.label_std or 1.0),
         )
         metrics = [DistilledAccuracy(num_classes)] if spec.task == "classification" else []
-        hyperparameters = student_trial.architecture.hyperparameters
+        hyperparameters = choice.architecture.hyperparameters
         student.compile(optimizer=make_optimizer(hyperparameters), loss=loss, metrics=metrics)
         history = student.fit(
             train_features,
@@ -94,15 +145,20 @@ class Executor(base_executor.BaseExecutor):
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_export.export_keras_model(student, spec, model.uri)
         description = {
-            "student_trial": student_trial.trial_id,
-            "architecture": student_trial.architecture.to_dict(),
+            "student_trial": choice.trial.trial_id if choice.trial else None,
+            "source": choice.source,
+            "reason": choice.reason,
+            "architecture": choice.architecture.to_dict(),
             "num_params": parameter_count(student),
-            "param_budget": budget,
+            "param_budget": choice.budget,
             "history": {k: [float(v) for v in values] for k, values in history.history.items()},
         }
         files.write_text(os.path.join(model.uri, STUDENT_FILE), json.dumps(description, indent=1))
-        model.set_string_custom_property("student_trial", student_trial.trial_id)
+        model.set_string_custom_property("student_trial", choice.trial.trial_id if choice.trial else "")
+        model.set_string_custom_property("student_source", choice.source)
+        model.set_string_custom_property("architecture", choice.architecture.to_json())
         model.set_int_custom_property("num_params", description["num_params"])
         model.set_string_custom_property("candidate", "distilled")
-        log.info("distilled into %s (%d params, budget %d)", student_trial.trial_id, description["num_params"], budget)
+        log.info("distilled into %s student %s (%d params, budget %d): %s", choice.source,
+                 choice.architecture.describe(), description["num_params"], choice.budget, choice.reason)
         keras.backend.clear_session()

@@ -11,7 +11,7 @@ from tfx.types import component_spec, standard_artifacts
 from components import artifacts, fan_in
 from components.ensembler import executor as ensembler_executor
 from components.ensembler.executor import (
-    CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, POOL_SIZE_KEY, PRIOR_KEY,
+    CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, POOL_SIZE_KEY, PRIOR_KEY, WEIGHTS_KEY,
     TRIALS_PREFIX,
 )
 
@@ -20,6 +20,7 @@ class EnsemblerSpec(component_spec.ComponentSpec):
     PARAMETERS = {
         MAX_MEMBERS_KEY: component_spec.ExecutionParameter(type=int),
         POOL_SIZE_KEY: component_spec.ExecutionParameter(type=int),
+        WEIGHTS_KEY: component_spec.ExecutionParameter(type=str),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {
@@ -42,6 +43,7 @@ class Ensembler(base_component.BaseComponent):
         code_version: str,
         max_members: int = 5,
         pool_size: int = 10,
+        weights_method: str = "auto",
         prior_trials: Optional[types.BaseChannel] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(EnsemblerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
@@ -52,6 +54,7 @@ class Ensembler(base_component.BaseComponent):
                 prior_trials=prior_trials,
                 max_members=max_members,
                 pool_size=pool_size,
+                weights_method=weights_method,
                 code_version=code_version,
                 model=types.Channel(type=standard_artifacts.Model),
                 **fan_in.fan_in_channels(TRIALS_PREFIX, trials),

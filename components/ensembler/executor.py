@@ -13,7 +13,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
-from search_algo.ensemble import greedy_selection
+from search_algo.ensemble import choose_ensemble
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ PRIOR_KEY = executor_inputs.PRIOR_KEY
 MODEL_KEY = "model"
 MAX_MEMBERS_KEY = "max_members"
 POOL_SIZE_KEY = "pool_size"
+WEIGHTS_KEY = "weights_method"  # auto | greedy | learned
 CODE_VERSION_KEY = "code_version"
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -44,15 +45,21 @@ class Executor(base_executor.BaseExecutor):
         serialized = examples_io.serialized_split(examples, "eval")
         _, labels = examples_io.load_split(examples, "eval", spec)
         predictions = [scoring.predictions(t.path, serialized, spec) for t in pool]
-        choice = greedy_selection(predictions, labels, spec.task, max_members=int(exec_properties[MAX_MEMBERS_KEY]))
+        choice, comparison = choose_ensemble(
+            predictions, labels, spec.task, max_members=int(exec_properties[MAX_MEMBERS_KEY]),
+            method=exec_properties.get(WEIGHTS_KEY) or "auto")
         members = [pool[i] for i in choice.members]
+        combined = sum(w * predictions[i] for i, w in zip(choice.members, choice.weights))
 
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_export.export_ensemble([m.path for m in members], choice.weights, spec, model.uri)
         description = {
             "members": [m.trial_id for m in members],
             "weights": choice.weights,
+            "method": comparison["method"],
+            "method_comparison": comparison,
             "eval_score": choice.score,
+            "eval": scoring.metrics(combined, labels, spec),
             "selection_steps": choice.steps,
             "num_params": int(sum(m.num_params or 0 for m in members)),
             "pool": [t.trial_id for t in pool],
@@ -62,5 +69,6 @@ class Executor(base_executor.BaseExecutor):
         model.set_string_custom_property("weights", json.dumps(choice.weights))
         model.set_int_custom_property("num_params", description["num_params"])
         model.set_string_custom_property("candidate", "ensemble")
-        log.info("ensemble of %d member(s) %s, weights %s", len(members), description["members"],
-                 [round(w, 3) for w in choice.weights])
+        model.set_string_custom_property("weights_method", comparison["method"])
+        log.info("ensemble (%s weights) of %d member(s) %s, weights %s", comparison["method"], len(members),
+                 description["members"], [round(w, 3) for w in choice.weights])

@@ -1,4 +1,4 @@
-"""SearchEvaluator component: scores the candidates and blesses the chosen one."""
+"""SearchEvaluator component: scores the candidates and chooses one by the selection policy."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from tfx.types import component_spec, standard_artifacts
 from components import artifacts, fan_in
 from components.evaluator import executor as evaluator_executor
 from components.evaluator.executor import (
-    BLESSING_KEY, CHOSEN_MODEL_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY,
-    EXAMPLES_KEY, LEADERBOARD_KEY, PRIOR_KEY, RUN_ID_KEY, STUDY_KEY, TRIALS_PREFIX,
+    CHOSEN_MODEL_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY,
+    EXAMPLES_KEY, LEADERBOARD_KEY, PRIOR_KEY, RUN_ID_KEY, SELECT_KEY, STUDY_KEY, TRIALS_PREFIX,
 )
 
 
@@ -21,6 +21,7 @@ class SearchEvaluatorSpec(component_spec.ComponentSpec):
         RUN_ID_KEY: component_spec.ExecutionParameter(type=str),
         STUDY_KEY: component_spec.ExecutionParameter(type=str),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
+        SELECT_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -32,7 +33,6 @@ class SearchEvaluatorSpec(component_spec.ComponentSpec):
     OUTPUTS = {
         LEADERBOARD_KEY: component_spec.ChannelParameter(type=artifacts.Leaderboard),
         CHOSEN_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        BLESSING_KEY: component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
     }
 
 
@@ -51,6 +51,7 @@ class SearchEvaluator(base_component.BaseComponent):
         study: str,
         code_version: str,
         prior_trials: Optional[types.BaseChannel] = None,
+        select: str = "best",
     ):
         spec_class = fan_in.spec_with_fan_in(SearchEvaluatorSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
@@ -63,9 +64,9 @@ class SearchEvaluator(base_component.BaseComponent):
                 run_id=run_id,
                 study=study,
                 code_version=code_version,
+                select=select,
                 leaderboard=types.Channel(type=artifacts.Leaderboard),
                 chosen_model=types.Channel(type=standard_artifacts.Model),
-                blessing=types.Channel(type=standard_artifacts.ModelBlessing),
                 **fan_in.fan_in_channels(TRIALS_PREFIX, trials),
             )
         )

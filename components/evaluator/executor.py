@@ -1,8 +1,10 @@
 """SearchEvaluator executor: the leaderboard of the three candidates.
 
 Candidates are chosen on the eval split and reported on the test split, never
-chosen on test. The chosen model is copied to the `chosen_model` output and
-blessed, so TFX's standard Pusher pushes it.
+chosen on test. The selection policy (`best` or
+`smallest-within=X`, search_algo/selection.py) picks the chosen model, which is
+copied to the `chosen_model` output; TFX's Evaluator then validates it against
+the latest blessed model and TFX's Pusher pushes it only if blessed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
+from components.validator import LABEL_KEY_PROPERTY, TASK_PROPERTY
+from search_algo.selection import choose, parse_policy
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
@@ -29,11 +33,41 @@ TRIALS_PREFIX = "trials"
 PRIOR_KEY = executor_inputs.PRIOR_KEY
 LEADERBOARD_KEY = "leaderboard"
 CHOSEN_MODEL_KEY = "chosen_model"
-BLESSING_KEY = "blessing"
+SELECT_KEY = "select"
 RUN_ID_KEY = "run_id"
 STUDY_KEY = "study"
 CODE_VERSION_KEY = "code_version"
 LEADERBOARD_FILE = "leaderboard.json"
+
+
+def _candidate_metrics(candidate: dict, splits: dict, spec) -> None:
+    for split, (serialized, labels) in splits.items():
+        values = scoring.predictions(candidate["uri"], serialized, spec)
+        candidate[split] = scoring.metrics(values, labels, spec)
+        if spec.task == "classification":
+            candidate[f"{split}_details"] = scoring.classification_details(values, labels, spec)
+    latency = scoring.latency_ms(candidate["uri"], splits["eval"][0])
+    candidate["latency_ms"] = round(latency[1], 3)
+    candidate["latency_ms_batch_256"] = round(latency[256], 3)
+
+
+def distillation_summary(by_name: dict, spec) -> dict:
+    """What the student kept of the ensemble's test score, at what size."""
+    student, ensemble, best = by_name["distilled"], by_name["ensemble"], by_name["best_single"]
+    key = "accuracy" if spec.task == "classification" else "rmse"
+
+    def ratio(a, b):
+        return round(a / b, 4) if b else None
+
+    return {
+        "metric": key,
+        "student_test": student["test"][key],
+        "ensemble_test": ensemble["test"][key],
+        "kept_of_ensemble": ratio(student["test"][key], ensemble["test"][key]),
+        "student_params": student["num_params"],
+        "params_vs_best_single": ratio(student["num_params"] or 0, best["num_params"] or 0),
+        "params_vs_ensemble": ratio(student["num_params"] or 0, ensemble["num_params"] or 0),
+    }
 
 
 class Executor(base_executor.BaseExecutor):
@@ -55,26 +89,28 @@ class Executor(base_executor.BaseExecutor):
             {"name": "ensemble", "uri": ensemble.uri, "trial_ids": members,
              "num_params": ensemble.get_int_custom_property("num_params")},
             {"name": "distilled", "uri": distilled.uri,
-             "trial_ids": [distilled.get_string_custom_property("student_trial")],
+             "trial_ids": [t for t in [distilled.get_string_custom_property("student_trial")] if t],
+             "student_source": distilled.get_string_custom_property("student_source") or "search",
              "num_params": distilled.get_int_custom_property("num_params")},
         ]
+        policy = parse_policy(exec_properties.get(SELECT_KEY) or "best")
         splits = {}
         for split in ("eval", "test"):
             _, labels = examples_io.load_split(examples, split, spec)
             splits[split] = (examples_io.serialized_split(examples, split), labels)
         for candidate in candidates:
-            for split, (serialized, labels) in splits.items():
-                values = scoring.predictions(candidate["uri"], serialized, spec)
-                candidate[split] = scoring.metrics(values, labels, spec)
-            candidate["latency_ms"] = round(scoring.latency_ms(candidate["uri"], splits["eval"][0]), 3)
-        # Chosen on eval; ties go to the smaller model.
-        chosen = max(candidates, key=lambda c: (scoring.score(c["eval"], spec), -(c["num_params"] or 0)))
+            _candidate_metrics(candidate, splits, spec)
+        # Chosen on eval metrics only, never on test.
+        chosen = choose(candidates, policy, spec.task)
         leaderboard = {
             "chosen": chosen["name"],
+            "select": str(policy),
+            "chosen_on": "eval",
             "study": exec_properties[STUDY_KEY],
             "run_id": exec_properties[RUN_ID_KEY],
             "task": spec.task,
             "candidates": [{k: v for k, v in c.items() if k != "uri"} for c in candidates],
+            "distillation": distillation_summary({c["name"]: c for c in candidates}, spec),
         }
         output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])
         files.write_text(os.path.join(output.uri, LEADERBOARD_FILE), json.dumps(leaderboard, indent=2))
@@ -86,11 +122,14 @@ class Executor(base_executor.BaseExecutor):
         model = artifact_utils.get_single_instance(output_dict[CHOSEN_MODEL_KEY])
         files.copy_tree(model_export.serving_dir(chosen["uri"]), model_export.serving_dir(model.uri))
         model.set_string_custom_property("candidate", chosen["name"])
-        for key, value in chosen["test"].items():
-            model.set_float_custom_property(f"test_{key}", value)
-        blessing = artifact_utils.get_single_instance(output_dict[BLESSING_KEY])
-        blessing.set_int_custom_property("blessed", 1)
-        blessing.set_string_custom_property("current_model", model.uri)
-        blessing.set_string_custom_property("candidate", chosen["name"])
+        model.set_string_custom_property("run_id", exec_properties[RUN_ID_KEY])
+        model.set_string_custom_property("study", exec_properties[STUDY_KEY])
+        # What TFX's Evaluator needs to know about the data (see components/validator).
+        model.set_string_custom_property(LABEL_KEY_PROPERTY, spec.label)
+        model.set_string_custom_property(TASK_PROPERTY, spec.task)
+        model.set_int_custom_property("num_params", int(chosen["num_params"] or 0))
+        for split in ("eval", "test"):
+            for key, value in chosen[split].items():
+                model.set_float_custom_property(f"{split}_{key}", value)
         shown = {c["name"]: round(scoring.score(c["test"], spec), 4) for c in candidates}
         log.info("chose %s on the eval split; test scores %s", chosen["name"], shown)

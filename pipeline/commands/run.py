@@ -78,6 +78,13 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     after.add_argument("--max-params", dest="max_params", type=int,
                        help="the distilled student's parameter budget (default: half the best single model)")
     after.add_argument("--distill-epochs", dest="distill_epochs", type=int, help="student training epochs (default 5)")
+    after.add_argument("--ensemble-weights", dest="ensemble_weights", choices=("auto", "greedy", "learned"),
+                       help="greedy selection, learned weights, or auto: learned only when they beat greedy on "
+                       "the eval split (default auto)")
+    after.add_argument("--student", help="the distilled student: a trial id, or an architecture as JSON "
+                       "(default: chosen from the search within --max-params)")
+    after.add_argument("--select", help="which candidate becomes the run's model, on eval metrics: best (default) or "
+                       "smallest-within=X (the smallest within X accuracy points of the best)")
     where = parser.add_argument_group("where it runs")
     where.add_argument("--metadata", help="ML Metadata: a SQLite path (default DIR/metadata.sqlite) or "
                        "mysql://user:password@host:port/database")
@@ -88,7 +95,8 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
 STUDY_FLAGS = (
     "output", "study", "seed", "dataset", "data", "label", "task", "test_data", "split_ratios", "image_size",
     "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "module_file",
-    "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs", "metadata", "runner",
+    "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs",
+    "ensemble_weights", "student", "select", "metadata", "runner",
 )
 
 
@@ -146,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
           f"({trials['completed']} completed, {trials['failed']} failed) in {summary['seconds']:.0f} s")
     print(f"  chosen:      {summary['chosen']} ({summary['num_params']} params; test {metrics})")
     print(f"  leaderboard: {summary['leaderboard']}")
-    print(f"  serving:     {summary['serving'] or 'nothing pushed'}")
+    pushed = "pushed by this run" if summary.get("pushed") else "not pushed: worse than the latest blessed model"
+    print(f"  serving:     {summary['serving'] or 'nothing pushed'} ({pushed})")
     print(f"  metadata:    {summary['metadata']}")
     print(f"  trials:      model-search trials --output {summary['output']}")
     return 0

@@ -61,7 +61,11 @@ def test_run_summary_and_outputs(first_run, study_dir):
     assert leaderboard["chosen"] in ("best_single", "ensemble", "distilled")
     assert [c["name"] for c in leaderboard["candidates"]] == ["best_single", "ensemble", "distilled"]
     for candidate in leaderboard["candidates"]:
-        assert set(candidate) >= {"name", "trial_ids", "eval", "test", "num_params", "latency_ms"}
+        assert set(candidate) >= {"name", "trial_ids", "eval", "test", "num_params", "latency_ms",
+                                  "latency_ms_batch_256", "eval_details", "test_details"}
+    # The first run of a study has no baseline: its chosen model is blessed and pushed.
+    assert leaderboard["validation"]["blessed"] is True and first_run["pushed"] is True
+    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "eval"
     pushed = Path(first_run["serving"])
     assert pushed.parent == study_dir / "serving"
     assert tf.saved_model.contains_saved_model(str(pushed))
@@ -126,6 +130,40 @@ def test_second_run_of_the_study_continues_the_search(first_run, study_dir, caps
     run_one = {t["trial_id"] for t in trials if t["run_id"] == "run1"}
     first_round = [t for t in trials if t["run_id"] == "run2" and t["round"] == 1]
     assert all(t["parent"] in run_one for t in first_round), "run 2 must start from run 1's best trials"
+
+
+def test_a_run_worse_than_the_blessed_model_does_not_push(first_run, study_dir, capsys):
+    """Runs after the first: the smallest candidate is chosen on purpose and
+    the student is a tiny dense net that barely trains, so the chosen model is
+    worse than the blessed one; TFX's Evaluator does not bless it and the
+    Pusher does not push it."""
+    before = sorted(os.listdir(study_dir / "serving"))
+    assert before, "the first run of the study pushed"
+    # A learning rate this small leaves the student about where it started.
+    tiny = json.dumps({"blocks": [{"name": "dense", "args": {"units": 16}}], "hyperparameters": {"learning_rate": 1e-6}})
+    worse = run_json(["run", "--dataset", "digits", "--rounds", "1", "--trainers", "1", "--trials-per-trainer", "1",
+                      "--epochs", "1", "--distill-epochs", "1", "--student", tiny, "--select", "smallest-within=100",
+                      "--output", str(study_dir), "--json"], capsys)
+    leaderboard = json.loads((study_dir / "leaderboard.json").read_text())
+    assert leaderboard["run_id"] == worse["run_id"] and leaderboard["chosen"] == "distilled"
+    assert leaderboard["select"] == "smallest-within=100"
+    validation = leaderboard["validation"]
+    assert validation["baseline_model"], "the latest blessed model of an earlier run is the baseline"
+    baseline_accuracy = model_property(study_dir, validation["baseline_model"], "eval_accuracy")
+    assert worse["chosen_metrics"]["eval"]["accuracy"] < baseline_accuracy, \
+        "the scenario needs a chosen model worse than the blessed one"
+    assert validation["blessed"] is False
+    assert worse["pushed"] is False and validation["pushed"] is False
+    assert sorted(os.listdir(study_dir / "serving")) == before
+
+
+def model_property(study_dir, uri, name):
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(str(study_dir / "metadata.sqlite")))
+    model = next(a for a in store.get_artifacts_by_type("Model") if a.uri == uri)
+    return model.custom_properties[name].double_value
 
 
 def test_killed_run_resumes_without_retraining(tmp_path, capsys):

@@ -144,42 +144,121 @@ def test_trainer_reuses_finished_trials_after_a_crash(wine, round_one, tmp_path)
     assert before == after, "a finished trial must not be trained twice"
 
 
-def test_ensemble_distil_and_evaluate(wine, round_one, tmp_path):
+@pytest.fixture(scope="module")
+def evaluated(wine, round_one, tmp_path_factory):
+    """Ensembler, Distiller and SearchEvaluator run once on round one's trials."""
     examples, spec_artifact, spec = wine
     _, results = round_one
+    root = tmp_path_factory.mktemp("evaluated")
     trials_inputs = {f"trials_{i}": [r] for i, r in enumerate(results)}
     base = {"examples": [examples], "dataset_spec": [spec_artifact]}
-    ensemble = new_artifact(standard_artifacts.Model, tmp_path / "ensemble")
+    ensemble = new_artifact(standard_artifacts.Model, root / "ensemble")
     ensembler_executor.Executor().Do({**base, **trials_inputs}, {"model": [ensemble]},
-                                     {"max_members": 3, "pool_size": 4, "code_version": "test"})
-    members = json.loads(ensemble.get_string_custom_property("members"))
-    assert 1 <= len(members) <= 3
-
-    student = new_artifact(standard_artifacts.Model, tmp_path / "student")
+                                     {"max_members": 3, "pool_size": 4, "weights_method": "auto",
+                                      "code_version": "test"})
+    student = new_artifact(standard_artifacts.Model, root / "student")
     distiller_executor.Executor().Do(
         {**base, **trials_inputs, "teacher": [ensemble]}, {"model": [student]},
         {"max_params": 0, "epochs": 2, "temperature": 2.0, "alpha": 0.5, "seed": 0, "code_version": "test"})
-    assert student.get_int_custom_property("num_params") > 0
-
-    board = new_artifact(artifacts.Leaderboard, tmp_path / "board")
-    chosen = new_artifact(standard_artifacts.Model, tmp_path / "chosen")
-    blessing = new_artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
+    board = new_artifact(artifacts.Leaderboard, root / "board")
+    chosen = new_artifact(standard_artifacts.Model, root / "chosen")
     evaluator_executor.Executor().Do(
         {**base, **trials_inputs, "ensemble": [ensemble], "distilled": [student]},
-        {"leaderboard": [board], "chosen_model": [chosen], "blessing": [blessing]},
-        {"run_id": "run1", "study": "wine", "code_version": "test"})
+        {"leaderboard": [board], "chosen_model": [chosen]},
+        {"run_id": "run1", "study": "wine", "code_version": "test", "select": "best"})
     leaderboard = json.loads(open(os.path.join(board.uri, "leaderboard.json")).read())
+    return {"ensemble": ensemble, "student": student, "chosen": chosen, "leaderboard": leaderboard,
+            "trials": trial_files.trials_of(results), "base": base, "trials_inputs": trials_inputs}
+
+
+def test_ensemble_distil_and_evaluate(evaluated):
+    ensemble, student, chosen, leaderboard = (evaluated[k] for k in ("ensemble", "student", "chosen", "leaderboard"))
+    members = json.loads(ensemble.get_string_custom_property("members"))
+    assert 1 <= len(members) <= 3
+    described = json.loads(open(os.path.join(ensemble.uri, "ensemble.json")).read())
+    assert described["method"] in ("greedy", "learned") and described["members"] == members
+    assert sum(described["weights"]) == pytest.approx(1.0)
+    assert student.get_int_custom_property("num_params") > 0
+
     names = [c["name"] for c in leaderboard["candidates"]]
     assert names == ["best_single", "ensemble", "distilled"]
+    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "eval"
     by_name = {c["name"]: c for c in leaderboard["candidates"]}
     chosen_eval = by_name[leaderboard["chosen"]]["eval"]["accuracy"]
     # Chosen on eval, never on test.
     assert chosen_eval == max(c["eval"]["accuracy"] for c in leaderboard["candidates"])
-    # The ensemble is chosen greedily on eval: never worse there than its best member.
+    # The ensemble is chosen on eval: never worse there than its best member.
     assert by_name["ensemble"]["eval"]["accuracy"] >= by_name["best_single"]["eval"]["accuracy"] - 1e-9
-    assert all(c["latency_ms"] > 0 for c in leaderboard["candidates"])
-    assert blessing.get_int_custom_property("blessed") == 1
+    for candidate in leaderboard["candidates"]:
+        assert candidate["latency_ms"] > 0 and candidate["latency_ms_batch_256"] > 0
+        matrix = candidate["test_details"]["confusion_matrix"]
+        assert len(matrix) == 3 and sum(map(sum, matrix)) == sum(
+            row["support"] for row in candidate["test_details"]["per_class"])
+        assert {"accuracy", "loss"} <= set(candidate["test"])
+    # The default student budget is half the best single model.
+    assert by_name["distilled"]["num_params"] <= by_name["best_single"]["num_params"] // 2
+    assert leaderboard["distillation"]["student_params"] == by_name["distilled"]["num_params"]
+    assert chosen.get_string_custom_property("label_key") == "label"
+    assert chosen.get_string_custom_property("task") == "classification"
     assert tf.saved_model.contains_saved_model(model_export.serving_dir(chosen.uri))
+
+
+def test_student_is_the_best_usable_trial_within_budget_or_the_best_architecture_shrunk(wine, round_one):
+    _, _, spec = wine
+    trials = trial_files.trials_of(round_one[1])
+    best = max(trials, key=lambda t: (t.score("classification"), -t.num_params))
+    roomy = distiller_executor.choose_student(trials, spec, max_params=10**9)
+    assert roomy.source == "search" and roomy.trial.score("classification") == best.score("classification")
+    tight = distiller_executor.choose_student(trials, spec, max_params=min(t.num_params for t in trials) - 1)
+    assert tight.source == "shrunk" and tight.trial is None
+    assert tight.num_params <= tight.budget
+    given = distiller_executor.choose_student(trials, spec, 0, given=trials[-1].trial_id)
+    assert given.trial.trial_id == trials[-1].trial_id
+    from search_algo.errors import UserError
+    with pytest.raises(UserError, match="student"):
+        distiller_executor.choose_student(trials, spec, 0, given="no-such-trial")
+
+
+def test_tfx_evaluator_blesses_only_a_model_at_least_as_good_as_the_baseline(wine, evaluated, tmp_path):
+    """TFMA through TFX's Evaluator executor: the chosen model is blessed
+    against itself (equal) and without a baseline, and not against a better one."""
+    from components.validator import component as validator_component
+    from components.validator import executor as validator_executor
+
+    examples, _, spec = wine
+    chosen = evaluated["chosen"]
+    worst = min(evaluated["trials"], key=lambda t: t.score("classification"))
+    assert worst.score("classification") < evaluated["leaderboard"]["candidates"][0]["eval"]["accuracy"]
+    weak = new_artifact(standard_artifacts.Model, tmp_path / "weak")
+    files_copy(model_export.serving_dir(worst.path), model_export.serving_dir(weak.uri))
+    for key in ("label_key", "task"):
+        weak.set_string_custom_property(key, chosen.get_string_custom_property(key))
+
+    properties = dict(validator_component.ModelValidator(examples=channel_of(standard_artifacts.Examples),
+                                                         model=channel_of(standard_artifacts.Model)).exec_properties)
+
+    def validate(model, baseline, name):
+        evaluation = new_artifact(standard_artifacts.ModelEvaluation, tmp_path / name / "evaluation")
+        blessing = new_artifact(standard_artifacts.ModelBlessing, tmp_path / name / "blessing")
+        inputs = {"examples": [examples], "model": [model]}
+        if baseline is not None:
+            inputs["baseline_model"] = [baseline]
+        validator_executor.Executor().Do(inputs, {"evaluation": [evaluation], "blessing": [blessing]}, properties)
+        return blessing.get_int_custom_property("blessed")
+
+    assert validate(weak, None, "first") == 1, "the first run has no baseline: blessed"
+    assert validate(weak, chosen, "worse") == 0, "a model worse than the blessed baseline is not blessed"
+    assert validate(chosen, weak, "better") == 1
+
+
+def channel_of(artifact_type):
+    from tfx.types import Channel
+    return Channel(type=artifact_type)
+
+
+def files_copy(source, destination):
+    import shutil
+    shutil.copytree(source, destination)
 
 
 def test_children_learn_from_the_best_trial_and_record_their_curves(wine, round_one, tmp_path):

@@ -1,0 +1,29 @@
+"""The evaluation settings of a study config: select, ensemble_weights, student."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.config import build_config
+from search_algo.errors import UserError
+
+
+def test_defaults_and_normalised_values():
+    config = build_config({"dataset": "digits"}, {})
+    assert (config.select, config.ensemble_weights, config.student) == ("best", "auto", None)
+    config = build_config({"dataset": "digits", "select": "Smallest-Within=0.50",
+                           "student": {"blocks": [{"name": "dense"}]}}, {"ensemble_weights": "learned"})
+    assert config.select == "smallest-within=0.5" and config.ensemble_weights == "learned"
+    assert json.loads(config.student) == {"blocks": [{"name": "dense"}]}
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"select": "fastest"}, "smallest-within=X"),
+    ({"ensemble_weights": "median"}, "ensemble-weights"),
+    ({"student": 3}, "student"),
+])
+def test_bad_values_are_user_errors(values, message):
+    with pytest.raises(UserError, match=message):
+        build_config({"dataset": "digits", **values}, {})
