@@ -34,3 +34,19 @@ def test_compiled_spec_is_fresh(study, tmp_path, capsys):
     assert json.loads(out.read_text()) == json.loads(committed.read_text()), (
         f"kfp_specs/{study}.json is stale: run `make specs`"
     )
+
+
+@pytest.mark.parametrize("study", _makefile_value("EXAMPLE_STUDIES").split())
+def test_committed_spec_loads_with_the_kfp_parser(study):
+    """The kfp SDK's own pipeline-spec parser (json_format rejects unknown
+    fields and wrong types), as the kfp client does when it reads a package."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    job = json.loads((ROOT / "kfp_specs" / f"{study}.json").read_text())
+    spec = json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    assert spec.pipeline_info.name and len(spec.root.dag.tasks) >= 6
+    for task in spec.root.dag.tasks.values():
+        executor = spec.components[task.component_ref.name].executor_label
+        container = spec.deployment_spec.fields["executors"].struct_value.fields[executor].struct_value
+        assert container.fields["container"].struct_value.fields["image"].string_value == IMAGE
