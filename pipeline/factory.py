@@ -109,12 +109,19 @@ def create_pipeline(
     root: Optional[str] = None,
     serving_dir: Optional[str] = None,
     code_version_override: Optional[str] = None,
+    runtime_parameters: Optional[dict] = None,
 ) -> tfx_pipeline.Pipeline:
     """The study's pipeline for run `run_id`.
 
     `with_history` adds the Resolver that feeds earlier runs' trials to the
     first Proposer and the Ensembler (needs ML Metadata at run time).
+    `runtime_parameters` maps "epochs", "distill_epochs" and "seed" to TFX
+    RuntimeParameters that replace the config's values (compiled pipelines).
     """
+    overrides = runtime_parameters or {}
+    epochs = overrides.get("epochs", config.epochs)
+    distill_epochs = overrides.get("distill_epochs", config.distill_epochs)
+    seed = overrides.get("seed", config.seed)
     output_dir = os.path.abspath(config.output_dir)
     # Locally DIR/tensorboard; on a cluster beside the pipeline's artifacts.
     tensorboard_root = f"{root.rstrip('/')}/tensorboard" if root else os.path.join(output_dir, TENSORBOARD_DIR)
@@ -145,7 +152,7 @@ def create_pipeline(
             algorithm=config.algorithm,
             num_trainers=config.trainers,
             trials_per_trainer=config.trials_per_trainer,
-            seed=config.seed,
+            seed=seed,
             search_space=config.search_space,
             code_version=version,
             module_file=module_file,
@@ -160,7 +167,7 @@ def create_pipeline(
                 dataset_spec=dataset_spec,
                 proposals=proposer.outputs["proposals"],
                 trainer_index=trainer,
-                epochs=config.epochs,
+                epochs=epochs,
                 time_limit_seconds=config.time_limit,
                 trial_cache_root=f"{root.rstrip('/')}/TrialCache/{study}",
                 code_version=version,
@@ -185,9 +192,9 @@ def create_pipeline(
         teacher=ensembler.outputs["model"],
         trials=history,
         prior_trials=prior,
-        epochs=config.distill_epochs,
+        epochs=distill_epochs,
         max_params=config.max_params,
-        seed=config.seed,
+        seed=seed,
         code_version=version,
         module_file=module_file,
         student=config.student,

@@ -7,7 +7,13 @@ The DAG is the one `model-search run` executes; what differs:
   across runs of one compiled spec;
 - `code_version` is the image: the image tag identifies the code, and the
   spec does not change with every edit of the source;
-- the Pusher writes under the pipeline root (`<root>/serving`).
+- the Pusher writes under the pipeline root (`<root>/serving`);
+- `epochs`, `distill_epochs` and `seed` are runtime parameters too (defaults:
+  the study config's values), changed per run without recompiling. Rounds,
+  trainers and trials per trainer shape the DAG, the data location and study
+  name are baked into the ingest's fingerprint and the trial-cache paths, so
+  those stay compile-time;
+- trainer nodes can carry resource requests (`TrainerResources`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import os
 import tempfile
 
 from tfx.orchestration import data_types
+from dataclasses import dataclass
+from typing import Optional
+
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipeline import factory
@@ -29,7 +38,65 @@ RUN_ID_PARAMETER = "run_id"
 VOLATILE_LABELS = ("tfx_py_version", "tfx_runner", "tfx_version")
 
 
-def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root: str, out_file: str) -> dict:
+@dataclass(frozen=True)
+class TrainerResources:
+    """Limits for each trainer pod (Kubeflow) / machine choice (Vertex AI)."""
+
+    cpu: Optional[float] = None
+    memory_gb: Optional[float] = None
+    gpus: int = 0
+    accelerator_type: Optional[str] = None  # e.g. NVIDIA_TESLA_T4 (Vertex) / nvidia.com/gpu (Kubeflow)
+
+    def __post_init__(self):
+        if self.cpu is not None and self.cpu <= 0:
+            raise UserError(f"--trainer-cpu must be positive, not {self.cpu}")
+        if self.memory_gb is not None and self.memory_gb <= 0:
+            raise UserError(f"--trainer-memory must be positive, not {self.memory_gb}")
+        if self.gpus < 0:
+            raise UserError(f"--trainer-gpus must be 0 or more, not {self.gpus}")
+        if self.gpus and not self.accelerator_type:
+            raise UserError("--trainer-gpus needs --accelerator-type (e.g. NVIDIA_TESLA_T4)")
+        if self.accelerator_type and not self.gpus:
+            raise UserError("--accelerator-type needs --trainer-gpus N")
+
+    def resource_spec(self):
+        """The ResourceSpec TFX's v2 step builder copies into the trainer's container spec."""
+        from kfp.pipeline_spec import pipeline_spec_pb2
+
+        spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec()
+        if self.cpu:
+            spec.cpu_limit = self.cpu
+        if self.memory_gb:
+            spec.memory_limit = self.memory_gb
+        if self.gpus:
+            spec.accelerator.type = self.accelerator_type
+            spec.accelerator.count = self.gpus
+        return spec if spec.ByteSize() else None
+
+
+def parse_memory_gb(text: str) -> float:
+    """`16`, `16G`, `16Gi` or `512M` as (decimal) GB, the unit of ResourceSpec.memory_limit."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(G|Gi|GB|M|Mi|MB)?\s*", text or "")
+    if not match:
+        raise UserError(f"--trainer-memory {text!r}: expected a size like 16G or 512M")
+    value, unit = float(match.group(1)), match.group(2) or "G"
+    factor = {"G": 1.0, "GB": 1.0, "Gi": 1.073741824, "M": 1e-3, "MB": 1e-3, "Mi": 1.048576e-3}[unit]
+    return value * factor
+
+
+def runtime_parameters(config: StudyConfig) -> dict:
+    return {
+        "epochs": data_types.RuntimeParameter(name="epochs", ptype=int, default=int(config.epochs)),
+        "distill_epochs": data_types.RuntimeParameter(
+            name="distill_epochs", ptype=int, default=int(config.distill_epochs)),
+        "seed": data_types.RuntimeParameter(name="seed", ptype=int, default=int(config.seed)),
+    }
+
+
+def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root: str, out_file: str,
+                     trainer_resources: Optional[TrainerResources] = None) -> dict:
     """Writes the pipeline spec JSON to `out_file` (offline, no credentials)."""
     if target not in TARGETS:
         raise UserError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
@@ -38,6 +105,7 @@ def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root
     # A module file must be inside the image; never upload it from here.
     os.environ["UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES"] = "1"
     run_id = data_types.RuntimeParameter(name=RUN_ID_PARAMETER, ptype=str, default="run1")
+    parameters = runtime_parameters(config)
     pipeline = factory.create_pipeline(
         config,
         run_id=run_id,
@@ -46,12 +114,21 @@ def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root
         serving_dir=pipeline_root.rstrip("/") + "/serving",
         code_version_override=f"image:{image}",
         connection_config=None,
+        runtime_parameters=parameters,
     )
+    resource_spec = trainer_resources.resource_spec() if trainer_resources else None
+    if resource_spec is not None:
+        for node in pipeline.components:
+            if node.id.startswith("Trainer_"):
+                node.with_platform_config(resource_spec)
     runner_config = kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image)
     with tempfile.TemporaryDirectory() as scratch:
         kubeflow_v2_dag_runner.KubeflowV2DagRunner(
             config=runner_config, output_dir=scratch, output_filename="pipeline.json"
-        ).run(pipeline, write_out=True)
+        # The defaults go into the spec's runtimeConfig: KFP needs a value for
+        # every root parameter, and `submit` fills in what --param leaves out.
+        ).run(pipeline, parameter_values={p.name: p.default for p in [run_id, *parameters.values()]},
+              write_out=True)
         with open(os.path.join(scratch, "pipeline.json")) as handle:
             spec = json.load(handle)
     spec = normalize(spec)

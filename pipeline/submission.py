@@ -41,6 +41,20 @@ class CompiledSpec:
         return self.pipeline_spec["pipelineInfo"]["name"]
 
     @property
+    def default_parameters(self) -> dict:
+        """The compiled defaults (runtimeConfig), as plain values."""
+        config = self.job.get("runtimeConfig", {})
+        values = dict(config.get("parameterValues", {}))
+        for name, value in config.get("parameters", {}).items():
+            if "intValue" in value:
+                values[name] = int(value["intValue"])
+            elif "doubleValue" in value:
+                values[name] = float(value["doubleValue"])
+            elif "stringValue" in value:
+                values[name] = value["stringValue"]
+        return values
+
+    @property
     def default_root(self) -> str | None:
         return self.job.get("runtimeConfig", {}).get("gcsOutputDirectory")
 
@@ -61,8 +75,9 @@ def load_spec(path: str) -> CompiledSpec:
 
 
 def parse_parameters(spec: CompiledSpec, assignments: list[str] | None) -> dict:
-    """`name=value` pairs, checked against the spec's runtime parameters and typed by them."""
-    values = {}
+    """The compiled defaults, overridden by `name=value` pairs, which are
+    checked against the spec's runtime parameters and typed by them."""
+    values = {name: value for name, value in spec.default_parameters.items() if name != RUN_ID_PARAMETER}
     for text in assignments or []:
         name, sep, raw = text.partition("=")
         if not sep or not name:
@@ -94,6 +109,7 @@ def with_run_id(spec: CompiledSpec, parameters: dict, run_id: str) -> dict:
     """Trial ids are `<run_id>-...`: a run without its own run id would reuse
     the compiled default and collide with earlier runs' trials."""
     if RUN_ID_PARAMETER in spec.parameter_types and RUN_ID_PARAMETER not in parameters:
+        # not the compiled default ("run1"): every run would reuse it
         return {**parameters, RUN_ID_PARAMETER: run_id}
     return parameters
 

@@ -84,7 +84,7 @@ def _cli_json(argv, capsys):
 def test_kubeflow_submit_sends_what_dry_run_prints(kfp_server, capsys):
     host, requests = kfp_server
     common = ["submit", SPEC, "--target", "kubeflow", "--host", host, "--run-name", "digits-a",
-              "--param", "run_id=r7", "--experiment", "studies"]
+              "--param", "run_id=r7", "--param", "epochs=2", "--experiment", "studies"]
     dry = _cli_json(common + ["--dry-run"], capsys)
     assert requests == [], "--dry-run must send nothing"
     assert dry["url"] == f"{host}/apis/v2beta1/runs" and dry["experiment"] == "studies"
@@ -98,8 +98,12 @@ def test_kubeflow_submit_sends_what_dry_run_prints(kfp_server, capsys):
     assert creates[0][1]["display_name"] == "studies"
     sent = creates[1][1]
     assert sent["experiment_id"] == "exp-1"
-    assert sent["runtime_config"] == {"parameters": {"run_id": "r7"},
-                                      "pipeline_root": COMPILED["runtimeConfig"]["gcsOutputDirectory"]}
+    compiled_defaults = {name: int(value["intValue"]) for name, value in COMPILED["runtimeConfig"]["parameters"].items()
+                         if "intValue" in value}
+    assert {"seed", "distill_epochs"} <= set(compiled_defaults)
+    assert sent["runtime_config"] == {
+        "parameters": {**compiled_defaults, "epochs": 2, "run_id": "r7"},
+        "pipeline_root": COMPILED["runtimeConfig"]["gcsOutputDirectory"]}
     assert {k: v for k, v in sent.items() if k != "experiment_id"} == dry["body"]
 
 
@@ -111,7 +115,7 @@ def test_kubeflow_schedule_sends_a_cron_recurring_run(kfp_server, capsys):
     assert requests == []
     _parsed_pipeline_spec(dry["body"]["pipeline_spec"])
     # each scheduled run gets its own run id from KFP's macro
-    assert dry["body"]["runtime_config"]["parameters"] == {"run_id": "[[RunUUID]]"}
+    assert dry["body"]["runtime_config"]["parameters"]["run_id"] == "[[RunUUID]]"
 
     assert _cli_json(common + ["--json"], capsys)["recurring_run_id"] == "rr-1"
     sent = [body for method, path, body in requests if method == "POST" and path == "/apis/v2beta1/recurringruns"]
@@ -157,6 +161,7 @@ def test_vertex_schedule_dry_run_is_a_create_schedule_request(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--target", "kubeflow", "--param", "nope=1", "--dry-run"], "no such runtime parameter"),
     (["--target", "kubeflow", "--param", "run_id", "--dry-run"], "expected NAME=VALUE"),
+    (["--target", "kubeflow", "--param", "epochs=many", "--dry-run"], "expected a int"),
     (["--target", "vertex", "--dry-run"], "needs --project P and --region R"),
     (["--target", "kubeflow"], "needs --host URL"),
 ])
