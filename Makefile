@@ -16,7 +16,7 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast run lock clean specs
+.PHONY: setup test test-fast run lock clean specs image
 
 setup: $(STAMP)
 
@@ -62,3 +62,14 @@ specs: setup
 		$(VENV)/bin/model-search compile examples/$$study.yaml --target kubeflow --image $(SPEC_IMAGE) \
 			--pipeline-root $(SPEC_ROOT)/$$study --out kfp_specs/$$study.json || exit 1; \
 	done
+
+# The component image (Dockerfile); push it where the cluster pulls from, e.g.
+#   make image IMAGE=europe-docker.pkg.dev/PROJECT/REPO/tfx-model-search:0.1.0 && docker push $(IMAGE)
+IMAGE ?= $(SPEC_IMAGE)
+
+image:
+	@if ! command -v docker >/dev/null 2>&1; then \
+		echo "make image: docker is not installed here; build on a machine with Docker: docker build -t $(IMAGE) ." >&2; exit 2; fi
+	@if ! docker info >/dev/null 2>&1; then \
+		echo "make image: the Docker daemon is not reachable (docker info failed); start it or build elsewhere" >&2; exit 2; fi
+	docker build -t $(IMAGE) .
