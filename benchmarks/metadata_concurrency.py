@@ -36,13 +36,14 @@ def _store(uri: str):
     return metadata_store.MetadataStore(factory.metadata_connection_config(StudyConfig(metadata=uri)))
 
 
-def _writer(uri: str, writer: int, records: int, start, results):
+def _writer(uri: str, writer: int, records: int, ready, start, results):
     from ml_metadata.proto import metadata_store_pb2 as mlmd
 
     store = _store(uri)
     artifact_type = store.put_artifact_type(mlmd.ArtifactType(name=ARTIFACT_TYPE, properties={}))
     execution_type = store.put_execution_type(mlmd.ExecutionType(name=EXECUTION_TYPE))
     context = store.get_context_by_type_and_name(CONTEXT_TYPE, "bench")
+    ready.put(writer)
     start.wait()
     errors = 0
     for index in range(records):
@@ -66,11 +67,12 @@ def measure(uri: str, writers: int = 8, records: int = 50) -> dict:
     context_type = store.put_context_type(mlmd.ContextType(name=CONTEXT_TYPE))
     store.put_contexts([mlmd.Context(type_id=context_type, name="bench")])
     ctx = multiprocessing.get_context("spawn")
-    start, results = ctx.Event(), ctx.Queue()
-    processes = [ctx.Process(target=_writer, args=(uri, w, records, start, results)) for w in range(writers)]
+    ready, start, results = ctx.Queue(), ctx.Event(), ctx.Queue()
+    processes = [ctx.Process(target=_writer, args=(uri, w, records, ready, start, results)) for w in range(writers)]
     for process in processes:
         process.start()
-    time.sleep(5)  # every writer connected and ready
+    for _ in processes:  # every writer imported, connected and ready: time the writes only
+        ready.get(timeout=600)
     began = time.monotonic()
     start.set()
     errors = dict(results.get(timeout=600) for _ in processes)
