@@ -101,7 +101,8 @@ def default_study_name(source: SourceConfig) -> str:
 
 
 PATH_SETTINGS = ("data", "test_data", "module_file")
-_SOURCE_FIELDS = {f.name for f in dataclasses.fields(SourceConfig)}
+# `seed` is the study's (proposals, training, splits): top level, copied into the source.
+_SOURCE_FIELDS = {f.name for f in dataclasses.fields(SourceConfig)} - {"seed"}
 _TOP_FIELDS = {f.name for f in dataclasses.fields(StudyConfig)} - {"source"}
 
 

@@ -167,3 +167,14 @@ def test_search_options_from_flags_override_the_config_file(tmp_path):
     args = parser.parse_args(["run", str(config), "--no-weight-sharing", "--no-teacher-distillation"])
     chosen = study_config_from_args(args)
     assert (chosen.weight_sharing, chosen.teacher_distillation, chosen.early_stopping) == (False, False, "none")
+
+
+def test_the_seed_reaches_the_search_and_the_split(tmp_path):
+    from pipeline.config import build_config, load_config_file
+
+    config_file = tmp_path / "study.yaml"
+    config_file.write_text("dataset: wine\nseed: 7\n")
+    from_file = build_config(load_config_file(str(config_file)), {})
+    assert (from_file.seed, from_file.source.seed) == (7, 7)
+    from_flag = build_config(load_config_file(str(config_file)), {"seed": 11})
+    assert (from_flag.seed, from_flag.source.seed) == (11, 11)
