@@ -15,10 +15,11 @@ pytestmark = pytest.mark.e2e
 def test_tiny_benchmark_writes_its_tables(tmp_path):
     out = tmp_path / "se"
     argv = ["--methods", "beam", "kt_random", "kt_hyperband", "--seeds", "3", "--budget", "5", "--epochs", "2",
-            "--transfer-pairs", "1", "--out", str(out)]
+            "--transfer-pairs", "1", "--teacher-distillation", "--out", str(out)]
     assert search_efficiency.main(argv) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["complete"] and report["split_sizes"]["test"] == 1000
+    assert report["options"] == {"weight_sharing": True, "distillation": True, "early_stopping": "median"}
     for method in ("beam", "kt_random", "kt_hyperband"):
         records = report["trials"][method]["3"]
         spent = sum(r["cost_trials"] for r in records)
