@@ -11,7 +11,8 @@ on test.
 
 Methods:
 - ours: `beam`, `evolution`, `surrogate`, `random`, `portfolio` (the
-  platform's defaults: weight sharing, distillation, median early stopping);
+  platform's defaults: weight sharing and median early stopping; distillation
+  from the best trial so far with `--teacher-distillation`);
 - KerasTuner over the same space (depth, a block per slot with its arguments,
   head, optimizer hyperparameters), built by the same model builder:
   `kt_random` (RandomSearch), `kt_bayes` (BayesianOptimization) and
