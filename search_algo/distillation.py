@@ -95,6 +95,18 @@ class DistilledAccuracy(keras.metrics.Metric):
         return {**super().get_config(), "num_classes": self.num_classes}
 
 
+def compile_for_distillation(model: keras.Model, hyperparameters, spec, temperature: float, alpha: float) -> None:
+    """Compiles `model` to learn from distillation targets (`distillation_targets`):
+    the optimizer of its hyperparameters, the mixed loss, accuracy on the hard labels."""
+    from search_algo.model_builder import make_optimizer
+
+    num_classes = max(spec.num_classes, 1)
+    loss = DistillationLoss(num_classes=num_classes, temperature=temperature, alpha=alpha, task=spec.task,
+                            label_scale=float(spec.label_std or 1.0))
+    metrics = [DistilledAccuracy(num_classes)] if spec.task == "classification" else []
+    model.compile(optimizer=make_optimizer(hyperparameters), loss=loss, metrics=metrics)
+
+
 def choose_teacher(history: Sequence[Trial], task: str) -> Optional[Trial]:
     """The teacher for distillation during the search: the best completed trial
     so far whose model is on disk; None for regression, whose soft labels are

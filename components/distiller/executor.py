@@ -19,10 +19,10 @@ from components.trainer.training import load_trial_model
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import (
-    DistillationLoss, DistilledAccuracy, distillation_targets, shrink_to_budget, usable_threshold,
+    compile_for_distillation, distillation_targets, shrink_to_budget, usable_threshold,
 )
 from search_algo.errors import SearchSpaceError, UserError
-from search_algo.model_builder import build_model, make_optimizer, parameter_count
+from search_algo.model_builder import build_model, parameter_count
 from search_algo.stack import normalize
 from search_algo.trial import Trial, rank_trials
 
@@ -122,17 +122,9 @@ class Executor(base_executor.BaseExecutor):
             student, _ = load_trial_model(choice.trial.path, spec)
         else:
             student = build_model(choice.architecture, spec, seed=seed, compile=False)
-        num_classes = max(spec.num_classes, 1)
-        loss = DistillationLoss(
-            num_classes=num_classes,
-            temperature=float(exec_properties[TEMPERATURE_KEY]),
-            alpha=float(exec_properties[ALPHA_KEY]),
-            task=spec.task,
-            label_scale=float(spec.label_std or 1.0),
-        )
-        metrics = [DistilledAccuracy(num_classes)] if spec.task == "classification" else []
         hyperparameters = choice.architecture.hyperparameters
-        student.compile(optimizer=make_optimizer(hyperparameters), loss=loss, metrics=metrics)
+        compile_for_distillation(student, hyperparameters, spec, float(exec_properties[TEMPERATURE_KEY]),
+                                 float(exec_properties[ALPHA_KEY]))
         history = student.fit(
             train_features,
             distillation_targets(train_labels, soft_train, spec.task),

@@ -24,9 +24,9 @@ import numpy as np
 from components import files, model_export, trial_files
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
-from search_algo.distillation import DistillationLoss, DistilledAccuracy, distillation_targets
+from search_algo.distillation import compile_for_distillation, distillation_targets
 from search_algo.early_stopping import MedianStoppingRule
-from search_algo.model_builder import build_model, compile_model, make_optimizer, parameter_count
+from search_algo.model_builder import build_model, compile_model, parameter_count
 from search_algo.trial import COMPLETED, FAILED, TRANSFER_WEIGHTS, Trial
 from search_algo.weight_transfer import transfer_weights
 
@@ -164,12 +164,8 @@ def train_trial(
             soft_train, soft_eval = _teacher_predictions(trial.teacher_uri, spec, train, evaluation)
             train_targets = distillation_targets(train.labels, soft_train, spec.task)
             eval_targets = distillation_targets(evaluation.labels, soft_eval, spec.task)
-            model.compile(
-                optimizer=make_optimizer(trial.architecture.hyperparameters),
-                loss=DistillationLoss(spec.num_classes, SEARCH_DISTILLATION_TEMPERATURE,
-                                      SEARCH_DISTILLATION_ALPHA, spec.task),
-                metrics=[DistilledAccuracy(spec.num_classes)],
-            )
+            compile_for_distillation(model, trial.architecture.hyperparameters, spec,
+                                     SEARCH_DISTILLATION_TEMPERATURE, SEARCH_DISTILLATION_ALPHA)
         guard = _Guard(time_limit_seconds)
         recorder = _CurveRecorder(spec.task, stopping)
         callbacks = [guard, recorder]
