@@ -25,6 +25,7 @@ import numpy as np
 from search_algo.errors import SearchSpaceError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+LR_SCHEDULES = ("constant", "cosine")
 ENCODING_VERSION = 1
 
 
@@ -123,6 +124,8 @@ class Hyperparameters:
     batch_size: int = 32
     weight_decay: float = 0.0  # decoupled (AdamW-style) for every optimizer
     dropout: float = 0.0  # before the output layer
+    # How the learning rate moves over a training run's epochs: kept, or cosine-decayed to ~0.
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -154,12 +157,21 @@ class Hyperparameters:
             raise SearchSpaceError(
                 f"hyperparameters: dropout must be in [0, 1), got {self.dropout!r}"
             )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise SearchSpaceError(
+                f"hyperparameters: lr_schedule must be one of {list(LR_SCHEDULES)}, "
+                f"got {self.lr_schedule!r}"
+            )
         object.__setattr__(self, "learning_rate", float(self.learning_rate))
         object.__setattr__(self, "weight_decay", float(self.weight_decay))
         object.__setattr__(self, "dropout", float(self.dropout))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        # Left out when constant, so architectures encoded before the schedule existed keep their ids.
+        if values["lr_schedule"] == "constant":
+            del values["lr_schedule"]
+        return values
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Hyperparameters":

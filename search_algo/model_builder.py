@@ -115,6 +115,18 @@ def compile_model(
     model.compile(optimizer=make_optimizer(hyperparameters), loss=loss, metrics=metrics)
 
 
+def learning_rate_callbacks(hyperparameters: Hyperparameters, epochs: int) -> list[keras.callbacks.Callback]:
+    """What `fit` needs for the hyperparameters' learning-rate schedule over `epochs`.
+
+    Cosine decay is applied per epoch, from the learning rate at the first epoch to
+    near zero at the last, so a run stopped early has already had its high-rate phase."""
+    if hyperparameters.lr_schedule == "constant":
+        return []
+    base, epochs = hyperparameters.learning_rate, max(1, int(epochs))
+    return [keras.callbacks.LearningRateScheduler(
+        lambda epoch: base * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs)))]
+
+
 def make_optimizer(hyperparameters: Hyperparameters) -> keras.optimizers.Optimizer:
     """The optimizer named in the hyperparameters; weight decay is decoupled
     (AdamW-style) for all of them and spares biases and normalisation scales."""

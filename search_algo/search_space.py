@@ -13,6 +13,7 @@ overrides from a plain dict (a study config's `search_space:` section):
       learning_rate: {low: 1.0e-4, high: 1.0e-2, log: true}
       optimizer: [adam, adamw]
       batch_size: [32, 64]
+      lr_schedule: cosine                # constant (default) | cosine
     head_hidden_units: [0, 64]
 
 A value override is a list (choices), a single value (fixed) or a dict
@@ -31,7 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from search_algo.architecture import OPTIMIZERS, Architecture, BlockSpec, HeadSpec, Hyperparameters
+from search_algo.architecture import LR_SCHEDULES, OPTIMIZERS, Architecture, BlockSpec, HeadSpec, Hyperparameters
 from search_algo.blocks.registry import ArgSpec, get_block
 from search_algo.dataset_spec import INPUT_KINDS
 from search_algo.errors import SearchSpaceError
@@ -63,6 +64,7 @@ HYPERPARAMETER_LIMITS: dict[str, ArgSpec] = {
     "batch_size": ArgSpec(default=32, low=1, high=65536),
     "weight_decay": ArgSpec(default=0.0, low=0.0, high=0.5),
     "dropout": ArgSpec(default=0.0, low=0.0, high=0.9),
+    "lr_schedule": ArgSpec(default="constant", choices=LR_SCHEDULES),
 }
 # ... and what the default space samples.
 DEFAULT_HYPERPARAMETERS: dict[str, ArgSpec] = {

@@ -22,7 +22,7 @@ from search_algo.distillation import (
     compile_for_distillation, distillation_targets, shrink_to_budget, usable_threshold,
 )
 from search_algo.errors import SearchSpaceError, UserError
-from search_algo.model_builder import build_model, parameter_count
+from search_algo.model_builder import build_model, learning_rate_callbacks, parameter_count
 from search_algo.stack import normalize
 from search_algo.trial import Trial, rank_trials
 
@@ -131,6 +131,7 @@ class Executor(base_executor.BaseExecutor):
             batch_size=hyperparameters.batch_size,
             epochs=int(exec_properties[EPOCHS_KEY]),
             validation_data=(eval_features, distillation_targets(eval_labels, soft_eval, spec.task)),
+            callbacks=learning_rate_callbacks(hyperparameters, int(exec_properties[EPOCHS_KEY])),
             shuffle=True,
             verbose=0,
         )

@@ -26,7 +26,7 @@ from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import compile_for_distillation, distillation_targets
 from search_algo.early_stopping import MedianStoppingRule
-from search_algo.model_builder import build_model, compile_model, parameter_count
+from search_algo.model_builder import build_model, compile_model, learning_rate_callbacks, parameter_count
 from search_algo.trial import COMPLETED, FAILED, TRANSFER_WEIGHTS, Trial
 from search_algo.weight_transfer import transfer_weights
 
@@ -168,7 +168,7 @@ def train_trial(
                                      SEARCH_DISTILLATION_TEMPERATURE, SEARCH_DISTILLATION_ALPHA)
         guard = _Guard(time_limit_seconds)
         recorder = _CurveRecorder(spec.task, stopping)
-        callbacks = [guard, recorder]
+        callbacks = [guard, recorder, *learning_rate_callbacks(trial.architecture.hyperparameters, epochs)]
         if tensorboard_dir:
             callbacks.append(keras.callbacks.TensorBoard(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))

@@ -144,3 +144,17 @@ def test_invalid_json_is_a_search_space_error():
 
 def test_describe_is_readable():
     assert example().describe().startswith("conv1d(filters=16,kernel_size=3) > lstm(units=32)")
+
+
+def test_lr_schedule_is_encoded_only_when_not_constant():
+    arch = Architecture.from_dict({"blocks": [{"name": "dense", "args": {"units": 8}}]})
+    assert "lr_schedule" not in arch.to_dict()["hyperparameters"]
+    # An id from before the schedule existed: the default spelling keeps it.
+    assert Architecture.from_dict({**arch.to_dict(), "hyperparameters": {
+        **arch.to_dict()["hyperparameters"], "lr_schedule": "constant"}}).arch_id == arch.arch_id
+    cosine = arch.with_hyperparameters(lr_schedule="cosine")
+    assert cosine.to_dict()["hyperparameters"]["lr_schedule"] == "cosine"
+    assert Architecture.from_json(cosine.to_json()) == cosine
+    assert cosine.arch_id != arch.arch_id
+    with pytest.raises(SearchSpaceError, match="lr_schedule must be one of"):
+        arch.with_hyperparameters(lr_schedule="step")

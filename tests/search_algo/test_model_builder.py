@@ -14,6 +14,7 @@ from search_algo.model_builder import (
     build_model,
     embedding_dim,
     find_layer,
+    learning_rate_callbacks,
     parameter_count,
     parse_feature_spec,
 )
@@ -229,3 +230,19 @@ def test_saved_model_file_loads_back_with_the_same_predictions(tmp_path):
     assert loaded.evaluate(features, labels, verbose=0, return_dict=True) == pytest.approx(
         model.evaluate(features, labels, verbose=0, return_dict=True)
     )
+
+
+def test_cosine_schedule_decays_the_learning_rate_over_the_epochs():
+    spec, stack = FAMILIES["flat"]
+    constant = Hyperparameters(learning_rate=0.01)
+    assert learning_rate_callbacks(constant, 10) == []
+    cosine = Hyperparameters(learning_rate=0.01, lr_schedule="cosine")
+    model = build_model(Architecture(stack, hyperparameters=cosine), spec)
+    rates = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: rates.append(float(model.optimizer.learning_rate)))
+    x, y = random_batch(spec, 16)
+    model.fit(x, y, epochs=4, batch_size=8, verbose=0,
+              callbacks=[*learning_rate_callbacks(cosine, 4), record])
+    assert rates[0] == pytest.approx(0.01)
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 0.002
