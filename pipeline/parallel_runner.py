@@ -7,6 +7,13 @@ starts every node whose upstream nodes have finished, up to `max_workers` at a
 time, each in a worker process with its own ML Metadata connection (TFX's
 `Metadata` is not thread-safe). Workers are started once and reused, so TFX is
 imported once per worker, not once per node.
+
+TensorFlow keeps about 25 MiB of every model a process builds and fits, even
+after `clear_session()` (tensorflow/tensorflow#61791), so a long study's workers
+grow trial after trial. When no node is running and a worker has grown past
+`worker_memory_limit_mib` (default 2048, or MODEL_SEARCH_WORKER_MEMORY_MIB),
+the workers are replaced by fresh ones: memory stays bounded for the price of
+one worker start-up (about 20 s here) per replacement.
 """
 
 from __future__ import annotations
@@ -33,6 +40,28 @@ from search_algo.errors import UserError
 log = logging.getLogger(__name__)
 
 NodeCallback = Callable[[str, float], None]
+DEFAULT_WORKER_MEMORY_LIMIT_MIB = 2048
+WORKER_MEMORY_ENV = "MODEL_SEARCH_WORKER_MEMORY_MIB"
+
+
+def resident_mib(pid: int) -> float:
+    """Resident memory of a process in MiB (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def worker_memory_limit_mib() -> float:
+    value = os.environ.get(WORKER_MEMORY_ENV, "")
+    try:
+        return float(value) if value else DEFAULT_WORKER_MEMORY_LIMIT_MIB
+    except ValueError:
+        raise UserError(f"{WORKER_MEMORY_ENV}={value!r}: expected a number of MiB") from None
 
 
 class NodeFailed(Exception):
@@ -155,33 +184,51 @@ class ParallelDagRunner(tfx_runner.IrBasedRunner):
         done: set[str] = set()
         running: dict[concurrent.futures.Future, str] = {}
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=self._max_workers,
-            mp_context=context,
-            initializer=_worker_init,
-            initargs=(self._debug, environment, max(1, (os.cpu_count() or 1) // self._max_workers)),
-        ) as pool:
-            try:
-                while len(done) < len(order):
-                    started = set(running.values())
-                    for node_id in order:
-                        if node_id in done or node_id in started or not upstream[node_id] <= done:
-                            continue
-                        if len(running) >= self._max_workers:
-                            break
-                        self._on_node_started(node_id)
-                        running[pool.submit(_launch_node, pipeline_bytes, node_id)] = node_id
-                    finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-                    for future in finished:
-                        node_id = running.pop(future)
-                        seconds = future.result()  # re-raises the node's failure
-                        done.add(node_id)
-                        self._on_node_finished(node_id, seconds)
-            except BaseException:
-                # Do not wait for siblings of a failed node (a trainer may run
-                # for minutes); what they finished is in ML Metadata already.
-                processes = list(getattr(pool, "_processes", {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for process in processes:
-                    process.terminate()
-                raise
+        memory_limit = worker_memory_limit_mib()
+        self.worker_replacements = 0
+
+        def new_pool() -> concurrent.futures.ProcessPoolExecutor:
+            return concurrent.futures.ProcessPoolExecutor(
+                max_workers=self._max_workers,
+                mp_context=context,
+                initializer=_worker_init,
+                initargs=(self._debug, environment, max(1, (os.cpu_count() or 1) // self._max_workers)),
+            )
+
+        pool = new_pool()
+        try:
+            while len(done) < len(order):
+                started = set(running.values())
+                for node_id in order:
+                    if node_id in done or node_id in started or not upstream[node_id] <= done:
+                        continue
+                    if len(running) >= self._max_workers:
+                        break
+                    self._on_node_started(node_id)
+                    running[pool.submit(_launch_node, pipeline_bytes, node_id)] = node_id
+                finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in finished:
+                    node_id = running.pop(future)
+                    seconds = future.result()  # re-raises the node's failure
+                    done.add(node_id)
+                    self._on_node_finished(node_id, seconds)
+                largest = max((resident_mib(p.pid) for p in _workers(pool)), default=0.0)
+                if not running and len(done) < len(order) and largest > memory_limit:
+                    log.info("replacing the worker processes: one uses %.0f MiB (limit %.0f MiB, %s)",
+                             largest, memory_limit, WORKER_MEMORY_ENV)
+                    pool.shutdown(wait=True)
+                    pool = new_pool()
+                    self.worker_replacements += 1
+        except BaseException:
+            # Do not wait for siblings of a failed node (a trainer may run
+            # for minutes); what they finished is in ML Metadata already.
+            processes = _workers(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            raise
+        pool.shutdown(wait=True)
+
+
+def _workers(pool: concurrent.futures.ProcessPoolExecutor) -> list:
+    return list((getattr(pool, "_processes", None) or {}).values())

@@ -1,0 +1,49 @@
+"""The parallel runner replaces its worker processes once they outgrow the memory limit."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+from tfx.orchestration import metadata, pipeline as tfx_pipeline
+
+from pipeline.parallel_runner import WORKER_MEMORY_ENV, ParallelDagRunner
+from search_algo.errors import UserError
+from tests.pipeline.worker_pid_components import FirstPid, SecondPid
+
+
+def run_two_nodes(root) -> tuple[ParallelDagRunner, dict[str, int]]:
+    first = FirstPid()
+    second = SecondPid(previous=first.outputs["pid"])
+    pipeline = tfx_pipeline.Pipeline(
+        pipeline_name="pids", pipeline_root=str(root / "root"), components=[first, second],
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(str(root / "mlmd.sqlite")),
+    )
+    runner = ParallelDagRunner(max_workers=1)
+    runner.run(pipeline)
+    pids = {}
+    for node in ("FirstPid", "SecondPid"):
+        (path,) = glob.glob(str(root / "root" / node / "pid" / "*" / "pid"))
+        pids[node] = int(open(path).read())
+    return runner, pids
+
+
+def test_workers_over_the_limit_are_replaced_between_nodes(tmp_path, monkeypatch):
+    monkeypatch.setenv(WORKER_MEMORY_ENV, "1")  # every worker is over 1 MiB
+    runner, pids = run_two_nodes(tmp_path)
+    assert runner.worker_replacements == 1  # between the nodes, not after the last
+    assert pids["FirstPid"] != pids["SecondPid"] and os.getpid() not in pids.values()
+
+
+def test_workers_are_reused_under_the_limit(tmp_path, monkeypatch):
+    monkeypatch.delenv(WORKER_MEMORY_ENV, raising=False)
+    runner, pids = run_two_nodes(tmp_path)
+    assert runner.worker_replacements == 0
+    assert pids["FirstPid"] == pids["SecondPid"]
+
+
+def test_a_malformed_limit_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(WORKER_MEMORY_ENV, "lots")
+    with pytest.raises(UserError, match=WORKER_MEMORY_ENV):
+        run_two_nodes(tmp_path)
