@@ -16,7 +16,7 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast run lock clean specs image
+.PHONY: setup test test-fast run lock clean specs image bench bench-quick
 
 setup: $(STAMP)
 
@@ -39,6 +39,15 @@ test-fast: setup
 # with a small budget. Results go to runs/mnist1d unless RUN_ARGS says otherwise.
 run: setup
 	$(VENV)/bin/model-search run --dataset mnist1d --output runs/mnist1d $(RUN_ARGS)
+
+# Benchmarks (benchmarks/run_all.py): results and SUMMARY.md in benchmarks/results.
+# bench-quick runs cut-down versions in under 10 minutes (into benchmarks/results/quick);
+# bench runs everything at full size - the search-efficiency part takes hours.
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+bench-quick: setup
+	$(PY) benchmarks/run_all.py --quick
 
 # Re-resolve the dependency set from pyproject.toml into requirements.lock.
 lock:

@@ -1,0 +1,218 @@
+"""One measured `model-search run`: wall time, where the time went, memory.
+
+`run_measured` runs the CLI in a subprocess (as a user would), samples the
+resident memory of its whole process tree while it runs, then reads back the
+study's trials, its leaderboard and ML Metadata's execution times and splits
+the wall time into
+
+- fitting: at least one trial training (`train_seconds` intervals of the
+  trials, concurrent ones counted once) or the Distiller training its student;
+- evaluation: the Ensembler, SearchEvaluator and TFX Evaluator (ModelValidator) nodes;
+- overhead, the rest, by cause: start-up (process start to the first node:
+  Python, TFX and TensorFlow imports, compiling the pipeline), data ingestion
+  (DataIngest), trainer nodes outside their trials (loading the examples once
+  per node, writing trial artifacts), other nodes (Resolver, Proposer, Pusher),
+  and orchestration (launching nodes, ML Metadata, scheduling: wall time in no
+  node at all).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+FITTING_NODES = ("Distiller",)
+# ModelValidator is the TFX Evaluator (node id `Evaluator`) checking the winner against the blessed baseline.
+EVALUATION_NODES = ("Ensembler", "SearchEvaluator", "ModelValidator")
+OTHER_NODES = ("Resolver", "Proposer", "Pusher")
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_report(out: str, report: dict, markdown: str) -> None:
+    """OUT.json (everything measured) and OUT.md (the tables); the tables also go to stdout."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    path.with_suffix(".md").write_text(markdown)
+    print(markdown)
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", *args]
+
+
+class MemorySampler(threading.Thread):
+    """Resident memory (MiB) of a process and all its descendants, every `interval` seconds."""
+
+    def __init__(self, pid: int, interval: float = 2.0):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, float]] = []
+        self._finished = threading.Event()
+
+    def run(self) -> None:
+        started = time.monotonic()
+        while not self._finished.wait(self.interval):
+            self.samples.append((round(time.monotonic() - started, 1), round(tree_rss_mib(self.pid), 1)))
+
+    def stop(self) -> None:
+        self._finished.set()
+        self.join()
+
+
+def tree_rss_mib(root: int) -> float:
+    parents: dict[int, int] = {}
+    rss: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(entry)] = int(fields.get("PPid", "0").strip())
+        rss[int(entry)] = float(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(pid, 0.0) for pid in tree)
+
+
+def run_measured(args: list[str], output: Path) -> dict:
+    """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and measures it."""
+    if output.exists():
+        raise FileExistsError(f"{output}: the measured run needs a fresh output directory")
+    command = cli("run", *args, "--output", str(output), "--json")
+    started_wall = time.time()
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = MemorySampler(process.pid)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    sampler.stop()
+    wall = time.monotonic() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{stderr[-3000:]}")
+    summary = json.loads(stdout)
+    trials = json.loads(subprocess.run(cli("trials", "--output", str(output), "--json"),
+                                       capture_output=True, text=True, check=True).stdout)
+    leaderboard = json.loads(Path(summary["leaderboard"]).read_text())
+    nodes = node_intervals(output / "metadata.sqlite")
+    return {
+        "command": "model-search " + " ".join(["run", *args, "--output", "DIR"]),
+        "wall_seconds": round(wall, 1),
+        "summary": {k: summary[k] for k in ("study", "run_id", "chosen", "num_params", "chosen_metrics", "trials")},
+        "trials": trials,
+        "leaderboard": leaderboard,
+        "time": breakdown(started_wall, started_wall + wall, trials, nodes),
+        "span": [started_wall, started_wall + wall],
+        "nodes": nodes,
+        "memory": memory_report(sampler.samples),
+    }
+
+
+def node_intervals(metadata_path: Path) -> list[dict]:
+    """(node kind, start, end) of every execution, from ML Metadata (epoch
+    seconds); the output directory is fresh, so that is this run."""
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(str(metadata_path)))
+    types = {t.id: t.name for t in store.get_execution_types()}
+    return [
+        {"node": types.get(e.type_id, "?").rsplit(".", 1)[-1],
+         "start": e.create_time_since_epoch / 1000, "end": e.last_update_time_since_epoch / 1000}
+        for e in store.get_executions()
+    ]
+
+
+def _epoch(timestamp: Optional[str]) -> Optional[float]:
+    if not timestamp:
+        return None
+    return datetime.datetime.fromisoformat(timestamp).timestamp()
+
+
+def union_seconds(intervals: list[tuple[float, float]], minus: list[tuple[float, float]] = ()) -> float:
+    """Length of the union of `intervals`, leaving out what `minus` covers."""
+    covered = _merge(intervals)
+    taken = _merge(list(minus))
+    total = 0.0
+    for start, end in covered:
+        total += end - start
+        for m_start, m_end in taken:
+            total -= max(0.0, min(end, m_end) - max(start, m_start))
+    return total
+
+
+def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[list[float]] = []
+    for start, end in sorted(i for i in intervals if i[1] > i[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(a, b) for a, b in merged]
+
+
+def breakdown(start: float, end: float, trials: list[dict], nodes: list[dict]) -> dict:
+    """Wall time by cause; every category leaves out what the ones before it cover."""
+    def of(names) -> list[tuple[float, float]]:
+        return [(n["start"], n["end"]) for n in nodes if n["node"] in names]
+
+    trial_spans = [(_epoch(t.get("started_at")), _epoch(t.get("finished_at"))) for t in trials]
+    trial_spans = [(a, b) for a, b in trial_spans if a is not None and b is not None]
+    first_node = min((n["start"] for n in nodes), default=end)
+    order = [
+        ("fitting", trial_spans + of(FITTING_NODES)),
+        ("evaluation", of(EVALUATION_NODES)),
+        ("startup", [(start, first_node)]),
+        ("data_ingest", of(("DataIngest",))),
+        ("trainer_nodes_outside_trials", of(("TrialTrainer",))),
+        ("other_nodes", of(OTHER_NODES)),
+    ]
+    seconds: dict[str, float] = {}
+    covered: list[tuple[float, float]] = []
+    for name, spans in order:
+        spans = [(max(a, start), min(b, end)) for a, b in spans]
+        seconds[name] = round(union_seconds(spans, covered), 1)
+        covered += spans
+    wall = end - start
+    seconds["orchestration"] = round(wall - sum(seconds.values()), 1)
+    overhead = wall - seconds["fitting"] - seconds["evaluation"]
+    return {
+        "seconds": seconds,
+        "wall_seconds": round(wall, 1),
+        "overhead_seconds": round(overhead, 1),
+        "overhead_share": round(overhead / wall, 3),
+        "trial_train_seconds_sum": round(sum(t.get("train_seconds") or 0 for t in trials), 1),
+        "node_seconds": {name: round(sum(n["end"] - n["start"] for n in nodes if n["node"] == name), 1)
+                         for name in sorted({n["node"] for n in nodes})},
+    }
+
+
+def memory_report(samples: list[tuple[float, float]]) -> dict:
+    """Peak resident memory, and whether it grows: the median of the last
+    quarter of the samples against the second quarter's (after start-up)."""
+    if len(samples) < 8:
+        return {"peak_mib": max((m for _, m in samples), default=None), "samples": samples}
+    values = [m for _, m in samples]
+    quarter = len(values) // 4
+    second = sorted(values[quarter:2 * quarter])[quarter // 2]
+    last = sorted(values[-quarter:])[quarter // 2]
+    return {"peak_mib": max(values), "median_second_quarter_mib": second, "median_last_quarter_mib": last,
+            "growth_mib": round(last - second, 1), "samples": samples[:: max(1, len(samples) // 200)]}

@@ -1,0 +1,90 @@
+"""How a measured run's wall time is split, and the headline report's arithmetic."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import pytest
+
+from benchmarks import headline, study_run
+
+T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp()
+
+
+def iso(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(T0 + seconds, datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def node(name: str, start: float, end: float) -> dict:
+    return {"node": name, "start": T0 + start, "end": T0 + end}
+
+
+def trial(trial_id: str, start: float, end: float, accuracy: float) -> dict:
+    return {"trial_id": trial_id, "status": "completed", "started_at": iso(start), "finished_at": iso(end),
+            "train_seconds": end - start, "metrics": {"accuracy": accuracy}}
+
+
+def test_union_counts_overlaps_once_and_leaves_out_what_is_covered():
+    assert study_run.union_seconds([(0, 10), (5, 15), (20, 25)]) == 20
+    assert study_run.union_seconds([(0, 10), (5, 15)], minus=[(12, 30)]) == 12
+    assert study_run.union_seconds([(3, 3), (4, 2)]) == 0
+
+
+def test_breakdown_splits_wall_time_without_double_counting():
+    # Start-up 0-10, ingest 10-20, two trainers 22-60 with trials overlapping in 25-55,
+    # Ensembler 62-70, Distiller 70-80, SearchEvaluator 80-85, Pusher 86-87, end at 90.
+    nodes = [node("DataIngest", 10, 20), node("Proposer", 20, 21), node("TrialTrainer", 22, 60),
+             node("TrialTrainer", 23, 58), node("Ensembler", 62, 70), node("Distiller", 70, 80),
+             node("SearchEvaluator", 80, 85), node("Pusher", 86, 87)]
+    trials = [trial("a", 25, 50, 0.9), trial("b", 30, 55, 0.8)]
+    result = study_run.breakdown(T0, T0 + 90, trials, nodes)
+    seconds = result["seconds"]
+    assert seconds["fitting"] == 40  # trials 25-55 once, the Distiller 70-80
+    assert seconds["evaluation"] == 13
+    assert seconds["startup"] == 10 and seconds["data_ingest"] == 10
+    assert seconds["trainer_nodes_outside_trials"] == 38 - 30  # 22-60 less the trials' 25-55
+    assert seconds["other_nodes"] == 2
+    assert sum(seconds.values()) == pytest.approx(90)
+    assert seconds["orchestration"] == pytest.approx(7)
+    assert result["overhead_share"] == pytest.approx((90 - 53) / 90, abs=1e-3)
+    assert result["trial_train_seconds_sum"] == 50
+
+
+def test_memory_report_measures_growth_after_start_up():
+    samples = [(2.0 * i, 500.0 + (i if i >= 4 else 0)) for i in range(40)]
+    report = study_run.memory_report(samples)
+    assert report["peak_mib"] == 539
+    assert report["growth_mib"] == pytest.approx(20, abs=1.5)
+
+
+def test_tree_rss_includes_this_process():
+    assert study_run.tree_rss_mib(os.getpid()) > 10
+
+
+def test_accuracy_over_time_keeps_the_best_so_far():
+    trials = [trial("a", 0, 30, 0.90), trial("b", 0, 20, 0.95), trial("c", 10, 40, 0.93),
+              {"trial_id": "d", "status": "failed", "finished_at": iso(45)}]
+    points = headline.accuracy_over_time(trials, T0)
+    assert [p["trial_id"] for p in points] == ["b", "a", "c"]
+    assert [p["best_so_far"]["trial_id"] for p in points] == ["b", "b", "b"]
+    assert points[0]["seconds"] == 20
+
+
+def test_gains_and_targets_come_from_the_same_run():
+    table = [
+        {"name": "best_single", "test_accuracy": 0.990, "eval_accuracy": 0.99, "num_params": 80000,
+         "latency_ms_batch_1": 1.0, "latency_ms_batch_256": 10.0},
+        {"name": "ensemble", "test_accuracy": 0.996, "eval_accuracy": 0.995, "num_params": 240000,
+         "latency_ms_batch_1": 2.0, "latency_ms_batch_256": 30.0},
+        {"name": "distilled", "test_accuracy": 0.991, "eval_accuracy": 0.99, "num_params": 12000,
+         "latency_ms_batch_1": 0.5, "latency_ms_batch_256": 4.0},
+    ]
+    gains = headline.gains(table)
+    assert gains["ensemble_vs_best_single"] == {"test_accuracy_points": 0.6, "params_ratio": 3.0,
+                                                "latency_ratio_batch_1": 2.0}
+    assert gains["student_vs_ensemble"]["params_ratio"] == 0.05
+    targets = headline.target_check({"candidates": table, "chosen": "ensemble", "wall_seconds": 1700})
+    assert all(check["met"] for check in targets.values())
+    targets = headline.target_check({"candidates": table, "chosen": "best_single", "wall_seconds": 1900})
+    assert not targets["chosen_test_accuracy"]["met"] and not targets["wall_seconds"]["met"]
