@@ -212,8 +212,9 @@ class ParallelDagRunner(tfx_runner.IrBasedRunner):
                     seconds = future.result()  # re-raises the node's failure
                     done.add(node_id)
                     self._on_node_finished(node_id, seconds)
-                largest = max((resident_mib(p.pid) for p in _workers(pool)), default=0.0)
-                if not running and len(done) < len(order) and largest > memory_limit:
+                idle = not running and len(done) < len(order)
+                largest = max((resident_mib(p.pid) for p in _workers(pool)), default=0.0) if idle else 0.0
+                if largest > memory_limit:
                     log.info("replacing the worker processes: one uses %.0f MiB (limit %.0f MiB, %s)",
                              largest, memory_limit, WORKER_MEMORY_ENV)
                     pool.shutdown(wait=True)
