@@ -53,6 +53,7 @@ def candidates_table(leaderboard: dict) -> list[dict]:
         "name": c["name"],
         "test_accuracy": c["test"].get("accuracy"),
         "eval_accuracy": c["eval"].get("accuracy"),
+        "eval_loss": c["eval"].get("loss"),
         "num_params": c["num_params"],
         "latency_ms_batch_1": c.get("latency_ms"),
         "latency_ms_batch_256": c.get("latency_ms_batch_256"),
@@ -104,11 +105,13 @@ def markdown(report: dict) -> str:
     lines = [f"## Headline run: `{report['command']}`", "",
              f"Machine: {report['machine']}; {report['date']}. Wall time {report['wall_seconds']:.0f} s, "
              f"{report['trials']['completed']} trials completed ({report['trials']['failed']} failed); "
-             f"chosen: **{report['chosen']}**.", "",
-             "| candidate | test accuracy | eval accuracy | parameters | latency batch 1 (ms) | latency batch 256 (ms) |",
-             "|---|---|---|---|---|---|"]
+             f"chosen: **{report['chosen']}** (select: {report.get('select', 'best')}, on eval).", "",
+             "| candidate | test accuracy | eval accuracy | eval loss | parameters | latency batch 1 (ms) | "
+             "latency batch 256 (ms) |",
+             "|---|---|---|---|---|---|---|"]
     for c in report["candidates"]:
-        lines.append(f"| {c['name']} | {c['test_accuracy']:.4f} | {c['eval_accuracy']:.4f} | {c['num_params']:,} | "
+        loss = f"{c['eval_loss']:.4f}" if c.get("eval_loss") is not None else "-"
+        lines.append(f"| {c['name']} | {c['test_accuracy']:.4f} | {c['eval_accuracy']:.4f} | {loss} | {c['num_params']:,} | "
                      f"{c['latency_ms_batch_1']} | {c['latency_ms_batch_256']} |")
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for name, check in report["targets"].items():
@@ -128,7 +131,9 @@ def markdown(report: dict) -> str:
         lines.append(f"| {name.replace('_', ' ')} | {seconds:.1f} | {100 * seconds / t['wall_seconds']:.1f}% |")
     memory = report["memory"]
     lines += ["", f"Memory (whole process tree): peak {memory.get('peak_mib')} MiB; growth from the second to the "
-              f"last quarter of the run {memory.get('growth_mib')} MiB.", "",
+              f"last quarter of the run {memory.get('growth_mib')} MiB"
+              + (f"; workers replaced for memory {memory['worker_replacements']} time(s)."
+                 if "worker_replacements" in memory else "."), "",
               "Best eval accuracy over time (when it improved): " + ", ".join(
                   f"{p['seconds']:.0f} s {p['best_so_far']['eval_accuracy']:.4f} ({p['best_so_far']['trial_id']})"
                   for i, p in enumerate(report["accuracy_over_time"])
@@ -169,6 +174,7 @@ def main(argv=None) -> int:
         "quick": args.quick,
         "wall_seconds": run["wall_seconds"],
         "chosen": run["summary"]["chosen"],
+        "select": run["leaderboard"].get("select", "best"),
         "trials": run["summary"]["trials"],
         "candidates": candidates_table(run["leaderboard"]),
         "time": run["time"],

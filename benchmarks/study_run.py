@@ -122,7 +122,9 @@ def run_measured(args: list[str], output: Path) -> dict:
         "time": breakdown(started_wall, started_wall + wall, trials, nodes),
         "span": [started_wall, started_wall + wall],
         "nodes": nodes,
-        "memory": memory_report(sampler.samples),
+        "memory": {**memory_report(sampler.samples),
+                   # pipeline/parallel_runner.py logs each time it replaces its workers for memory.
+                   "worker_replacements": stderr.count("replacing the worker processes")},
     }
 
 

@@ -41,9 +41,12 @@ class StudyConfig:
     ensemble_size: int = 5
     max_params: int = 0  # distilled student's budget; 0: half the best single model
     distill_epochs: int = 5
-    ensemble_weights: str = "auto"  # auto | greedy | learned (search_algo/ensemble.py)
+    # Knowledge distillation's loss: alpha * cross-entropy(labels) + (1 - alpha) * T^2 * KL at temperature T.
+    distill_temperature: float = 2.0
+    distill_alpha: float = 0.5
+    ensemble_weights: str = "auto"  # auto | bagged | greedy | learned (search_algo/ensemble.py)
     student: Any = None  # a trial id, or an architecture (mapping or JSON); None: chosen from the search
-    select: str = "best"  # best | smallest-within=X (search_algo/selection.py)
+    select: str = "best"  # best | lowest-loss | smallest-within=X (search_algo/selection.py)
     # Where and how it runs.
     metadata: str | None = None  # None: DIR/metadata.sqlite; or mysql://user:pw@host:port/db
     runner: str = "local"  # local | beam
@@ -53,6 +56,13 @@ class StudyConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UserError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        if isinstance(self.distill_temperature, bool) or not isinstance(self.distill_temperature, (int, float)) \
+                or not self.distill_temperature > 0:
+            raise UserError(f"distill-temperature must be a positive number, got {self.distill_temperature!r}")
+        if isinstance(self.distill_alpha, bool) or not isinstance(self.distill_alpha, (int, float)) \
+                or not 0 <= self.distill_alpha <= 1:
+            raise UserError(f"distill-alpha must be a number from 0 to 1, got {self.distill_alpha!r}")
+        self.distill_temperature, self.distill_alpha = float(self.distill_temperature), float(self.distill_alpha)
         if self.max_params < 0:
             raise UserError(f"max-params must be 0 (automatic) or positive, got {self.max_params}")
         if self.time_limit is not None and self.time_limit <= 0:

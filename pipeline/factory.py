@@ -193,6 +193,8 @@ def create_pipeline(
         trials=history,
         prior_trials=prior,
         epochs=distill_epochs,
+        temperature=config.distill_temperature,
+        alpha=config.distill_alpha,
         max_params=config.max_params,
         seed=seed,
         code_version=version,

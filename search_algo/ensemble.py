@@ -1,5 +1,18 @@
-"""Ensemble selection (Caruana et al., 2004): greedy forward selection with
-replacement on the eval split; a member picked twice counts twice."""
+"""Ensemble selection on the eval split.
+
+- greedy: forward selection with replacement (Caruana et al., 2004); a member
+  picked twice counts twice.
+- bagged: greedy selection over many random halves of the candidates, the
+  resulting weights averaged (Caruana et al., 2006, "Getting the most out of
+  ensemble selection"), which overfits a small eval split less.
+- learned: weights fitted by L-BFGS.
+
+All three minimise the same objective: log loss for classification, squared
+error for regression. Accuracy is the wrong thing to hill-climb on a small eval
+split: it moves in steps of one example, so with strong candidates every
+addition first costs an example and selection stops at one member (446 eval
+examples on mnist1d: one example is 0.22 points).
+"""
 
 from __future__ import annotations
 
@@ -20,13 +33,11 @@ class EnsembleChoice:
 
 
 def score_predictions(predictions: np.ndarray, labels: np.ndarray, task: str) -> float:
-    """Higher is better: accuracy, with log loss breaking ties (classification);
-    minus RMSE (regression)."""
+    """Higher is better: minus the log loss (classification), minus RMSE
+    (regression)."""
     if task == "classification":
-        accuracy = float(np.mean(np.argmax(predictions, axis=-1) == labels))
-        picked = np.clip(predictions[np.arange(len(labels)), labels], EPSILON, 1.0)
-        log_loss = float(-np.mean(np.log(picked)))
-        return accuracy - 1e-4 * log_loss
+        picked = np.clip(predictions[np.arange(len(labels)), labels.astype(np.int64)], EPSILON, 1.0)
+        return float(np.mean(np.log(picked)))
     return -float(np.sqrt(np.mean((predictions.reshape(-1) - labels.reshape(-1)) ** 2)))
 
 
@@ -68,7 +79,33 @@ def greedy_selection(
     return EnsembleChoice(members=members, weights=weights, score=float(best_score), steps=steps)
 
 
-WEIGHT_METHODS = ("auto", "greedy", "learned")
+BAGS = 20
+BAG_SHARE = 0.5
+
+
+def bagged_selection(candidate_predictions: Sequence[np.ndarray], labels: np.ndarray, task: str, max_members: int,
+                     bags: int = BAGS, seed: int = 0) -> EnsembleChoice:
+    """Greedy selection on `bags` seeded random halves of the candidates; each
+    bag's weights averaged, then the `max_members` heaviest kept and
+    renormalised. Deterministic for a seed."""
+    count = len(candidate_predictions)
+    if count <= 2:
+        return greedy_selection(candidate_predictions, labels, task, max_members)
+    rng = np.random.default_rng(seed)
+    size = max(2, int(round(BAG_SHARE * count)))
+    weights = np.zeros(count)
+    for _ in range(bags):
+        subset = np.sort(rng.choice(count, size, replace=False))
+        choice = greedy_selection([candidate_predictions[i] for i in subset], labels, task, max_members)
+        for member, weight in zip(choice.members, choice.weights):
+            weights[subset[member]] += weight / bags
+    members = sorted(int(i) for i in np.argsort(-weights, kind="stable")[:max_members] if weights[i] > 0)
+    member_weights = [float(weights[i] / weights[members].sum()) for i in members]
+    score = score_predictions(_average(candidate_predictions, members, member_weights), labels, task)
+    return EnsembleChoice(members=members, weights=member_weights, score=score, steps=[score])
+
+
+WEIGHT_METHODS = ("auto", "bagged", "greedy", "learned")
 MIN_WEIGHT = 1e-3
 
 
@@ -148,29 +185,36 @@ def cross_validated_score(method, candidate_predictions: Sequence[np.ndarray], l
 
 def choose_ensemble(candidate_predictions: Sequence[np.ndarray], labels: np.ndarray, task: str, max_members: int,
                     method: str = "auto", seed: int = 0) -> tuple[EnsembleChoice, dict]:
-    """Greedy selection (the default) or learned weights, at most `max_members`.
+    """Bagged selection (the default), greedy selection or learned weights, at
+    most `max_members`.
 
-    `auto` takes the learned weights only when they beat greedy selection both
+    `auto` takes the learned weights only when they beat bagged selection both
     on 2-fold cross-validation within the eval split (each method chosen on one
     half, scored on the other, so fitting weights on eval is not rewarded for
     overfitting it) and on the whole eval split. Returns the choice and how
     the methods compared."""
     if method not in WEIGHT_METHODS:
         raise ValueError(f"ensemble weights must be one of {WEIGHT_METHODS}, not {method!r}")
-    greedy = greedy_selection(candidate_predictions, labels, task, max_members)
     if method == "greedy":
-        return greedy, {"method": "greedy"}
+        return greedy_selection(candidate_predictions, labels, task, max_members), {"method": "greedy"}
+
+    def bagged_method(*args):
+        return bagged_selection(*args, seed=seed)
+
+    bagged = bagged_method(candidate_predictions, labels, task, max_members)
+    if method == "bagged":
+        return bagged, {"method": "bagged"}
     learned = learned_selection(candidate_predictions, labels, task, max_members)
     if method == "learned":
         return learned, {"method": "learned"}
-    report = {"greedy_eval_score": greedy.score, "learned_eval_score": learned.score}
+    report = {"bagged_eval_score": bagged.score, "learned_eval_score": learned.score}
     if len(labels) >= 4:
-        report["greedy_cv_score"] = cross_validated_score(
-            lambda *a: greedy_selection(*a), candidate_predictions, labels, task, max_members, seed=seed)
+        report["bagged_cv_score"] = cross_validated_score(
+            bagged_method, candidate_predictions, labels, task, max_members, seed=seed)
         report["learned_cv_score"] = cross_validated_score(
             learned_selection, candidate_predictions, labels, task, max_members, seed=seed)
-        better = report["learned_cv_score"] > report["greedy_cv_score"] and learned.score >= greedy.score
+        better = report["learned_cv_score"] > report["bagged_cv_score"] and learned.score >= bagged.score
     else:
         better = False
-    report["method"] = "learned" if better else "greedy"
-    return (learned if better else greedy), report
+    report["method"] = "learned" if better else "bagged"
+    return (learned if better else bagged), report

@@ -3,6 +3,10 @@ becomes the run's model. It sees eval-split metrics only, never test.
 
 - `best`: the highest eval score (accuracy; minus RMSE for regression);
   ties go to the smaller model.
+- `lowest-loss`: the lowest eval loss (cross-entropy; mean squared error for
+  regression, the same order as `best`); ties go to the smaller model. For a
+  small eval split on which the candidates' accuracies differ by an example
+  or two: the loss weighs every example's confidence, not only its argmax.
 - `smallest-within=X`: the model with the fewest parameters whose eval
   accuracy is at most X percentage points below the best candidate's
   (accuracy >= best - X/100); for regression, whose eval RMSE is at most X
@@ -20,6 +24,7 @@ from typing import Any, Mapping, Sequence
 from search_algo.errors import UserError
 
 BEST = "best"
+LOWEST_LOSS = "lowest-loss"
 SMALLEST_WITHIN = "smallest-within"
 
 
@@ -29,14 +34,15 @@ class SelectionPolicy:
     margin: float = 0.0  # percentage points (classification) or percent of RMSE (regression)
 
     def __str__(self) -> str:
-        return BEST if self.kind == BEST else f"{SMALLEST_WITHIN}={self.margin:g}"
+        return self.kind if self.kind in (BEST, LOWEST_LOSS) else f"{SMALLEST_WITHIN}={self.margin:g}"
 
 
 def parse_policy(text: Any) -> SelectionPolicy:
-    """`best` or `smallest-within=X` with X >= 0; raises UserError otherwise."""
+    """`best`, `lowest-loss` or `smallest-within=X` with X >= 0; raises
+    UserError otherwise."""
     value = str(text).strip().lower()
-    if value == BEST:
-        return SelectionPolicy(BEST)
+    if value in (BEST, LOWEST_LOSS):
+        return SelectionPolicy(value)
     name, sep, number = value.partition("=")
     if name == SMALLEST_WITHIN and sep:
         try:
@@ -45,7 +51,7 @@ def parse_policy(text: Any) -> SelectionPolicy:
             margin = math.nan
         if math.isfinite(margin) and margin >= 0:
             return SelectionPolicy(SMALLEST_WITHIN, margin)
-    raise UserError(f"select: expected 'best' or 'smallest-within=X' (X >= 0 percentage points), got {text!r}")
+    raise UserError(f"select: expected 'best', 'lowest-loss' or 'smallest-within=X' (X >= 0 percentage points), got {text!r}")
 
 
 def eval_score(metrics: Mapping[str, float], task: str) -> float:
@@ -68,6 +74,8 @@ def choose(candidates: Sequence[Mapping[str, Any]], policy: SelectionPolicy, tas
 
     if policy.kind == BEST:
         return min(candidates, key=order)
+    if policy.kind == LOWEST_LOSS:
+        return min(candidates, key=lambda c: (float(c["eval"]["loss"]), size(c)))
     best = min(candidates, key=order)
     eligible = [c for c in candidates if _within(c["eval"], best["eval"], policy.margin, task)]
     return min(eligible, key=lambda c: (size(c), *order(c)))

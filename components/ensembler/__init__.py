@@ -1,1 +1,1 @@
-"""Ensembler: greedy ensemble selection over every completed trial."""
+"""Ensembler: ensemble selection (bagged, greedy or learned weights) over the best completed trials."""

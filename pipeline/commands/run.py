@@ -78,13 +78,19 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     after.add_argument("--max-params", dest="max_params", type=int,
                        help="the distilled student's parameter budget (default: half the best single model)")
     after.add_argument("--distill-epochs", dest="distill_epochs", type=int, help="student training epochs (default 5)")
-    after.add_argument("--ensemble-weights", dest="ensemble_weights", choices=("auto", "greedy", "learned"),
-                       help="greedy selection, learned weights, or auto: learned only when they beat greedy on "
-                       "the eval split (default auto)")
+    after.add_argument("--distill-temperature", dest="distill_temperature", type=float,
+                       help="distillation temperature T (default 2)")
+    after.add_argument("--distill-alpha", dest="distill_alpha", type=float,
+                       help="weight of the true labels in the student's loss, the teacher's soft labels get 1 - alpha "
+                       "(default 0.5)")
+    after.add_argument("--ensemble-weights", dest="ensemble_weights", choices=("auto", "bagged", "greedy", "learned"),
+                       help="bagged or plain greedy selection, learned weights, or auto: learned only when they "
+                       "beat bagged selection on the eval split (default auto)")
     after.add_argument("--student", help="the distilled student: a trial id, or an architecture as JSON "
                        "(default: chosen from the search within --max-params)")
-    after.add_argument("--select", help="which candidate becomes the run's model, on eval metrics: best (default) or "
-                       "smallest-within=X (the smallest within X accuracy points of the best)")
+    after.add_argument("--select", help="which candidate becomes the run's model, on eval metrics: best (default; "
+                       "accuracy), lowest-loss (cross-entropy) or smallest-within=X (the smallest within X accuracy "
+                       "points of the best)")
     where = parser.add_argument_group("where it runs")
     where.add_argument("--metadata", help="ML Metadata: a SQLite path (default DIR/metadata.sqlite) or "
                        "mysql://user:password@host:port/database")
@@ -96,6 +102,7 @@ STUDY_FLAGS = (
     "output", "study", "seed", "dataset", "data", "label", "task", "test_data", "split_ratios", "image_size",
     "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "module_file",
     "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs",
+    "distill_temperature", "distill_alpha",
     "ensemble_weights", "student", "select", "metadata", "runner",
 )
 

@@ -17,12 +17,18 @@ def test_defaults_and_normalised_values():
                            "student": {"blocks": [{"name": "dense"}]}}, {"ensemble_weights": "learned"})
     assert config.select == "smallest-within=0.5" and config.ensemble_weights == "learned"
     assert json.loads(config.student) == {"blocks": [{"name": "dense"}]}
+    assert (config.distill_temperature, config.distill_alpha) == (2.0, 0.5)
+    config = build_config({"dataset": "digits", "distill_temperature": 4, "distill_alpha": 0.2}, {})
+    assert (config.distill_temperature, config.distill_alpha) == (4.0, 0.2)
 
 
 @pytest.mark.parametrize("values, message", [
     ({"select": "fastest"}, "smallest-within=X"),
     ({"ensemble_weights": "median"}, "ensemble-weights"),
     ({"student": 3}, "student"),
+    ({"distill_temperature": 0}, "distill-temperature"),
+    ({"distill_alpha": 1.5}, "distill-alpha"),
+    ({"distill_alpha": "half"}, "distill-alpha"),
 ])
 def test_bad_values_are_user_errors(values, message):
     with pytest.raises(UserError, match=message):

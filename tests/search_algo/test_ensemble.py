@@ -1,4 +1,4 @@
-"""Ensemble selection on small prediction arrays: greedy, learned weights, auto."""
+"""Ensemble selection on small prediction arrays: greedy, bagged, learned weights, auto."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from search_algo.ensemble import (
-    choose_ensemble, fit_weights, greedy_selection, learned_selection, score_predictions,
+    bagged_selection, choose_ensemble, fit_weights, greedy_selection, learned_selection, score_predictions,
 )
 
 
@@ -61,16 +61,45 @@ def test_greedy_ensemble_is_never_worse_than_its_best_member_on_eval(members):
     assert len(choice.members) <= 3
 
 
-def test_auto_keeps_greedy_unless_learned_wins_on_held_out_eval_and_on_eval(members):
+def test_greedy_climbs_log_loss_past_a_step_that_costs_an_example():
+    # The first member is right on 4 of 5 examples, the second on 3; together
+    # they are right on 3 but far less confidently wrong. Hill-climbing
+    # accuracy would stop at the first member; log loss takes both.
+    labels = np.zeros(5, dtype=np.int64)
+
+    def probabilities(*class_zero):
+        return np.array([[p, 1 - p] for p in class_zero])
+
+    first, second = probabilities(0.99, 0.99, 0.99, 0.52, 0.2), probabilities(0.8, 0.8, 0.8, 0.4, 0.45)
+    choice = greedy_selection([first, second], labels, "classification", max_members=2)
+    assert choice.members == [0, 1]
+    mixed = sum(w * p for w, p in zip(choice.weights, (first, second)))
+    assert np.mean(np.argmax(mixed, -1) == labels) < np.mean(np.argmax(first, -1) == labels)
+    assert choice.score > score_predictions(first, labels, "classification")
+
+
+def test_bagged_selection_is_deterministic_bounded_and_spreads_weight(members):
+    predictions, labels = members
+    choice = bagged_selection(predictions, labels, "classification", max_members=3, seed=4)
+    again = bagged_selection(predictions, labels, "classification", max_members=3, seed=4)
+    assert (choice.members, choice.weights) == (again.members, again.weights)
+    assert 1 <= len(choice.members) <= 3 and sum(choice.weights) == pytest.approx(1.0)
+    # The three useful members carry the ensemble; the two near-chance ones do not.
+    assert set(choice.members) <= {0, 1, 2} and len(choice.members) >= 2
+    greedy = greedy_selection(predictions, labels, "classification", max_members=3)
+    assert choice.score <= greedy.score + 1e-12  # greedy fits the whole eval split; bagging trades that away
+
+
+def test_auto_keeps_bagged_unless_learned_wins_on_held_out_eval_and_on_eval(members):
     predictions, labels = members
     choice, report = choose_ensemble(predictions, labels, "classification", max_members=3)
-    assert report["method"] in ("greedy", "learned")
-    assert {"greedy_cv_score", "learned_cv_score", "greedy_eval_score", "learned_eval_score"} <= set(report)
+    assert report["method"] in ("bagged", "learned")
+    assert {"bagged_cv_score", "learned_cv_score", "bagged_eval_score", "learned_eval_score"} <= set(report)
     if report["method"] == "learned":
-        assert report["learned_cv_score"] > report["greedy_cv_score"]
-        assert report["learned_eval_score"] >= report["greedy_eval_score"]
+        assert report["learned_cv_score"] > report["bagged_cv_score"]
+        assert report["learned_eval_score"] >= report["bagged_eval_score"]
     else:
-        assert choice.score == report["greedy_eval_score"]
+        assert choice.score == report["bagged_eval_score"]
     # A single candidate: both methods give it all the weight.
     alone, _ = choose_ensemble(predictions[:1], labels, "classification", max_members=3)
     assert alone.members == [0] and alone.weights == [1.0]

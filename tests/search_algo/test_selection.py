@@ -1,4 +1,4 @@
-"""The selection policy: best, and smallest-within=X percentage points, on eval metrics."""
+"""The selection policy: best, lowest-loss, and smallest-within=X percentage points, on eval metrics."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ BOARD = candidates(("best_single", 40_000, 0.880), ("ensemble", 160_000, 0.905),
 
 def test_parse_policy_accepts_best_and_smallest_within_and_rejects_the_rest():
     assert str(parse_policy("best")) == "best"
+    assert str(parse_policy(" Lowest-Loss ")) == "lowest-loss"
     assert str(parse_policy(" Smallest-Within=0.5 ")) == "smallest-within=0.5"
     assert parse_policy("smallest-within=2").margin == 2.0
     for bad in ("fastest", "smallest-within", "smallest-within=-1", "smallest-within=x", "smallest-within=nan", ""):
@@ -33,6 +34,17 @@ def test_best_takes_the_highest_eval_accuracy_never_test():
 def test_best_breaks_ties_towards_the_smaller_model():
     tied = candidates(("best_single", 40_000, 0.9), ("ensemble", 160_000, 0.9), ("distilled", 9_000, 0.7))
     assert choose(tied, parse_policy("best"), "classification")["name"] == "best_single"
+
+
+def test_lowest_loss_prefers_the_confident_candidate_over_one_more_correct_example():
+    # 446 eval examples: the single model is one example ahead, the ensemble far better calibrated.
+    board = [{"name": "best_single", "num_params": 88_458, "eval": {"accuracy": 0.9955, "loss": 0.0246}},
+             {"name": "ensemble", "num_params": 500_000, "eval": {"accuracy": 0.9933, "loss": 0.0128}},
+             {"name": "distilled", "num_params": 12_000, "eval": {"accuracy": 0.9800, "loss": 0.0700}}]
+    assert choose(board, parse_policy("best"), "classification")["name"] == "best_single"
+    assert choose(board, parse_policy("lowest-loss"), "classification")["name"] == "ensemble"
+    tied = [dict(board[1], name="big"), dict(board[1], name="small", num_params=1_000)]
+    assert choose(tied, parse_policy("lowest-loss"), "classification")["name"] == "small"
 
 
 def test_smallest_within_x_points_of_the_best():
