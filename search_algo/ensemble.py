@@ -87,7 +87,8 @@ def bagged_selection(candidate_predictions: Sequence[np.ndarray], labels: np.nda
                      bags: int = BAGS, seed: int = 0) -> EnsembleChoice:
     """Greedy selection on `bags` seeded random halves of the candidates; each
     bag's weights averaged, then the `max_members` heaviest kept and
-    renormalised. Deterministic for a seed."""
+    renormalised. Deterministic for a seed. With two candidates or fewer there
+    is nothing to bag: plain greedy selection."""
     count = len(candidate_predictions)
     if count <= 2:
         return greedy_selection(candidate_predictions, labels, task, max_members)
@@ -100,7 +101,8 @@ def bagged_selection(candidate_predictions: Sequence[np.ndarray], labels: np.nda
         for member, weight in zip(choice.members, choice.weights):
             weights[subset[member]] += weight / bags
     members = sorted(int(i) for i in np.argsort(-weights, kind="stable")[:max_members] if weights[i] > 0)
-    member_weights = [float(weights[i] / weights[members].sum()) for i in members]
+    kept = weights[members].sum()
+    member_weights = [float(weights[i] / kept) for i in members]
     score = score_predictions(_average(candidate_predictions, members, member_weights), labels, task)
     return EnsembleChoice(members=members, weights=member_weights, score=score, steps=[score])
 
