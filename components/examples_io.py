@@ -49,3 +49,24 @@ def load_split(examples: artifact.Artifact, split: str, spec: DatasetSpec) -> tu
     arrays = {key: np.concatenate(values) for key, values in batches.items()}
     labels = arrays.pop(spec.label)
     return arrays, labels
+
+
+def serialize_features(features: dict[str, np.ndarray], spec: DatasetSpec) -> np.ndarray:
+    """Parsed features (as `load_split` returns them) back to serialized
+    tf.Example strings that a model's serving signature reads."""
+    count = len(next(iter(features.values()))) if features else 0
+    kinds = {feature.name: feature.dtype for feature in spec.features}
+    serialized = []
+    for row in range(count):
+        values = {}
+        for name, column in features.items():
+            value = column[row]
+            if kinds.get(name) == "string":
+                items = np.asarray(value, dtype=object).reshape(-1)
+                values[name] = tf.train.Feature(bytes_list=tf.train.BytesList(
+                    value=[v if isinstance(v, bytes) else str(v).encode("utf-8") for v in items]))
+            else:
+                values[name] = tf.train.Feature(float_list=tf.train.FloatList(
+                    value=np.asarray(value, dtype=np.float32).reshape(-1)))
+        serialized.append(tf.train.Example(features=tf.train.Features(feature=values)).SerializeToString())
+    return np.array(serialized, dtype=object)

@@ -44,6 +44,8 @@ class StudyConfig:
     # Knowledge distillation's loss: alpha * cross-entropy(labels) + (1 - alpha) * T^2 * KL at temperature T.
     distill_temperature: float = 2.0
     distill_alpha: float = 0.5
+    # mixup: every epoch the teacher labels freshly mixed training examples (function matching).
+    distill_augment: str = "none"  # none | mixup (search_algo/distillation.py)
     ensemble_weights: str = "auto"  # auto | bagged | greedy | learned (search_algo/ensemble.py)
     student: Any = None  # a trial id, or an architecture (mapping or JSON); None: chosen from the search
     select: str = "best"  # best | lowest-loss | smallest-within=X (search_algo/selection.py)
@@ -74,10 +76,13 @@ class StudyConfig:
                 raise UserError(f"{name.replace('_', '-')} must be true or false, got {getattr(self, name)!r}")
         if self.runner not in ("local", "beam"):
             raise UserError(f"runner must be local or beam, not {self.runner!r}")
+        from search_algo.distillation import AUGMENTATIONS
         from search_algo.ensemble import WEIGHT_METHODS
         from search_algo.selection import parse_policy
 
         self.select = str(parse_policy(self.select))
+        if self.distill_augment not in AUGMENTATIONS:
+            raise UserError(f"distill-augment must be one of {', '.join(AUGMENTATIONS)}, not {self.distill_augment!r}")
         if self.ensemble_weights not in WEIGHT_METHODS:
             raise UserError(f"ensemble-weights must be one of {', '.join(WEIGHT_METHODS)}, not {self.ensemble_weights!r}")
         if isinstance(self.student, dict):

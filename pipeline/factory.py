@@ -195,6 +195,7 @@ def create_pipeline(
         epochs=distill_epochs,
         temperature=config.distill_temperature,
         alpha=config.distill_alpha,
+        augment=config.distill_augment,
         max_params=config.max_params,
         seed=seed,
         code_version=version,

@@ -15,11 +15,16 @@ EPSILON = 1e-7
 
 def distillation_targets(labels: np.ndarray, teacher: np.ndarray, task: str) -> np.ndarray:
     """What `fit` receives as y: [one-hot labels | teacher probabilities] for
-    classification, [label, teacher prediction] for regression."""
+    classification, [label, teacher prediction] for regression. Classification
+    labels are class indices, or one-hot (or mixed) rows already."""
     if task == "classification":
-        one_hot = np.eye(teacher.shape[-1], dtype=np.float32)[labels.astype(np.int64)]
+        one_hot = labels.astype(np.float32) if labels.ndim == 2 else one_hot_labels(labels, teacher.shape[-1])
         return np.concatenate([one_hot, teacher.astype(np.float32)], axis=-1)
     return np.stack([labels.reshape(-1), teacher.reshape(-1)], axis=-1).astype(np.float32)
+
+
+def one_hot_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.eye(num_classes, dtype=np.float32)[labels.astype(np.int64)]
 
 
 @keras.saving.register_keras_serializable(package="search_algo")
@@ -183,3 +188,32 @@ def shrink_to_budget(architecture, count_params, budget: int, max_steps: int = 3
 def usable_threshold(best_score: float, chance_score: float) -> float:
     """The eval score a student from the search must reach to be used as is."""
     return chance_score + USABLE_SHARE * (best_score - chance_score)
+
+
+# --- function matching: the teacher labels fresh inputs every epoch --------------
+# Augmentations the Distiller can apply to the transfer set.
+AUGMENTATIONS = ("none", "mixup")
+# Beta(a, a) for the mixing weight: most pairs stay close to one of the two examples.
+MIXUP_ALPHA = 0.4
+
+
+def mixup_features(features: dict, labels: np.ndarray, rng: np.random.Generator,
+                   alpha: float = MIXUP_ALPHA) -> tuple[dict, np.ndarray]:
+    """Every example mixed with a random partner (Zhang et al., 2018): float
+    features are interpolated, other features (strings) kept from the example
+    that weighs more, which is always the first (the weight is at least 0.5).
+    `labels` are one-hot rows (classification) or values (regression);
+    returns the mixed features and the labels mixed the same way."""
+    count = len(labels)
+    partner = rng.permutation(count)
+    weight = rng.beta(alpha, alpha, count).astype(np.float32)
+    weight = np.maximum(weight, 1.0 - weight)
+    mixed = {}
+    for name, values in features.items():
+        if np.issubdtype(np.asarray(values).dtype, np.floating):
+            shaped = weight.reshape((-1,) + (1,) * (values.ndim - 1))
+            mixed[name] = (shaped * values + (1.0 - shaped) * values[partner]).astype(values.dtype)
+        else:
+            mixed[name] = values
+    shaped = weight.reshape((-1,) + (1,) * (labels.ndim - 1))
+    return mixed, (shaped * labels + (1.0 - shaped) * labels[partner]).astype(np.float32)

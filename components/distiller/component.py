@@ -11,7 +11,7 @@ from tfx.types import component_spec, standard_artifacts
 from components import artifacts, fan_in
 from components.distiller import executor as distiller_executor
 from components.distiller.executor import (
-    ALPHA_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY, MODEL_KEY,
+    ALPHA_KEY, AUGMENT_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY, MODEL_KEY,
     MODULE_FILE_KEY, PRIOR_KEY, SEED_KEY, STUDENT_KEY, TEACHER_KEY, TEMPERATURE_KEY, TRIALS_PREFIX,
 )
 
@@ -22,6 +22,7 @@ class DistillerSpec(component_spec.ComponentSpec):
         EPOCHS_KEY: component_spec.ExecutionParameter(type=int),
         TEMPERATURE_KEY: component_spec.ExecutionParameter(type=float),
         ALPHA_KEY: component_spec.ExecutionParameter(type=float),
+        AUGMENT_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         SEED_KEY: component_spec.ExecutionParameter(type=int),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
@@ -52,6 +53,7 @@ class Distiller(base_component.BaseComponent):
         max_params: int = 0,
         temperature: float = 2.0,
         alpha: float = 0.5,
+        augment: str = "none",
         prior_trials: Optional[types.BaseChannel] = None,
         module_file: Optional[str] = None,
         student: Optional[str] = None,
@@ -67,6 +69,7 @@ class Distiller(base_component.BaseComponent):
                 epochs=epochs,
                 temperature=temperature,
                 alpha=alpha,
+                augment=augment,
                 seed=seed,
                 code_version=code_version,
                 module_file=module_file,

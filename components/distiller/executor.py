@@ -10,6 +10,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 import keras
+import numpy as np
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
@@ -19,7 +20,8 @@ from components.trainer.training import load_trial_model
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import (
-    compile_for_distillation, distillation_targets, shrink_to_budget, usable_threshold,
+    AUGMENTATIONS, compile_for_distillation, distillation_targets, mixup_features, one_hot_labels, shrink_to_budget,
+    usable_threshold,
 )
 from search_algo.errors import SearchSpaceError, UserError
 from search_algo.model_builder import build_model, learning_rate_callbacks, parameter_count
@@ -42,6 +44,7 @@ SEED_KEY = "seed"
 CODE_VERSION_KEY = "code_version"
 MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 STUDENT_KEY = "student"
+AUGMENT_KEY = "augment"
 STUDENT_FILE = "student.json"
 
 
@@ -112,8 +115,8 @@ class Executor(base_executor.BaseExecutor):
 
         train_features, train_labels = examples_io.load_split(examples, "train", spec)
         eval_features, eval_labels = examples_io.load_split(examples, "eval", spec)
-        soft_train = scoring.predictions(teacher.uri, examples_io.serialized_split(examples, "train"), spec)
-        soft_eval = scoring.predictions(teacher.uri, examples_io.serialized_split(examples, "eval"), spec)
+        teacher_predict = model_export.load_predict_fn(teacher.uri)
+        soft_eval = teacher_predict(examples_io.serialized_split(examples, "eval"))[scoring.output_key(spec)]
 
         seed = int(exec_properties[SEED_KEY])
         # A student from the search starts from its trial's trained weights; both learn the teacher's soft labels.
@@ -125,16 +128,22 @@ class Executor(base_executor.BaseExecutor):
         hyperparameters = choice.architecture.hyperparameters
         compile_for_distillation(student, hyperparameters, spec, float(exec_properties[TEMPERATURE_KEY]),
                                  float(exec_properties[ALPHA_KEY]))
-        history = student.fit(
-            train_features,
-            distillation_targets(train_labels, soft_train, spec.task),
-            batch_size=hyperparameters.batch_size,
-            epochs=int(exec_properties[EPOCHS_KEY]),
-            validation_data=(eval_features, distillation_targets(eval_labels, soft_eval, spec.task)),
-            callbacks=learning_rate_callbacks(hyperparameters, int(exec_properties[EPOCHS_KEY])),
-            shuffle=True,
-            verbose=0,
-        )
+        epochs = int(exec_properties[EPOCHS_KEY])
+        augment = exec_properties.get(AUGMENT_KEY) or "none"
+        transfer_sets = _transfer_sets(train_features, train_labels, examples, spec, teacher_predict, augment, seed)
+        eval_targets = distillation_targets(eval_labels, soft_eval, spec.task)
+        callbacks = learning_rate_callbacks(hyperparameters, epochs)
+        history: Dict[str, List[float]] = {}
+        # One epoch per transfer set: with an augmentation, every epoch sees new inputs
+        # labelled by the teacher (function matching), which a fixed transfer set cannot.
+        for epoch in range(epochs):
+            features, targets = next(transfer_sets)
+            result = student.fit(features, targets, batch_size=hyperparameters.batch_size,
+                                 initial_epoch=epoch, epochs=epoch + 1,
+                                 validation_data=(eval_features, eval_targets),
+                                 callbacks=callbacks, shuffle=True, verbose=0)
+            for key, values in result.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_export.export_keras_model(student, spec, model.uri)
         description = {
@@ -144,7 +153,8 @@ class Executor(base_executor.BaseExecutor):
             "architecture": choice.architecture.to_dict(),
             "num_params": parameter_count(student),
             "param_budget": choice.budget,
-            "history": {k: [float(v) for v in values] for k, values in history.history.items()},
+            "augment": augment,
+            "history": history,
         }
         files.write_text(os.path.join(model.uri, STUDENT_FILE), json.dumps(description, indent=1))
         model.set_string_custom_property("student_trial", choice.trial.trial_id if choice.trial else "")
@@ -155,3 +165,22 @@ class Executor(base_executor.BaseExecutor):
         log.info("distilled into %s student %s (%d params, budget %d): %s", choice.source,
                  choice.architecture.describe(), description["num_params"], choice.budget, choice.reason)
         keras.backend.clear_session()
+
+
+def _transfer_sets(features, labels, examples, spec: DatasetSpec, teacher_predict, augment: str, seed: int):
+    """Endless (features, distillation targets) for one epoch each: the training
+    split as is, or (`mixup`) a freshly mixed copy of it labelled by the teacher."""
+    key = scoring.output_key(spec)
+    if augment == "none":
+        soft = teacher_predict(examples_io.serialized_split(examples, "train"))[key]
+        targets = distillation_targets(labels, soft, spec.task)
+        while True:
+            yield features, targets
+    if augment != "mixup":
+        raise UserError(f"distill_augment: unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
+    rng = np.random.default_rng(seed)
+    hard = one_hot_labels(labels, max(spec.num_classes, 1)) if spec.task == "classification" else labels.astype(np.float32)
+    while True:
+        mixed, mixed_labels = mixup_features(features, hard, rng)
+        soft = teacher_predict(examples_io.serialize_features(mixed, spec))[key]
+        yield mixed, distillation_targets(mixed_labels, soft, spec.task)

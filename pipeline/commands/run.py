@@ -83,6 +83,9 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     after.add_argument("--distill-alpha", dest="distill_alpha", type=float,
                        help="weight of the true labels in the student's loss, the teacher's soft labels get 1 - alpha "
                        "(default 0.5)")
+    after.add_argument("--distill-augment", dest="distill_augment", choices=("none", "mixup"),
+                       help="mixup: each epoch the student learns the teacher's labels of freshly mixed training "
+                       "examples (slower per epoch, closer to the teacher; default none)")
     after.add_argument("--ensemble-weights", dest="ensemble_weights", choices=("auto", "bagged", "greedy", "learned"),
                        help="bagged or plain greedy selection, learned weights, or auto: learned only when they "
                        "beat bagged selection on the eval split (default auto)")
@@ -102,7 +105,7 @@ STUDY_FLAGS = (
     "output", "study", "seed", "dataset", "data", "label", "task", "test_data", "split_ratios", "image_size",
     "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "module_file",
     "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs",
-    "distill_temperature", "distill_alpha",
+    "distill_temperature", "distill_alpha", "distill_augment",
     "ensemble_weights", "student", "select", "metadata", "runner",
 )
 

@@ -47,3 +47,22 @@ def test_regression_metrics():
     assert result["loss"] == pytest.approx(0.375)
     assert result["rmse"] == pytest.approx(np.sqrt(0.375))
     assert result["r2"] == pytest.approx(1 - 1.5 / 5.0)
+
+
+def test_serialized_features_parse_back_to_the_same_values():
+    import tensorflow as tf
+
+    from components import examples_io
+    from search_algo.model_builder import parse_feature_spec
+    from search_algo.testing import random_batch, sequence_spec, tabular_spec
+
+    for spec in (tabular_spec(), sequence_spec(channels=2)):
+        features, _ = random_batch(spec, batch_size=5, seed=1)
+        serialized = examples_io.serialize_features(features, spec)
+        parsed = tf.io.parse_example(tf.constant(list(serialized)), parse_feature_spec(spec))
+        for name, values in features.items():
+            back = parsed[name].numpy()
+            if values.dtype == object:
+                assert [v.decode() for v in back] == list(values)
+            else:
+                assert np.allclose(back, values)

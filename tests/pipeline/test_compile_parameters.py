@@ -17,7 +17,7 @@ def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("spec") / "digits.json"
     argv = ["compile", str(ROOT / "examples" / "digits.yaml"), "--target", "vertex", "--image", "img:1",
             "--pipeline-root", "gs://b/r", "--out", str(out), "--epochs", "3",
-            "--distill-temperature", "4", "--distill-alpha", "0.2",
+            "--distill-temperature", "4", "--distill-alpha", "0.2", "--distill-augment", "mixup",
             "--trainer-cpu", "4", "--trainer-memory", "16G", "--trainer-gpus", "1",
             "--accelerator-type", "NVIDIA_TESLA_T4"]
     assert main(argv) == 0
@@ -38,6 +38,7 @@ def test_epochs_seed_and_run_id_are_runtime_parameters_with_the_config_defaults(
     assert tasks["Distiller"]["inputs"]["parameters"]["epochs"] == {"componentInputParameter": "distill_epochs"}
     distiller = tasks["Distiller"]["inputs"]["parameters"]
     assert [distiller[name]["runtimeValue"]["constantValue"]["doubleValue"] for name in ("temperature", "alpha")] == [4.0, 0.2]
+    assert distiller["augment"]["runtimeValue"]["constantValue"]["stringValue"] == "mixup"
 
 
 def test_only_trainer_nodes_carry_the_resource_requests(compiled):

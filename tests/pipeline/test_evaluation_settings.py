@@ -20,6 +20,8 @@ def test_defaults_and_normalised_values():
     assert (config.distill_temperature, config.distill_alpha) == (2.0, 0.5)
     config = build_config({"dataset": "digits", "distill_temperature": 4, "distill_alpha": 0.2}, {})
     assert (config.distill_temperature, config.distill_alpha) == (4.0, 0.2)
+    assert build_config({"dataset": "digits"}, {}).distill_augment == "none"
+    assert build_config({"dataset": "digits", "distill_augment": "mixup"}, {}).distill_augment == "mixup"
 
 
 @pytest.mark.parametrize("values, message", [
@@ -29,6 +31,7 @@ def test_defaults_and_normalised_values():
     ({"distill_temperature": 0}, "distill-temperature"),
     ({"distill_alpha": 1.5}, "distill-alpha"),
     ({"distill_alpha": "half"}, "distill-alpha"),
+    ({"distill_augment": "cutmix"}, "distill-augment"),
 ])
 def test_bad_values_are_user_errors(values, message):
     with pytest.raises(UserError, match=message):

@@ -159,7 +159,8 @@ def evaluated(wine, round_one, tmp_path_factory):
     student = new_artifact(standard_artifacts.Model, root / "student")
     distiller_executor.Executor().Do(
         {**base, **trials_inputs, "teacher": [ensemble]}, {"model": [student]},
-        {"max_params": 0, "epochs": 2, "temperature": 2.0, "alpha": 0.5, "seed": 0, "code_version": "test"})
+        {"max_params": 0, "epochs": 2, "temperature": 2.0, "alpha": 0.5, "augment": "mixup", "seed": 0,
+         "code_version": "test"})
     board = new_artifact(artifacts.Leaderboard, root / "board")
     chosen = new_artifact(standard_artifacts.Model, root / "chosen")
     evaluator_executor.Executor().Do(
@@ -179,6 +180,8 @@ def test_ensemble_distil_and_evaluate(evaluated):
     assert described["method"] in ("bagged", "learned") and described["members"] == members
     assert sum(described["weights"]) == pytest.approx(1.0)
     assert student.get_int_custom_property("num_params") > 0
+    distilled = json.loads(open(os.path.join(student.uri, "student.json")).read())
+    assert distilled["augment"] == "mixup" and len(distilled["history"]["val_accuracy"]) == 2
 
     names = [c["name"] for c in leaderboard["candidates"]]
     assert names == ["best_single", "ensemble", "distilled"]
