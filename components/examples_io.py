@@ -51,22 +51,31 @@ def load_split(examples: artifact.Artifact, split: str, spec: DatasetSpec) -> tu
     return arrays, labels
 
 
+def to_example(values: dict[str, Any]) -> tf.train.Example:
+    """tf.Example of encoded feature values: strings as bytes, integers (the
+    class index) as int64, everything else as a flat float list."""
+    feature = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+        else:
+            flat = np.asarray(value, dtype=np.float32).reshape(-1)
+            feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=flat))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
 def serialize_features(features: dict[str, np.ndarray], spec: DatasetSpec) -> np.ndarray:
     """Parsed features (as `load_split` returns them) back to serialized
     tf.Example strings that a model's serving signature reads."""
     count = len(next(iter(features.values()))) if features else 0
-    kinds = {feature.name: feature.dtype for feature in spec.features}
-    serialized = []
-    for row in range(count):
-        values = {}
-        for name, column in features.items():
-            value = column[row]
-            if kinds.get(name) == "string":
-                items = np.asarray(value, dtype=object).reshape(-1)
-                values[name] = tf.train.Feature(bytes_list=tf.train.BytesList(
-                    value=[v if isinstance(v, bytes) else str(v).encode("utf-8") for v in items]))
-            else:
-                values[name] = tf.train.Feature(float_list=tf.train.FloatList(
-                    value=np.asarray(value, dtype=np.float32).reshape(-1)))
-        serialized.append(tf.train.Example(features=tf.train.Features(feature=values)).SerializeToString())
-    return np.array(serialized, dtype=object)
+    def text(value):  # tf.io.parse_example gives bytes
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+    strings = {feature.name for feature in spec.features if feature.dtype == "string"}
+    return np.array([
+        to_example({name: text(column[row]) if name in strings else column[row]
+                    for name, column in features.items()}).SerializeToString()
+        for row in range(count)
+    ], dtype=object)

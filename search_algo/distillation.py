@@ -210,7 +210,7 @@ def mixup_features(features: dict, labels: np.ndarray, rng: np.random.Generator,
     weight = np.maximum(weight, 1.0 - weight)
     mixed = {}
     for name, values in features.items():
-        if np.issubdtype(np.asarray(values).dtype, np.floating):
+        if np.issubdtype(values.dtype, np.floating):
             shaped = weight.reshape((-1,) + (1,) * (values.ndim - 1))
             mixed[name] = (shaped * values + (1.0 - shaped) * values[partner]).astype(values.dtype)
         else:

@@ -34,25 +34,10 @@ DATASET_SPEC_KEY = "dataset_spec"
 log = logging.getLogger(__name__)
 
 
-def to_example(values: Dict[str, Any]) -> tf.train.Example:
-    """tf.Example of encoded feature values: strings as bytes, integers (the
-    class index) as int64, everything else as a flat float list."""
-    feature = {}
-    for key, value in values.items():
-        if isinstance(value, str):
-            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
-        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-        else:
-            flat = np.asarray(value, dtype=np.float32).reshape(-1)
-            feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=flat))
-    return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
 def _encode(record: tuple, meta: Dict[str, Any]):
     values = sources.encode_record(meta, record)
     if values is not None:
-        yield to_example(values)
+        yield examples_io.to_example(values)
 
 
 @beam.ptransform_fn
