@@ -25,7 +25,7 @@ PRIOR_KEY = executor_inputs.PRIOR_KEY
 MODEL_KEY = "model"
 MAX_MEMBERS_KEY = "max_members"
 POOL_SIZE_KEY = "pool_size"
-WEIGHTS_KEY = "weights_method"  # auto | bagged | greedy | learned
+WEIGHTS_KEY = "weights_method"  # auto | bagged | greedy | learned | average
 CODE_VERSION_KEY = "code_version"
 ENSEMBLE_FILE = "ensemble.json"
 

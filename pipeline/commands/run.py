@@ -86,9 +86,11 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     after.add_argument("--distill-augment", dest="distill_augment", choices=("none", "mixup"),
                        help="mixup: each epoch the student learns the teacher's labels of freshly mixed training "
                        "examples (slower per epoch, closer to the teacher; default none)")
-    after.add_argument("--ensemble-weights", dest="ensemble_weights", choices=("auto", "bagged", "greedy", "learned"),
-                       help="bagged or plain greedy selection, learned weights, or auto: learned only when they "
-                       "beat bagged selection on the eval split (default auto)")
+    after.add_argument("--ensemble-weights", dest="ensemble_weights",
+                       choices=("auto", "bagged", "greedy", "learned", "average"),
+                       help="bagged or plain greedy selection, learned weights, an equal-weight average of the best, "
+                       "or auto: whichever of bagged, average and learned scores best on cross-validation within "
+                       "the eval split (default auto)")
     after.add_argument("--student", help="the distilled student: a trial id, or an architecture as JSON "
                        "(default: chosen from the search within --max-params)")
     after.add_argument("--select", help="which candidate becomes the run's model, on eval metrics: best (default; "

@@ -1,4 +1,4 @@
-"""Ensemble selection on small prediction arrays: greedy, bagged, learned weights, auto."""
+"""Ensemble selection on small prediction arrays: greedy, bagged, learned weights, average, auto."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from search_algo.ensemble import (
-    bagged_selection, choose_ensemble, fit_weights, greedy_selection, learned_selection, score_predictions,
+    AUTO_METHODS, average_selection, bagged_selection, choose_ensemble, cross_validated_score, fit_weights,
+    greedy_selection, learned_selection, score_predictions,
 )
 
 
@@ -91,16 +92,49 @@ def test_bagged_selection_is_deterministic_bounded_and_spreads_weight(members):
     assert other.weights != choice.weights
 
 
-def test_auto_keeps_bagged_unless_learned_wins_on_held_out_eval_and_on_eval(members):
+def test_average_takes_the_best_candidates_by_their_own_loss_with_equal_weights(members):
+    predictions, labels = members
+    choice = average_selection(predictions, labels, "classification", max_members=3)
+    own = [score_predictions(p, labels, "classification") for p in predictions]
+    assert choice.members == sorted(np.argsort(own)[::-1][:3].tolist()) == [0, 1, 2]
+    assert choice.weights == pytest.approx([1 / 3] * 3)
+    mixed = sum(predictions[i] for i in choice.members) / 3
+    assert choice.score == pytest.approx(score_predictions(mixed, labels, "classification"))
+    assert average_selection(predictions, labels, "classification", max_members=9).members == [0, 1, 2, 3, 4]
+
+
+def test_fitting_weights_on_eval_looks_better_on_eval_than_held_out():
+    # Twelve equally good, independent members and a small eval split:
+    # learned weights fit the split's noise, so their eval score flatters
+    # them against the plain average while their held-out score does not.
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 3, 120)
+    predictions = [one_hot_noisy(labels, 3, 0.7, rng, confidence=0.6) for _ in range(12)]
+    learned = learned_selection(predictions, labels, "classification", 12)
+    average = average_selection(predictions, labels, "classification", 12)
+    assert learned.score > average.score
+    held_out = {name: cross_validated_score(method, predictions, labels, "classification", 12)
+                for name, method in (("learned", learned_selection), ("average", average_selection))}
+    assert held_out["average"] > held_out["learned"]
+    _, report = choose_ensemble(predictions, labels, "classification", max_members=12)
+    assert report["method"] != "learned"
+
+
+def test_auto_takes_the_method_with_the_best_held_out_score(members):
     predictions, labels = members
     choice, report = choose_ensemble(predictions, labels, "classification", max_members=3)
-    assert report["method"] in ("bagged", "learned")
-    assert {"bagged_cv_score", "learned_cv_score", "bagged_eval_score", "learned_eval_score"} <= set(report)
-    if report["method"] == "learned":
-        assert report["learned_cv_score"] > report["bagged_cv_score"]
-        assert report["learned_eval_score"] >= report["bagged_eval_score"]
-    else:
-        assert choice.score == report["bagged_eval_score"]
-    # A single candidate: both methods give it all the weight.
+    assert set(report) == {"method"} | {f"{m}_{kind}_score" for m in AUTO_METHODS for kind in ("eval", "cv")}
+    best = max(AUTO_METHODS, key=lambda m: report[f"{m}_cv_score"])
+    assert report["method"] == best and choice.score == report[f"{best}_eval_score"]
+    again, _ = choose_ensemble(predictions, labels, "classification", max_members=3)
+    assert (again.members, again.weights) == (choice.members, choice.weights)
+    # A single candidate: every method gives it all the weight.
     alone, _ = choose_ensemble(predictions[:1], labels, "classification", max_members=3)
     assert alone.members == [0] and alone.weights == [1.0]
+
+
+@pytest.mark.parametrize("method", ["bagged", "greedy", "learned", "average"])
+def test_a_named_method_is_used_as_is(members, method):
+    predictions, labels = members
+    _, report = choose_ensemble(predictions, labels, "classification", max_members=3, method=method)
+    assert report == {"method": method}
