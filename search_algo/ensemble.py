@@ -200,14 +200,15 @@ def cross_validated_score(method, candidate_predictions: Sequence[np.ndarray], l
     `folds - 1` parts, scored on the remaining one; averaged over the folds
     of `repeats` seeded shuffles (one 2-fold split of a few hundred examples
     is too noisy to rank methods whose scores differ in the third digit)."""
+    predictions = [np.asarray(p) for p in candidate_predictions]
     scores = []
     for repeat in range(repeats):
         order = np.random.default_rng([seed, repeat]).permutation(len(labels))
         parts = np.array_split(order, folds)
         for k, held_out in enumerate(parts):
             fit_on = np.concatenate([p for j, p in enumerate(parts) if j != k])
-            choice = method([np.asarray(p)[fit_on] for p in candidate_predictions], labels[fit_on], task, max_members)
-            held = [np.asarray(p)[held_out] for p in candidate_predictions]
+            choice = method([p[fit_on] for p in predictions], labels[fit_on], task, max_members)
+            held = [p[held_out] for p in predictions]
             scores.append(score_predictions(_average(held, choice.members, choice.weights), labels[held_out], task))
     return float(np.mean(scores))
 

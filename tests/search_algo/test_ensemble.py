@@ -133,8 +133,13 @@ def test_auto_takes_the_method_with_the_best_held_out_score(members):
     assert alone.members == [0] and alone.weights == [1.0]
 
 
-@pytest.mark.parametrize("method", ["bagged", "greedy", "learned", "average"])
-def test_a_named_method_is_used_as_is(members, method):
+@pytest.mark.parametrize("method, select", [
+    ("bagged", bagged_selection), ("greedy", greedy_selection), ("learned", learned_selection),
+    ("average", average_selection),
+])
+def test_a_named_method_is_used_as_is(members, method, select):
     predictions, labels = members
-    _, report = choose_ensemble(predictions, labels, "classification", max_members=3, method=method)
+    choice, report = choose_ensemble(predictions, labels, "classification", max_members=3, method=method)
+    direct = select(predictions, labels, "classification", 3)
     assert report == {"method": method}
+    assert (choice.members, choice.weights) == (direct.members, direct.weights)
