@@ -37,7 +37,6 @@ import json
 import logging
 import math
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -47,6 +46,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import study_run  # noqa: E402 - benchmarks/ is not a package
 
 OURS = ("beam", "evolution", "surrogate", "random", "portfolio")
 KERAS_TUNER = ("kt_random", "kt_bayes", "kt_hyperband")
@@ -485,7 +487,7 @@ def main(argv=None) -> int:
     transfer = []
     started = time.monotonic()
     settings = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": study_run.machine(),
         "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
         "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,

@@ -36,7 +36,22 @@ OTHER_NODES = ("Resolver", "Proposer", "Pusher")
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """The label every absolute figure carries. The CPU model and whether it has
+    AVX-512 are in it because TensorFlow's kernels round differently by
+    instruction set: the same seeded study trains to different figures on
+    another CPU, not only at another speed."""
+    return f"{platform.machine()} {_cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            lines = cpuinfo.read().splitlines()
+    except OSError:
+        return platform.processor() or "(CPU unknown)"
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "(CPU unknown)")
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    return f"({model}, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'})"
 
 
 def write_report(out: str, report: dict, markdown: str) -> None:

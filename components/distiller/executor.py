@@ -61,9 +61,10 @@ class StudentChoice:
 def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, given: str = "") -> StudentChoice:
     """The student: `given` (a trial id of the study, or an architecture as
     JSON) if set; else the best completed trial within the parameter budget
-    (default: half the best single model's) whose eval score kept at least
-    half the best trial's gain over chance; else the best trial's
-    architecture narrowed (then shortened) until it fits the budget."""
+    (default: half the best single model's) that trained its full epochs and
+    whose eval score kept at least half the best trial's gain over chance;
+    else the best trial's architecture narrowed (then shortened) until it
+    fits the budget."""
     ranked = rank_trials(trials, spec.task)
     if not ranked:
         raise RuntimeError("no completed trial to distil into")
@@ -87,13 +88,16 @@ def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, give
     chance = (1.0 / max(spec.num_classes, 1)) if spec.task == "classification" else -float(spec.label_std or 0.0)
     threshold = usable_threshold(best.score(spec.task), chance)
     within = [t for t in ranked if (t.num_params or 0) <= budget]
-    usable = [t for t in within if t.score(spec.task) >= threshold]
+    # A trial the early-stopping rule cut short was judged unpromising by the
+    # search itself, and its score says little about the architecture.
+    usable = [t for t in within if not t.stopped_early and t.score(spec.task) >= threshold]
     if usable:
         trial = usable[0]
         return StudentChoice(trial.architecture, "search", budget, trial.num_params or 0,
                              f"best trial within the budget ({len(within)} within)", trial)
     architecture, size = shrink_to_budget(best.architecture, count, budget)
-    why = "no trial within the budget" if not within else f"trials within the budget score under {threshold:.4g}"
+    why = ("no trial within the budget" if not within
+           else f"trials within the budget were stopped early or score under {threshold:.4g}")
     if size > budget:
         log.warning("student: %s could not shrink under %d parameters (%d)", best.trial_id, budget, size)
     return StudentChoice(architecture, "shrunk", budget, size, f"{why}: {best.trial_id} narrowed")

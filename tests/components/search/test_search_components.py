@@ -3,6 +3,7 @@ real (small) ingested data, run as a runner would on hand-built artifacts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -216,6 +217,13 @@ def test_student_is_the_best_usable_trial_within_budget_or_the_best_architecture
     tight = distiller_executor.choose_student(trials, spec, max_params=min(t.num_params for t in trials) - 1)
     assert tight.source == "shrunk" and tight.trial is None
     assert tight.num_params <= tight.budget
+    # A trial cut short by early stopping is no student, however it scored.
+    cut_short = [dataclasses.replace(t, stopped_early=t.trial_id == best.trial_id) for t in trials]
+    second = distiller_executor.choose_student(cut_short, spec, max_params=10**9)
+    assert second.trial is None or second.trial.trial_id != best.trial_id
+    all_cut = [dataclasses.replace(t, stopped_early=True) for t in trials]
+    shrunk = distiller_executor.choose_student(all_cut, spec, max_params=10**9)
+    assert shrunk.source == "shrunk" and "stopped early" in shrunk.reason
     given = distiller_executor.choose_student(trials, spec, 0, given=trials[-1].trial_id)
     assert given.trial.trial_id == trials[-1].trial_id
     from search_algo.errors import UserError
