@@ -6,7 +6,7 @@ SearchEvaluator measured them (chosen on eval, reported on test), the best eval
 accuracy over wall time, where the wall time went (see study_run.py), memory,
 and the ensemble's and the student's gains as ratios from the same run.
 
-    .venv/bin/python benchmarks/headline.py            # the study as committed (~30 min here)
+    .venv/bin/python benchmarks/headline.py            # the study as committed (~24 min here)
     .venv/bin/python benchmarks/headline.py --quick    # 1 round, 2 trials, 3 epochs (~2 min)
 
 Writes benchmarks/results/headline.json and .md (`--out` to change), and the

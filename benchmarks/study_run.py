@@ -47,8 +47,8 @@ def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             lines = cpuinfo.read().splitlines()
-    except OSError:
-        return platform.processor() or "(CPU unknown)"
+    except OSError:  # not Linux
+        return f"({platform.processor() or 'CPU unknown'})"
     model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "(CPU unknown)")
     flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
     return f"({model}, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'})"

@@ -88,3 +88,13 @@ def test_gains_and_targets_come_from_the_same_run():
     assert all(check["met"] for check in targets.values())
     targets = headline.target_check({"candidates": table, "chosen": "best_single", "wall_seconds": 1900})
     assert not targets["chosen_test_accuracy"]["met"] and not targets["wall_seconds"]["met"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="reads /proc/cpuinfo (Linux)")
+def test_machine_label_names_the_cpu_model_and_its_avx512():
+    with open("/proc/cpuinfo") as cpuinfo:
+        text = cpuinfo.read()
+    model = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
+    label = study_run.machine()
+    assert model in label and f"{os.cpu_count()} cores" in label
+    assert ("no AVX-512" not in label) == (" avx512f" in text)
