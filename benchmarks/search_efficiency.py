@@ -346,7 +346,8 @@ def transfer_effect(history, data: Data, args, workdir: Path, pairs: int) -> lis
 def markdown(report: dict) -> str:
     marks = report["budget_marks"]
     lines = [
-        f"# Search efficiency on mnist1d ({report['machine']})",
+        f"# Search efficiency on mnist1d ({report['machine']}"
+        + (f"; {report['threads']} TensorFlow thread(s) a run" if report.get("threads") else "") + ")",
         "",
         f"{report['epochs']} epochs a trial, {len(report['seeds'])} seed(s) {report['seeds']}, budget "
         f"{report['budget']} trials; test accuracy of the model each method picks on the eval split (median over "
@@ -442,6 +443,8 @@ def combine(paths: list[str], out: str) -> dict:
         for method, by_seed in report["trials"].items():
             runs.setdefault(method, {}).update(by_seed)
     settings = {k: reports[0][k] for k in ("machine", "dataset", "split_sizes", *keys)}
+    threads = sorted({r.get("threads") for r in reports} - {None})
+    settings["threads"] = threads[0] if len(threads) == 1 else threads
     settings["command"] = " + ".join(r["command"] for r in reports)
     settings["seeds"] = sorted({s for r in reports for s in r["seeds"]})
     transfer = next((r["transfer"] for r in reports if r["transfer"]), [])
@@ -462,6 +465,8 @@ def main(argv=None) -> int:
     parser.add_argument("--teacher-distillation", action="store_true",
                         help="children also learn from the best trial so far (the platform's default is off)")
     parser.add_argument("--no-early-stopping", action="store_true")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow threads (0: TensorFlow's default, one per core); 1 lets two runs share 2 cores")
     parser.add_argument("--quick", action="store_true", help="1 seed, 10 trials, beam/random/kt_random, 1 pair")
     parser.add_argument("--out", default="benchmarks/results/search_efficiency",
                         help="output path without suffix: writes OUT.json and OUT.md")
@@ -481,13 +486,16 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     data = load_mnist1d()
     scratch = Path(tempfile.mkdtemp(prefix="search-efficiency-"))
     runs: dict[str, dict[str, list[dict]]] = {m: {} for m in args.methods}
     transfer = []
     started = time.monotonic()
     settings = {
-        "machine": study_run.machine(),
+        "machine": study_run.machine(), "threads": args.threads or os.cpu_count(),
         "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
         "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
