@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 import time
@@ -35,8 +36,10 @@ STEPS = {
     # name: (script, full arguments, quick arguments)
     "headline": ("headline.py", [], ["--quick"]),
     "fanout": ("fanout.py", [], ["--quick", "--trials-per-trainer", "1"]),
-    "search_efficiency": ("search_efficiency.py", [], ["--methods", "beam", "random", "kt_random", "--seeds", "0",
-                                                       "--budget", "6", "--epochs", "2", "--transfer-pairs", "1"]),
+    # At full size, one one-thread run per core: small models leave a second core idle.
+    "search_efficiency": ("search_efficiency.py", ["--jobs", str(os.cpu_count() or 1)],
+                          ["--methods", "beam", "random", "kt_random", "--seeds", "0", "--budget", "6", "--epochs", "2",
+                           "--transfer-pairs", "1"]),
 }
 
 

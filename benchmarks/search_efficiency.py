@@ -24,7 +24,15 @@ accuracy, from its parent's weights vs from scratch) and distillation (the
 same children trained with and without the best trial as teacher).
 
     .venv/bin/python benchmarks/search_efficiency.py                # 3 seeds, 40 trials
+    .venv/bin/python benchmarks/search_efficiency.py --jobs 2       # the same, two runs at a time
     .venv/bin/python benchmarks/search_efficiency.py --quick        # 1 seed, 10 trials, 3 methods
+
+With `--jobs N`, every method and seed runs in its own process, N at a time,
+each with one TensorFlow thread (unless `--threads` says otherwise); their
+reports are combined into one. Small models leave a second core mostly
+idle, so on 2 cores two one-thread runs side by side get through the
+benchmark sooner than one run with both cores; each run's wall time is then
+that of a run sharing the machine.
 
 Writes benchmarks/results/search_efficiency.json and .md (tables).
 """
@@ -32,6 +40,7 @@ Writes benchmarks/results/search_efficiency.json and .md (tables).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -39,6 +48,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -430,7 +440,7 @@ def write_report(out: str, settings: dict, runs: dict, transfer: list, total_sec
     return report
 
 
-def combine(paths: list[str], out: str) -> dict:
+def combine(paths: list[str], out: str, command: Optional[str] = None, complete: bool = True) -> dict:
     """One report from several runs of this benchmark with the same settings
     (e.g. seeds run in two processes): their trials side by side."""
     reports = [json.loads(Path(p).read_text()) for p in paths]
@@ -445,15 +455,61 @@ def combine(paths: list[str], out: str) -> dict:
     settings = {k: reports[0][k] for k in ("machine", "dataset", "split_sizes", *keys)}
     threads = sorted({r.get("threads") for r in reports} - {None})
     settings["threads"] = threads[0] if len(threads) == 1 else threads
-    settings["command"] = " + ".join(r["command"] for r in reports)
+    settings["command"] = command or " + ".join(r["command"] for r in reports)
     settings["seeds"] = sorted({s for r in reports for s in r["seeds"]})
     transfer = next((r["transfer"] for r in reports if r["transfer"]), [])
     return write_report(out, settings, runs, transfer, sum(r["total_seconds"] for r in reports),
-                        all(r["complete"] for r in reports))
+                        complete and all(r["complete"] for r in reports))
 
 
-def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def job_commands(args, scratch: Path) -> list[tuple[str, int, list[str]]]:
+    """One command per method and seed, in the order a single run takes them;
+    the transfer measurement goes with the first seed's beam run."""
+    shared = ["--budget", str(args.budget), "--epochs", str(args.epochs), "--threads", str(args.threads or 1)]
+    shared += [flag for flag, on in (("--no-weight-sharing", args.no_weight_sharing),
+                                     ("--teacher-distillation", args.teacher_distillation),
+                                     ("--no-early-stopping", args.no_early_stopping)) if on]
+    jobs = []
+    for seed in args.seeds:
+        for method in args.methods:
+            pairs = args.transfer_pairs if method == "beam" and seed == args.seeds[0] else 0
+            jobs.append((method, seed, [sys.executable, str(Path(__file__).resolve()), "--methods", method,
+                                        "--seeds", str(seed), "--transfer-pairs", str(pairs), *shared,
+                                        "--out", str(scratch / f"{method}-s{seed}")]))
+    return jobs
+
+
+def run_jobs(args, command: str) -> int:
+    """`--jobs N`: each method and seed in its own process, N at a time, then
+    one combined report (also when some failed: the finished part is kept and
+    marked incomplete)."""
+    scratch = Path(tempfile.mkdtemp(prefix="search-efficiency-jobs-"))
+    jobs = job_commands(args, scratch)
+
+    def run(job):
+        method, seed, job_command = job
+        log.info("%s seed %d: started", method, seed)
+        returncode = subprocess.run(job_command, stdout=subprocess.DEVNULL).returncode
+        log.info("%s seed %d: %s", method, seed, "done" if returncode == 0 else f"FAILED (exit {returncode})")
+        return returncode
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            returncodes = list(pool.map(run, jobs))
+        finished = [str(scratch / f"{method}-s{seed}.json") for (method, seed, _), code in zip(jobs, returncodes)
+                    if code == 0]
+        failed = [f"{method} seed {seed}" for (method, seed, _), code in zip(jobs, returncodes) if code != 0]
+        if finished:
+            print(markdown(combine(finished, args.out, command, complete=not failed)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if failed:
+        print(f"search_efficiency: {len(failed)} of {len(jobs)} runs failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -467,11 +523,19 @@ def main(argv=None) -> int:
     parser.add_argument("--no-early-stopping", action="store_true")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow threads (0: TensorFlow's default, one per core); 1 lets two runs share 2 cores")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs at a time, each method and seed in its own process (default 1: one process)")
     parser.add_argument("--quick", action="store_true", help="1 seed, 10 trials, beam/random/kt_random, 1 pair")
     parser.add_argument("--out", default="benchmarks/results/search_efficiency",
                         help="output path without suffix: writes OUT.json and OUT.md")
     parser.add_argument("--combine", nargs="+", metavar="JSON",
                         help="only combine earlier results (same settings, other seeds) into OUT")
+    return parser
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.combine:
         print(markdown(combine(args.combine, args.out)))
@@ -480,6 +544,11 @@ def main(argv=None) -> int:
         args.seeds, args.budget, args.transfer_pairs = args.seeds[:1], 10, min(args.transfer_pairs, 1)
         args.methods = [m for m in args.methods if m in ("beam", "random", "kt_random")]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    command = "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.jobs > 1:
+        return run_jobs(args, command)
     for noisy in ("tensorflow", "absl", "keras_tuner"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
@@ -496,7 +565,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     settings = {
         "machine": study_run.machine(), "threads": args.threads or os.cpu_count(),
-        "command": "benchmarks/search_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command,
         "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
         "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
         "options": {"weight_sharing": not args.no_weight_sharing, "distillation": args.teacher_distillation,

@@ -43,3 +43,26 @@ def test_tiny_benchmark_writes_its_tables(tmp_path):
     assert combined["seeds"] == [3, 4] and combined["summary"]["beam"]["seeds_run"] == [3, 4]
     assert combined["summary"]["beam"]["best_test_at"] == report["summary"]["beam"]["best_test_at"]
     assert (tmp_path / "both.md").exists()
+
+
+def test_jobs_run_each_method_and_seed_in_its_own_one_thread_process(tmp_path):
+    args = search_efficiency.build_parser().parse_args(
+        ["--methods", "beam", "kt_bayes", "--seeds", "5", "6", "--budget", "7", "--epochs", "3",
+         "--transfer-pairs", "2", "--teacher-distillation", "--jobs", "2"])
+    jobs = search_efficiency.job_commands(args, tmp_path)
+    assert [(method, seed) for method, seed, _ in jobs] == [("beam", 5), ("kt_bayes", 5), ("beam", 6), ("kt_bayes", 6)]
+    for method, seed, command in jobs:
+        flags = " ".join(command[2:])
+        assert f"--methods {method} --seeds {seed}" in flags and "--budget 7 --epochs 3 --threads 1" in flags
+        assert "--teacher-distillation" in flags and "--jobs" not in flags
+        assert f"--transfer-pairs {2 if (method, seed) == ('beam', 5) else 0}" in flags, "transfer: once, first beam"
+
+    out = tmp_path / "parallel"
+    argv = ["--methods", "random", "kt_random", "--seeds", "1", "--budget", "2", "--epochs", "1",
+            "--transfer-pairs", "0", "--jobs", "2", "--out", str(out)]
+    assert search_efficiency.main(argv) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["complete"] and report["threads"] == 1 and "--jobs 2" in report["command"]
+    assert set(report["trials"]) == {"random", "kt_random"}
+    assert all(len(report["trials"][method]["1"]) >= 2 for method in ("random", "kt_random"))
+    assert "| random | 1 |" in out.with_suffix(".md").read_text()
