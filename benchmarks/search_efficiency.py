@@ -15,9 +15,10 @@ Methods:
   from the best trial so far with `--teacher-distillation`);
 - KerasTuner over the same space (depth, a block per slot with its arguments,
   head, optimizer hyperparameters), built by the same model builder:
-  `kt_random` (RandomSearch), `kt_bayes` (BayesianOptimization) and
-  `kt_hyperband` (Hyperband; its budget is counted in epoch-equivalent trials,
-  total epochs / epochs per trial, since it trains many short trials).
+  `kt_random` (RandomSearch), `kt_bayes` (BayesianOptimization, fitting its
+  Gaussian process after 10 random trials) and `kt_hyperband` (Hyperband; its
+  budget is counted in epoch-equivalent trials, total epochs / epochs per
+  trial, since it trains many short trials).
 
 Also measured: weight sharing (epochs a child needs to reach its parent's eval
 accuracy, from its parent's weights vs from scratch) and distillation (the
@@ -69,6 +70,10 @@ TARGET_ACCURACY = 0.98
 # blocks so one trial stays within seconds on two cores.
 SPACE = {"max_depth": 3}
 TRIALS_PER_ROUND = 4  # as `--trainers 2 --trials-per-trainer 2`
+# Random trials before BayesianOptimization fits its Gaussian process (Optuna's TPE starts after 10 too).
+BAYES_INITIAL_POINTS = 10
+# The seed KerasTuner gets for seed 0, which it would otherwise replace with a random one.
+KERAS_TUNER_SEED_ZERO = 2**31 - 1
 
 log = logging.getLogger("search_efficiency")
 
@@ -259,15 +264,20 @@ def run_keras_tuner(method: str, seed: int, args, data: Data, workdir: Path) -> 
                 return {"status": "STOPPED"}
             return super().populate_space(trial_id)
 
-    common = dict(hypermodel=BlockHyperModel(), directory=str(workdir), project_name=method, overwrite=True)
+    # KerasTuner reads seed 0 as "no seed" and draws one at random.
+    common = dict(hypermodel=BlockHyperModel(), directory=str(workdir), project_name=method, overwrite=True,
+                  seed=seed or KERAS_TUNER_SEED_ZERO)
     objective = kt.Objective("val_accuracy", "max")
     if method == "kt_random":
-        tuner = kt.RandomSearch(objective=objective, max_trials=args.budget, seed=seed, **common)
+        tuner = kt.RandomSearch(objective=objective, max_trials=args.budget, **common)
     elif method == "kt_bayes":
-        tuner = kt.BayesianOptimization(objective=objective, max_trials=args.budget, seed=seed, **common)
+        # KerasTuner's default, 3 random trials per hyperparameter (well over 40 in this space), would leave
+        # it random search for the whole budget.
+        tuner = kt.BayesianOptimization(objective=objective, max_trials=args.budget,
+                                        num_initial_points=min(BAYES_INITIAL_POINTS, args.budget), **common)
     else:
         tuner = kt.Hyperband(objective=objective, max_epochs=args.epochs, factor=3, hyperband_iterations=100,
-                             seed=seed, **common)
+                             **common)
         tuner.oracle.__class__ = BudgetedHyperbandOracle
     keras.utils.set_random_seed(seed)
     # A search where every model fails must not spin: KerasTuner raises after 3 in a row.
@@ -455,11 +465,16 @@ def combine(paths: list[str], out: str, command: Optional[str] = None, complete:
     settings = {k: reports[0][k] for k in ("machine", "dataset", "split_sizes", *keys)}
     threads = sorted({r.get("threads") for r in reports} - {None})
     settings["threads"] = threads[0] if len(threads) == 1 else threads
-    settings["command"] = command or " + ".join(r["command"] for r in reports)
+    # Each run's own command stays in the report (a combined report's own list,
+    # or its " + "-joined command, counts as its runs); `command` may summarise them.
+    settings["runs"] = [c for r in reports for c in r.get("runs") or r["command"].split(" + ")]
+    settings["command"] = command or " + ".join(settings["runs"])
     settings["seeds"] = sorted({s for r in reports for s in r["seeds"]})
     transfer = next((r["transfer"] for r in reports if r["transfer"]), [])
+    # Partial parts make a complete whole once every method has run every seed.
+    covered = all(set(runs.get(m, {})) >= {str(s) for s in settings["seeds"]} for m in METHODS)
     return write_report(out, settings, runs, transfer, sum(r["total_seconds"] for r in reports),
-                        complete and all(r["complete"] for r in reports))
+                        complete and (covered or all(r["complete"] for r in reports)))
 
 
 def job_commands(args, scratch: Path) -> list[tuple[str, int, list[str]]]:

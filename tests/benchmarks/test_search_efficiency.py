@@ -43,6 +43,19 @@ def test_tiny_benchmark_writes_its_tables(tmp_path):
     assert combined["seeds"] == [3, 4] and combined["summary"]["beam"]["seeds_run"] == [3, 4]
     assert combined["summary"]["beam"]["best_test_at"] == report["summary"]["beam"]["best_test_at"]
     assert (tmp_path / "both.md").exists()
+    assert combined["runs"] == [report["command"], "second"]
+    again = search_efficiency.combine([str(tmp_path / "both.json")], str(tmp_path / "again"), command="joined")
+    assert again["runs"] == combined["runs"] and again["command"] == "joined", "a combined report keeps its runs"
+
+    # Partial parts: the whole is complete only once every method has every seed.
+    beam_only = dict(report, complete=False, trials={"beam": report["trials"]["beam"]})
+    rest = dict(report, complete=False, trials={m: {"3": beam} for m in search_efficiency.METHODS if m != "beam"})
+    (tmp_path / "beam_only.json").write_text(json.dumps(beam_only))
+    (tmp_path / "rest.json").write_text(json.dumps(rest))
+    assert not search_efficiency.combine([str(tmp_path / "beam_only.json")], str(tmp_path / "p1"))["complete"]
+    parts = [str(tmp_path / "beam_only.json"), str(tmp_path / "rest.json")]
+    whole = search_efficiency.combine(parts, str(tmp_path / "p2"))
+    assert whole["complete"] and "Partial" not in (tmp_path / "p2.md").read_text()
 
 
 def test_jobs_run_each_method_and_seed_in_its_own_one_thread_process(tmp_path):
@@ -66,3 +79,17 @@ def test_jobs_run_each_method_and_seed_in_its_own_one_thread_process(tmp_path):
     assert set(report["trials"]) == {"random", "kt_random"}
     assert all(len(report["trials"][method]["1"]) >= 2 for method in ("random", "kt_random"))
     assert "| random | 1 |" in out.with_suffix(".md").read_text()
+
+
+def test_keras_tuner_seed_zero_repeats(tmp_path):
+    """KerasTuner reads seed 0 as "draw a seed": the benchmark must still repeat itself."""
+    def architectures(name):
+        out = tmp_path / name
+        argv = ["--methods", "kt_bayes", "--seeds", "0", "--budget", "3", "--epochs", "1", "--transfer-pairs", "0",
+                "--out", str(out)]
+        assert search_efficiency.main(argv) == 0
+        records = json.loads(out.with_suffix(".json").read_text())["trials"]["kt_bayes"]["0"]
+        return [(r["blocks"], r["num_params"]) for r in records]
+
+    first = architectures("first")
+    assert len(first) == 3 and first == architectures("second")
