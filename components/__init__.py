@@ -6,7 +6,7 @@ container. They load lazily so that importing a light sub-module (such as the
 ingestion sources) does not pay for importing TFX.
 """
 
-_ARTIFACT_TYPES = ("DatasetSpec", "Proposals", "TrialResults", "Leaderboard")
+_ARTIFACT_TYPES = ("DatasetSpec", "Proposals", "TrialResults", "TrialHistory", "Leaderboard")
 
 
 def __getattr__(name: str):

@@ -37,6 +37,18 @@ class TrialResults(artifact.Artifact):
     TYPE_NAME = "components.TrialResults"
 
 
+class TrialHistory(artifact.Artifact):
+    """The study's trials from its earlier runs, as this run found them when it
+    started, and this run's id.
+
+    Files: `{uri}/trials.json` (every earlier trial, with absolute paths; a
+    file, not a property, since a long study holds thousands). Custom
+    properties: run_id (this run), study, count, runs (earlier runs).
+    """
+
+    TYPE_NAME = "components.TrialHistory"
+
+
 class Leaderboard(artifact.Artifact):
     """The candidates (best single, ensemble, distilled), scored on eval and test.
 

@@ -15,7 +15,8 @@ from search_algo.trial import Trial
 
 EXAMPLES_KEY = "examples"
 DATASET_SPEC_KEY = "dataset_spec"
-PRIOR_KEY = "prior_trials"
+# The run's TrialHistory (components/study_history): its id and the earlier runs' trials.
+STUDY_HISTORY_KEY = "study_history"
 MODULE_FILE_KEY = "module_file"
 
 
@@ -33,6 +34,25 @@ def examples_and_spec(input_dict: Mapping[str, list[types.Artifact]]) -> tuple[t
     return artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY]), dataset_spec(input_dict)
 
 
+def run_id(input_dict: Mapping[str, list[types.Artifact]]) -> str:
+    """This run's id, as the StudyHistory node resolved it."""
+    history = artifact_utils.get_single_instance(input_dict[STUDY_HISTORY_KEY])
+    return history.get_string_custom_property(trial_files.RUN_ID_PROPERTY)
+
+
+def earlier_trials(input_dict: Mapping[str, list[types.Artifact]]) -> list[Trial]:
+    """The study's earlier runs' trials (paths absolute), if the node has the history."""
+    trials = []
+    for history in input_dict.get(STUDY_HISTORY_KEY, []):
+        trials += trial_files.read_history(history)
+    return trials
+
+
+def this_runs_trials(input_dict: Mapping[str, list[types.Artifact]], prefix: str) -> list[Trial]:
+    """This run's trials so far: every trainer output on the `<prefix>_<i>` inputs."""
+    return trial_files.trials_of(fan_in.fan_in_artifacts(prefix, input_dict))
+
+
 def study_trials(input_dict: Mapping[str, list[types.Artifact]], prefix: str) -> list[Trial]:
-    """The study's earlier runs' trials, then this run's, from the fan-in inputs."""
-    return trial_files.trials_of(list(input_dict.get(PRIOR_KEY, [])) + fan_in.fan_in_artifacts(prefix, input_dict))
+    """The study's earlier runs' trials, then this run's."""
+    return earlier_trials(input_dict) + this_runs_trials(input_dict, prefix)

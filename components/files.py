@@ -9,7 +9,8 @@ from tfx.dsl.io import fileio
 
 def write_text(path: str, text: str) -> None:
     """Writes through a temporary name: a reader never sees half a file."""
-    fileio.makedirs(os.path.dirname(path))
+    if os.path.dirname(path):
+        fileio.makedirs(os.path.dirname(path))
     with fileio.open(path + ".tmp", "w") as handle:
         handle.write(text)
     fileio.rename(path + ".tmp", path, overwrite=True)

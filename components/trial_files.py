@@ -9,7 +9,7 @@ from typing import Iterable
 
 from tfx.types import artifact
 
-from components.files import write_text
+from components.files import read_text, write_text
 from search_algo.trial import Trial, trials_from_json, trials_to_json
 
 TRIAL_FILE = "trial.json"
@@ -19,6 +19,10 @@ TRIALS_PROPERTY = "trials_json"
 # Written by the Proposer beside its proposals: the early-stopping rule and
 # the reference curves of the study's finished trials.
 STOPPING_FILE = "stopping.json"
+# A TrialHistory artifact: its trials in a file (a long study holds thousands,
+# too many for a property) and this run's id as a property.
+TRIAL_HISTORY_FILE = "trials.json"
+RUN_ID_PROPERTY = "run_id"
 
 
 def trials_of(artifacts: Iterable[artifact.Artifact]) -> list[Trial]:
@@ -43,3 +47,12 @@ def record_trials(item: artifact.Artifact, trials: list[Trial], file_name: str) 
     text = trials_to_json(trials)
     write_text(os.path.join(item.uri, file_name), json.dumps(json.loads(text), indent=1))
     item.set_string_custom_property(TRIALS_PROPERTY, text)
+
+
+def write_history(item: artifact.Artifact, run_id: str, trials: list[Trial]) -> None:
+    write_text(os.path.join(item.uri, TRIAL_HISTORY_FILE), json.dumps(json.loads(trials_to_json(trials)), indent=1))
+    item.set_string_custom_property(RUN_ID_PROPERTY, run_id)
+
+
+def read_history(item: artifact.Artifact) -> list[Trial]:
+    return trials_from_json(read_text(os.path.join(item.uri, TRIAL_HISTORY_FILE)))

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from components.ingest.sources import AudioOptions, SourceConfig
+from components.ingest.sources import AudioOptions, SourceConfig, path_stem
 from search_algo.errors import UserError
 
 
@@ -111,7 +111,8 @@ def default_study_name(source: SourceConfig) -> str:
     if source.dataset:
         return source.dataset
     if source.data:
-        return Path(source.data.rstrip("/*")).stem or "study"
+        # A URI as well: gs://b/data/train.csv -> train.
+        return path_stem(source.data.rstrip("/*")) or "study"
     return "study"
 
 

@@ -1,63 +1,46 @@
 """`create_pipeline(...)`: the study's TFX pipeline, shaped as DESIGN.md draws it.
 
-    ingest -> Proposer(1) -> Trainer(1,1..N) -> Proposer(2) -> ... -> Trainer(R,N)
+    ingest, StudyHistory -> Proposer(1) -> Trainer(1,1..N) -> Proposer(2) -> ... -> Trainer(R,N)
            -> Ensembler -> Distiller -> SearchEvaluator -> Evaluator (TFMA) -> Pusher
 
-Each Proposer takes the TrialResults of every earlier trainer as inputs
-(`history_0..k`), so its cache key changes when history does and the same DAG
-runs where no component can reach ML Metadata. Fan-in nodes take one input
-per trainer (`trials_0..k`), which Kubeflow v2 compiles (union channels do not).
+The study's earlier runs reach this run through the study record under the
+pipeline root (components/study_record.py), never through an ML Metadata
+query, so the same DAG runs locally, on Kubeflow and on Vertex AI, where no
+component can reach ML Metadata: StudyHistory reads the earlier trials once,
+Trainers record each finished trial, the SearchEvaluator finds the model in
+production (the Evaluator's baseline) and the Pusher records whether it
+replaced it. Each Proposer takes the TrialResults of every earlier trainer of
+this run as inputs (`history_0..k`), so its cache key changes when history
+does. Fan-in nodes take one input per trainer (`trials_0..k`), which
+Kubeflow v2 compiles (union channels do not).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from importlib import metadata as importlib_metadata
-from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 from urllib.parse import unquote, urlparse
 
-from tfx.components import Pusher
-from tfx.dsl.components.common import resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
-from tfx.types import Channel, standard_artifacts
-from tfx.orchestration import metadata, pipeline as tfx_pipeline
-from tfx.proto import pusher_pb2
+from tfx.orchestration import data_types, metadata, pipeline as tfx_pipeline
 
 from components.distiller.component import Distiller
 from components.ensembler.component import Ensembler
 from components.evaluator.component import SearchEvaluator
 from components.ingest.component import DataIngest
-from components.ingest.sources import SourceConfig
+from components.ingest.fingerprint import input_fingerprint
 from components.proposer.component import Proposer
-from components.study_history import earlier_runs_resolver
+from components.pusher.component import StudyPusher
+from components.study_history.component import StudyHistory
+from components.study_record import record_root
 from components.trainer.component import TrialTrainer
 from components.validator.component import ModelValidator
 from pipeline.code_version import code_version
 from pipeline.config import StudyConfig
 from search_algo.errors import UserError
 
-BUILTIN_PACKAGES = ("mnist1d", "scikit-learn", "numpy")
 SERVING_DIR = "serving"
 TENSORBOARD_DIR = "tensorboard"
-
-
-def input_fingerprint(source: SourceConfig) -> str:
-    """Identifies the input's content cheaply (paths, sizes, modification times,
-    as TFX's file-based ExampleGen driver does); built-ins by package versions."""
-    digest = hashlib.sha256()
-    if source.dataset:
-        for package in BUILTIN_PACKAGES:
-            digest.update(f"{package}={importlib_metadata.version(package)};".encode())
-    for location in filter(None, (source.data, source.test_data)):
-        paths = sorted(Path().glob(location)) if any(c in location for c in "*?[") else [Path(location)]
-        for path in paths:
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-            for file in files:
-                stat = file.stat() if file.exists() else None
-                digest.update(f"{file}:{stat and stat.st_size}:{stat and stat.st_mtime_ns};".encode())
-    return digest.hexdigest()
+STUDY_HISTORY_ID = "StudyHistory"
 
 
 def metadata_path(output_dir: str) -> str:
@@ -86,9 +69,10 @@ def metadata_connection_config(config: StudyConfig):
             password=unquote(parsed.password or ""),
         )
     if parsed.scheme in ("", "sqlite", "file"):
-        path = parsed.path if parsed.scheme else uri
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return metadata.sqlite_metadata_connection_config(os.path.abspath(path))
+        path = os.path.abspath(parsed.path if parsed.scheme else uri)
+        # SQLite is a local file by nature.
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return metadata.sqlite_metadata_connection_config(path)
     raise UserError(f"--metadata {uri!r}: use a SQLite file path or mysql://user:password@host:port/database")
 
 
@@ -102,26 +86,28 @@ def proposer_id(round_index: int) -> str:
 
 def create_pipeline(
     config: StudyConfig,
-    run_id: str,
+    run_id: Union[str, data_types.RuntimeParameter],
     enable_cache: bool = True,
-    with_history: bool = True,
     connection_config=None,
     root: Optional[str] = None,
     serving_dir: Optional[str] = None,
     code_version_override: Optional[str] = None,
     runtime_parameters: Optional[dict] = None,
+    read_remote_data: bool = True,
 ) -> tfx_pipeline.Pipeline:
-    """The study's pipeline for run `run_id`.
+    """The study's pipeline for run `run_id` (a RuntimeParameter in compiled
+    pipelines, where empty means "derive one per run").
 
-    `with_history` adds the Resolver that feeds earlier runs' trials to the
-    first Proposer and the Ensembler (needs ML Metadata at run time).
-    `runtime_parameters` maps "epochs", "distill_epochs" and "seed" to TFX
-    RuntimeParameters that replace the config's values (compiled pipelines).
+    `runtime_parameters` maps "epochs", "distill_epochs", "seed" and
+    "time_limit" to TFX RuntimeParameters that replace the config's values
+    (compiled pipelines). `read_remote_data=False` fingerprints remote data by
+    its location alone (compiling is offline).
     """
     overrides = runtime_parameters or {}
     epochs = overrides.get("epochs", config.epochs)
     distill_epochs = overrides.get("distill_epochs", config.distill_epochs)
     seed = overrides.get("seed", config.seed)
+    time_limit = overrides.get("time_limit", config.time_limit)
     output_dir = os.path.abspath(config.output_dir)
     # Locally DIR/tensorboard; on a cluster beside the pipeline's artifacts.
     tensorboard_root = f"{root.rstrip('/')}/tensorboard" if root else os.path.join(output_dir, TENSORBOARD_DIR)
@@ -130,24 +116,24 @@ def create_pipeline(
     version = code_version_override or code_version(config.module_file)
     module_file = os.path.abspath(config.module_file) if config.module_file else None
     study = config.study_name
+    # Named like the pipeline: a study name may hold anything, a path segment may not.
+    study_record = record_root(root, config.pipeline_name)
 
-    ingest = DataIngest(source=config.source, input_fingerprint=input_fingerprint(config.source))
+    ingest = DataIngest(source=config.source,
+                        input_fingerprint=input_fingerprint(config.source, read_remote=read_remote_data))
     examples, dataset_spec = ingest.outputs["examples"], ingest.outputs["dataset_spec"]
-    components = [ingest]
-    prior = None
-    if with_history:
-        history_resolver = earlier_runs_resolver(run_id)
-        components.append(history_resolver)
-        prior = history_resolver.outputs["trials"]
+    study_history = StudyHistory(run_id=run_id, study=study, study_record=study_record,
+                                 code_version=version).with_id(STUDY_HISTORY_ID)
+    earlier = study_history.outputs["history"]
+    components = [ingest, study_history]
 
     history = []
     for round_index in range(1, config.rounds + 1):
         proposer = Proposer(
             dataset_spec=dataset_spec,
+            study_history=earlier,
             history=list(history),
-            prior_trials=prior,
             round_index=round_index,
-            run_id=run_id,
             study=study,
             algorithm=config.algorithm,
             num_trainers=config.trainers,
@@ -168,11 +154,12 @@ def create_pipeline(
                 proposals=proposer.outputs["proposals"],
                 trainer_index=trainer,
                 epochs=epochs,
-                time_limit_seconds=config.time_limit,
+                time_limit_seconds=time_limit,
                 trial_cache_root=f"{root.rstrip('/')}/TrialCache/{study}",
                 code_version=version,
                 module_file=module_file,
                 tensorboard_root=tensorboard_root,
+                study_record=study_record,
             ).with_id(trainer_id(round_index, trainer))
             components.append(node)
             history.append(node.outputs["trials"])
@@ -180,8 +167,8 @@ def create_pipeline(
     ensembler = Ensembler(
         examples=examples,
         dataset_spec=dataset_spec,
+        study_history=earlier,
         trials=history,
-        prior_trials=prior,
         max_members=config.ensemble_size,
         weights_method=config.ensemble_weights,
         code_version=version,
@@ -190,8 +177,8 @@ def create_pipeline(
         examples=examples,
         dataset_spec=dataset_spec,
         teacher=ensembler.outputs["model"],
+        study_history=earlier,
         trials=history,
-        prior_trials=prior,
         epochs=distill_epochs,
         temperature=config.distill_temperature,
         alpha=config.distill_alpha,
@@ -207,44 +194,29 @@ def create_pipeline(
         dataset_spec=dataset_spec,
         ensemble=ensembler.outputs["model"],
         distilled=distiller.outputs["model"],
+        study_history=earlier,
         trials=history,
-        prior_trials=prior,
-        run_id=run_id,
         study=study,
         code_version=version,
         select=config.select,
+        study_record=study_record,
     )
-    # The chosen model must do at least as well as the latest blessed model of
-    # the study's earlier runs (needs ML Metadata at run time, like the history).
-    baseline = None
-    if with_history:
-        baseline_resolver = resolver.Resolver(
-            strategy_class=LatestBlessedModelStrategy,
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-        ).with_id("latest_blessed_model")
-        components.append(baseline_resolver)
-        baseline = baseline_resolver.outputs["model"]
-    validator = ModelValidator(
-        examples=examples, model=evaluator.outputs["chosen_model"], baseline_model=baseline
-    ).with_id("Evaluator")
-    pusher = Pusher(
+    # The chosen model must do at least as well as the study's model in
+    # production, which the SearchEvaluator found in the study record.
+    validator = ModelValidator(examples=examples, model=evaluator.outputs["chosen_model"]).with_id("Evaluator")
+    pusher = StudyPusher(
         model=evaluator.outputs["chosen_model"],
         model_blessing=validator.outputs["blessing"],
-        push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)
-        ),
-    )
+        serving_dir=serving_dir,
+        study_record=study_record,
+    ).with_id("Pusher")
     components += [ensembler, distiller, evaluator, validator, pusher]
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=root,
         components=components,
         enable_cache=enable_cache,
-        metadata_connection_config=(
-            connection_config if connection_config is not None or not with_history
-            else metadata_connection_config(config)
-        ),
+        metadata_connection_config=connection_config,
         # Empty on purpose: any flag makes each Beam component build an sdist first.
         beam_pipeline_args=[],
     )

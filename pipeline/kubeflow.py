@@ -1,18 +1,23 @@
 """Compiling the study's pipeline for Kubeflow Pipelines v2 and Vertex AI.
 
-The DAG is the one `model-search run` executes; what differs:
-- no Resolver for earlier runs (Vertex AI components cannot reach ML
-  Metadata): each compiled run searches from its own trials;
-- the run id is a runtime parameter (`run_id`), so trial ids stay distinct
-  across runs of one compiled spec;
+The DAG is the one `model-search run` executes - a compiled run continues the
+study from the study record under the pipeline root and validates against the
+model in production, as a local run does; what differs:
+- the run id is a runtime parameter (`run_id`). Empty (the default) means
+  "derive one for this run" (components/study_history), so every scheduled
+  run gets its own trial ids; passing a failed run's id again resumes it;
+- the StudyHistory task is never served from the orchestrator's cache: it
+  resolves the run id and reads the record anew for every run;
 - `code_version` is the image: the image tag identifies the code, and the
   spec does not change with every edit of the source;
 - the Pusher writes under the pipeline root (`<root>/serving`);
-- `epochs`, `distill_epochs` and `seed` are runtime parameters too (defaults:
-  the study config's values), changed per run without recompiling. Rounds,
-  trainers and trials per trainer shape the DAG, the data location and study
-  name are baked into the ingest's fingerprint and the trial-cache paths, so
-  those stay compile-time;
+- `epochs`, `distill_epochs`, `seed` and `time_limit` are runtime parameters
+  too (defaults: the study config's values), changed per run without
+  recompiling. Rounds, trainers and trials per trainer shape the DAG, the data
+  location and study name are baked into the ingest's fingerprint and the
+  record and trial-cache paths, so those stay compile-time;
+- remote data is fingerprinted by its location (compiling is offline); the
+  ingest identifies what it read when it runs;
 - trainer nodes can carry resource requests (`TrainerResources`).
 """
 
@@ -92,6 +97,9 @@ def runtime_parameters(config: StudyConfig) -> dict:
         "distill_epochs": data_types.RuntimeParameter(
             name="distill_epochs", ptype=int, default=int(config.distill_epochs)),
         "seed": data_types.RuntimeParameter(name="seed", ptype=int, default=int(config.seed)),
+        # Seconds per trial; 0 means no limit.
+        "time_limit": data_types.RuntimeParameter(
+            name="time_limit", ptype=float, default=float(config.time_limit or 0)),
     }
 
 
@@ -104,17 +112,17 @@ def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root
         raise UserError("--image is required: the component image the cluster runs (see `make image`)")
     # A module file must be inside the image; never upload it from here.
     os.environ["UNSUPPORTED_DO_NOT_PACKAGE_USER_MODULES"] = "1"
-    run_id = data_types.RuntimeParameter(name=RUN_ID_PARAMETER, ptype=str, default="run1")
+    run_id = data_types.RuntimeParameter(name=RUN_ID_PARAMETER, ptype=str, default="")
     parameters = runtime_parameters(config)
     pipeline = factory.create_pipeline(
         config,
         run_id=run_id,
-        with_history=False,
         root=pipeline_root,
         serving_dir=pipeline_root.rstrip("/") + "/serving",
         code_version_override=f"image:{image}",
         connection_config=None,
         runtime_parameters=parameters,
+        read_remote_data=False,
     )
     resource_spec = trainer_resources.resource_spec() if trainer_resources else None
     if resource_spec is not None:
@@ -144,8 +152,12 @@ def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root
 
 def normalize(spec: dict) -> dict:
     """Drops what depends on the compiling machine (Python/TFX versions in
-    labels), so the same study compiles to the same bytes everywhere."""
+    labels), so the same study compiles to the same bytes everywhere, and
+    keeps the StudyHistory task out of the orchestrator's cache: served from
+    the cache, a run would take an earlier run's id and history."""
     labels = spec.get("labels", {})
     for key in VOLATILE_LABELS:
         labels.pop(key, None)
+    history_task = spec["pipelineSpec"]["root"]["dag"]["tasks"][factory.STUDY_HISTORY_ID]
+    history_task["cachingOptions"] = {"enableCache": False}
     return spec

@@ -90,6 +90,7 @@ def _best_so_far(store, run_id: str) -> str:
 
 def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[str, Any]:
     quiet_libraries(debug)
+    from components.study_record import StudyRecord
     from pipeline import factory
     from pipeline.parallel_runner import ParallelDagRunner
     from pipeline.study_store import StudyStore
@@ -97,7 +98,8 @@ def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[
     output_dir = os.path.abspath(config.output_dir)
     os.makedirs(output_dir, exist_ok=True)
     connection_config = factory.metadata_connection_config(config)
-    store = StudyStore(connection_config, config.pipeline_name)
+    record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)
+    store = StudyStore(connection_config, config.pipeline_name, record=record)
     run_id = store.run_id_for_next_run()
     log.info("study %r, %s, into %s", config.study_name, run_id, output_dir)
     pipeline = factory.create_pipeline(config, run_id, connection_config=connection_config)

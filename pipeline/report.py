@@ -264,7 +264,8 @@ def lineage_chart(trials: Sequence[dict[str, Any]], metric: Metric, highlight: s
     columns: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for trial in trials:
         columns.setdefault((trial.get("run_id") or "", int(trial.get("round") or 0)), []).append(trial)
-    order = sorted(columns, key=lambda key: (_run_number(key[0]), key[1]))
+    runs = _run_order(trials)
+    order = sorted(columns, key=lambda key: (runs.get(key[0], ""), key[0], key[1]))
     column_width, row_height, node_width = 170, 34, 150
     positions: dict[str, tuple[float, float]] = {}
     for c, key in enumerate(order):
@@ -298,9 +299,14 @@ def lineage_chart(trials: Sequence[dict[str, Any]], metric: Metric, highlight: s
     return _svg("lineage of the search", parts, width=width, height=height, css="chart lineage")
 
 
-def _run_number(run_id: str) -> int:
-    digits = "".join(ch for ch in run_id if ch.isdigit())
-    return int(digits) if digits else 0
+def _run_order(trials: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each run's place in the study: when its first trial started (run ids
+    of scheduled runs need not sort by time)."""
+    first: dict[str, str] = {}
+    for trial in trials:
+        run, started = trial.get("run_id") or "", trial.get("started_at") or ""
+        first[run] = min(first.get(run, started), started)
+    return first
 
 
 # --------------------------------------------------------------------------
@@ -453,13 +459,40 @@ SCRIPT = """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
+def blessing_table(history: Sequence[dict[str, Any]], metric: Metric) -> str:
+    """Each run's chosen model, whether it was blessed against the model in
+    production at the time and whether it was pushed (study record validations)."""
+    if not history:
+        return '<p class="empty">No run has been validated yet.</p>'
+    head = ["run", "chosen", "parameters", f"eval {metric.key}", "blessed", "compared with", "pushed to", "when"]
+    rows = []
+    for entry in history:
+        cells = [
+            _text(entry.get("run_id")),
+            _text(entry.get("candidate") or "-"),
+            _text(f"{entry['num_params']:,}" if entry.get("num_params") else "-"),
+            _text(_number((entry.get("eval") or {}).get(metric.key))),
+            "yes" if entry.get("blessed") else "<strong>no</strong>",
+            _text(entry.get("baseline_run") or ("-" if not entry.get("baseline_model") else entry["baseline_model"])),
+            _text(entry.get("pushed_to") or "-") if entry.get("pushed") else "not pushed",
+            _text((entry.get("written_at") or "")[:19].replace("T", " ")),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return ('<table class="blessings"><thead><tr>' + "".join(f"<th>{_text(h)}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
 def build_report(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
-                 dataset_spec: Optional[dict[str, Any]] = None, generated_at: Optional[str] = None) -> str:
+                 dataset_spec: Optional[dict[str, Any]] = None, generated_at: Optional[str] = None,
+                 history: Sequence[dict[str, Any]] = ()) -> str:
     """The report page. `trials` are `Trial.summary()` dicts, oldest first;
-    `dataset_spec` is a DatasetSpec dict (optional)."""
+    `dataset_spec` is a DatasetSpec dict (optional); `history` the study's
+    blessing history (`study_access.blessing_history`)."""
     metric = Metric(leaderboard.get("task") or (dataset_spec or {}).get("task") or "classification")
     # Trial number: the order of the search (runs, then rounds; a round's trials train side by side).
-    trials = sorted(trials, key=lambda t: (_run_number(t.get("run_id") or ""), int(t.get("round") or 0),
+    runs = _run_order(trials)
+    trials = sorted(trials, key=lambda t: (runs.get(t.get("run_id") or "", ""), t.get("run_id") or "",
+                                           int(t.get("round") or 0),
                                            str(t.get("trial_id"))))
     ranked = sorted((t for t in trials if metric.of(t) is not None),
                     key=lambda t: (-metric.of(t) if metric.classification else metric.of(t), t.get("num_params") or 0))
@@ -483,6 +516,9 @@ def build_report(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
         f'<p class="meta">{_text(leaderboard.get("run_id"))} · {len(trials)} trials ({completed} completed) · '
         f"generated {_text(generated_at)}</p>",
         "<section><h2>Candidates</h2>", summary, candidates_table(leaderboard), "</section>",
+        "<section><h2>Production</h2><p>Each run's chosen model is pushed only if TFX's Evaluator blesses it: at "
+        "least as good on the eval split as the model in production at the time.</p>"
+        f"{blessing_table(history, metric)}</section>",
         dataset_section(dataset_spec),
         f"<section><h2>Best {_text(metric.label)} so far</h2>{best_so_far_chart(trials, metric)}</section>",
         f"<section><h2>{_text(metric.label.capitalize())} against size</h2>"
@@ -505,20 +541,21 @@ def build_report(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
     )
 
 
-def write_report(output_dir: str, leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
-                 dataset_spec: Optional[dict[str, Any]] = None) -> str:
-    """Writes DIR/report.html atomically and returns its path."""
-    path = os.path.join(output_dir, REPORT_FILE)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(build_report(leaderboard, trials, dataset_spec))
-    os.replace(tmp, path)
+def write_report_file(path: str, leaderboard: dict[str, Any], study) -> str:
+    """Writes the report of `leaderboard` and the study's trials, data and
+    blessing history (a StudyStore or a StudyRecord) to `path`, a local path
+    or a URI, atomically; returns the path."""
+    from components import files
+    from pipeline.study_access import blessing_history
+
+    trials = [t.summary() for t in study.trials()]
+    spec = study.dataset_spec()
+    page = build_report(leaderboard, trials, spec.to_dict() if spec else None,
+                        history=blessing_history(study.validations()))
+    files.write_text(path, page)
     return path
 
 
 def write_report_from_store(output_dir: str, store, leaderboard: dict[str, Any]) -> str:
-    """The report of a run directory: its leaderboard and the study's trials and
-    data as ML Metadata records them."""
-    trials = [t.summary() for t in store.trials()]
-    spec = store.dataset_spec()
-    return write_report(output_dir, leaderboard, trials, spec.to_dict() if spec else None)
+    """DIR/report.html of a run directory."""
+    return write_report_file(os.path.join(output_dir, REPORT_FILE), leaderboard, store)

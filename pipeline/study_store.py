@@ -24,9 +24,17 @@ RUN_NUMBER = re.compile(r"^run(\d+)$")
 
 
 class StudyStore:
-    def __init__(self, connection_config, pipeline_name: str):
+    """A study as a local run's ML Metadata records it. `record` (the study
+    record in the run directory's pipeline root) answers the blessing history."""
+
+    def __init__(self, connection_config, pipeline_name: str, record=None):
         self._store = metadata_store.MetadataStore(connection_config)
         self._pipeline_name = pipeline_name
+        self._record = record
+
+    def validations(self) -> list[dict[str, Any]]:
+        """The study's blessing history, oldest first (from the study record)."""
+        return self._record.validations() if self._record is not None and self._record.exists() else []
 
     def _artifacts(self, type_name: str) -> list[metadata_store_pb2.Artifact]:
         context = self._store.get_context_by_type_and_name("pipeline", self._pipeline_name)
@@ -110,11 +118,14 @@ class StudyStore:
             return None
 
     def run_id_for_next_run(self) -> str:
-        """The unfinished latest run (a re-run after a crash resumes it), else a new run."""
+        """The unfinished latest run (a re-run after a crash resumes it), else a
+        new run, numbered past every run ML Metadata or the study record knows
+        (a run id already in the record would be taken for a resumed run)."""
         runs = self.run_ids()
         if runs and runs[-1] not in self.finished_run_ids():
             return runs[-1]
-        return f"run{(_run_number(runs[-1]) if runs else 0) + 1}"
+        recorded = self._record.run_ids() if self._record is not None and self._record.exists() else []
+        return f"run{max([0] + [_run_number(r) for r in runs + recorded]) + 1}"
 
 
 def _run_number(run_id: str) -> int:

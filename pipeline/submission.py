@@ -106,10 +106,10 @@ def default_run_name(spec: CompiledSpec, now: datetime.datetime | None = None) -
 
 
 def with_run_id(spec: CompiledSpec, parameters: dict, run_id: str) -> dict:
-    """Trial ids are `<run_id>-...`: a run without its own run id would reuse
-    the compiled default and collide with earlier runs' trials."""
+    """The parameters with `run_id` unless `--param` set one. Trial ids are
+    `<run_id>-...`, and a run given an earlier run's id resumes that run, so
+    every new run needs its own; empty means "derive one when the run starts"."""
     if RUN_ID_PARAMETER in spec.parameter_types and RUN_ID_PARAMETER not in parameters:
-        # not the compiled default ("run1"): every run would reuse it
         return {**parameters, RUN_ID_PARAMETER: run_id}
     return parameters
 

@@ -3,13 +3,15 @@
 Ingestion writes it (as `dataset_spec.json` inside a DatasetSpec artifact); the
 model builder, trainers and evaluator read it. It lives here, not in
 `components/`, because the model builder needs it and must not import TFX.
+Files go through `tf.io.gfile`, so a spec may live at any URI (`gs://…`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
+import os
+import posixpath
 from typing import Any
 
 SPEC_FILE_NAME = "dataset_spec.json"
@@ -105,19 +107,28 @@ class DatasetSpec:
     def from_json(cls, text: str) -> "DatasetSpec":
         return cls.from_dict(json.loads(text))
 
-    def save(self, directory: str | Path) -> Path:
-        """Writes `dataset_spec.json` into `directory` (created if missing)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / SPEC_FILE_NAME
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json())
-        tmp.replace(path)  # never leave a half-written spec that looks finished
+    def save(self, directory: str | os.PathLike[str]) -> str:
+        """Writes `dataset_spec.json` into `directory` (created if missing) and
+        returns its path."""
+        import tensorflow as tf
+
+        directory = os.fspath(directory)
+        tf.io.gfile.makedirs(directory)
+        path = posixpath.join(directory, SPEC_FILE_NAME)
+        tmp = path + ".tmp"
+        with tf.io.gfile.GFile(tmp, "w") as handle:
+            handle.write(self.to_json())
+        # Never leave a half-written spec that looks finished.
+        tf.io.gfile.rename(tmp, path, overwrite=True)
         return path
 
     @classmethod
-    def load(cls, directory_or_file: str | Path) -> "DatasetSpec":
-        path = Path(directory_or_file)
-        if path.is_dir():
-            path = path / SPEC_FILE_NAME
-        return cls.from_json(path.read_text())
+    def load(cls, directory_or_file: str | os.PathLike[str]) -> "DatasetSpec":
+        """Reads a spec file, or `dataset_spec.json` in a directory."""
+        import tensorflow as tf
+
+        path = os.fspath(directory_or_file)
+        if tf.io.gfile.isdir(path):
+            path = posixpath.join(path, SPEC_FILE_NAME)
+        with tf.io.gfile.GFile(path, "r") as handle:
+            return cls.from_json(handle.read())

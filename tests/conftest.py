@@ -45,3 +45,38 @@ def tfrecord_file(data_dir):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def ram_root(tmp_path):
+    """A fresh folder on TensorFlow's in-memory file system (`ram://`), which
+    stands in for gs:// in tests; named after the test's tmp_path, so unique."""
+    import tensorflow as tf
+
+    root = f"ram://{tmp_path.name}"
+    yield root
+    # ram:// cannot always remove a folder it never got a makedirs for, and its
+    # listing of `a` also shows what is under `a.b` (as `.b`): free what is there.
+    for directory, _, names in list(tf.io.gfile.walk(root)):
+        for name in names:
+            try:
+                tf.io.gfile.remove(f"{directory.rstrip('/')}/{name}")
+            except tf.errors.NotFoundError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def gcs():
+    """Cloud Storage emulated on this machine (tests/cloud/gcs_emulator.py):
+    `gcs.run(argv)` runs a program that reaches it as gs://; skipped where
+    processes cannot get a private /etc/hosts, and a failure in CI."""
+    from tests.cloud.gcs_emulator import GcsEmulator, sandbox_problem
+
+    problem = sandbox_problem()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"the Cloud Storage emulator cannot run here: {problem}")
+        pytest.skip(f"the Cloud Storage emulator cannot run here: {problem}")
+    emulator = GcsEmulator().start()
+    yield emulator
+    emulator.stop()

@@ -141,3 +141,17 @@ def write_hostile_csv(path: Path, rows: int, seed: int) -> Path:
             label = HOSTILE_CLASS if size + 0.5 * weight > 0 else "plain"
             writer.writerow([round(size, 3), round(weight, 3), ["red", "green"][i % 2], label])
     return path
+
+
+def copy_to_uri(local: Path, uri: str) -> str:
+    """Copies a file, or a folder tree, to `uri` (ram://..., gs://...) through
+    tf.io.gfile; returns `uri`."""
+    import tensorflow as tf
+
+    if local.is_file():
+        tf.io.gfile.makedirs(uri.rsplit("/", 1)[0])
+        tf.io.gfile.copy(str(local), uri, overwrite=True)
+        return uri
+    for file in sorted(p for p in local.rglob("*") if p.is_file()):
+        copy_to_uri(file, f"{uri}/{file.relative_to(local).as_posix()}")
+    return uri

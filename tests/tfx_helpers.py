@@ -26,3 +26,12 @@ def new_artifact(artifact_type, uri):
     item.uri = str(uri)
     os.makedirs(item.uri, exist_ok=True)
     return item
+
+
+def history_artifact(uri, run_id: str = "run1", trials=()):
+    """A StudyHistory output: this run's id and the study's earlier trials."""
+    from components import trial_files
+
+    item = new_artifact(artifacts.TrialHistory, uri)
+    trial_files.write_history(item, run_id, list(trials))
+    return item

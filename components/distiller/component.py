@@ -12,7 +12,7 @@ from components import artifacts, fan_in
 from components.distiller import executor as distiller_executor
 from components.distiller.executor import (
     ALPHA_KEY, AUGMENT_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY, MODEL_KEY,
-    MODULE_FILE_KEY, PRIOR_KEY, SEED_KEY, STUDENT_KEY, TEACHER_KEY, TEMPERATURE_KEY, TRIALS_PREFIX,
+    MODULE_FILE_KEY, SEED_KEY, STUDY_HISTORY_KEY, STUDENT_KEY, TEACHER_KEY, TEMPERATURE_KEY, TRIALS_PREFIX,
 )
 
 
@@ -32,12 +32,22 @@ class DistillerSpec(component_spec.ComponentSpec):
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
         TEACHER_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        PRIOR_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults, optional=True),
+        STUDY_HISTORY_KEY: component_spec.ChannelParameter(type=artifacts.TrialHistory),
     }
     OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
 
 
 class Distiller(base_component.BaseComponent):
+    """Trains a small student on the ensemble's soft labels (output `model`).
+
+    Inputs: `examples`, `dataset_spec`, `teacher` (the ensemble),
+    `study_history` and `trials_0..k` (where a student is chosen from).
+    Parameters: `epochs`, `temperature`, `alpha` (weight of the true labels),
+    `augment` (none | mixup), `max_params` (the student's budget; 0: half the
+    best single model), `student` (a trial id or an architecture as JSON),
+    `seed`, `code_version`, `module_file`.
+    """
+
     SPEC_CLASS = DistillerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(distiller_executor.Executor)
 
@@ -46,6 +56,7 @@ class Distiller(base_component.BaseComponent):
         examples: types.BaseChannel,
         dataset_spec: types.BaseChannel,
         teacher: types.BaseChannel,
+        study_history: types.BaseChannel,
         trials: Sequence[types.BaseChannel],
         epochs: int,
         seed: int,
@@ -54,7 +65,6 @@ class Distiller(base_component.BaseComponent):
         temperature: float = 2.0,
         alpha: float = 0.5,
         augment: str = "none",
-        prior_trials: Optional[types.BaseChannel] = None,
         module_file: Optional[str] = None,
         student: Optional[str] = None,
     ):
@@ -64,7 +74,7 @@ class Distiller(base_component.BaseComponent):
                 examples=examples,
                 dataset_spec=dataset_spec,
                 teacher=teacher,
-                prior_trials=prior_trials,
+                study_history=study_history,
                 max_params=max_params,
                 epochs=epochs,
                 temperature=temperature,

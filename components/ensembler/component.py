@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
@@ -11,7 +11,7 @@ from tfx.types import component_spec, standard_artifacts
 from components import artifacts, fan_in
 from components.ensembler import executor as ensembler_executor
 from components.ensembler.executor import (
-    CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, POOL_SIZE_KEY, PRIOR_KEY, WEIGHTS_KEY,
+    CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, POOL_SIZE_KEY, STUDY_HISTORY_KEY, WEIGHTS_KEY,
     TRIALS_PREFIX,
 )
 
@@ -26,12 +26,22 @@ class EnsemblerSpec(component_spec.ComponentSpec):
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
-        PRIOR_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults, optional=True),
+        STUDY_HISTORY_KEY: component_spec.ChannelParameter(type=artifacts.TrialHistory),
     }
     OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
 
 
 class Ensembler(base_component.BaseComponent):
+    """Chooses ensemble members among the study's best trials on the eval split
+    and exports their weighted average as one servable model (output `model`).
+
+    Inputs: `examples`, `dataset_spec`, `study_history` (earlier runs' trials)
+    and `trials_0..k` (this run's trainers; a run none of whose trials
+    completed fails here, so it pushes nothing). Parameters: `max_members`,
+    `pool_size` (the best trials considered), `weights_method` (auto | bagged |
+    greedy | learned | average), `code_version`.
+    """
+
     SPEC_CLASS = EnsemblerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(ensembler_executor.Executor)
 
@@ -39,19 +49,19 @@ class Ensembler(base_component.BaseComponent):
         self,
         examples: types.BaseChannel,
         dataset_spec: types.BaseChannel,
+        study_history: types.BaseChannel,
         trials: Sequence[types.BaseChannel],
         code_version: str,
         max_members: int = 5,
         pool_size: int = 10,
         weights_method: str = "auto",
-        prior_trials: Optional[types.BaseChannel] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(EnsemblerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
             spec=spec_class(
                 examples=examples,
                 dataset_spec=dataset_spec,
-                prior_trials=prior_trials,
+                study_history=study_history,
                 max_members=max_members,
                 pool_size=pool_size,
                 weights_method=weights_method,

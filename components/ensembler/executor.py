@@ -21,13 +21,22 @@ log = logging.getLogger(__name__)
 EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
 DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
 TRIALS_PREFIX = "trials"
-PRIOR_KEY = executor_inputs.PRIOR_KEY
+STUDY_HISTORY_KEY = executor_inputs.STUDY_HISTORY_KEY
 MODEL_KEY = "model"
 MAX_MEMBERS_KEY = "max_members"
 POOL_SIZE_KEY = "pool_size"
 WEIGHTS_KEY = "weights_method"  # auto | bagged | greedy | learned | average
 CODE_VERSION_KEY = "code_version"
 ENSEMBLE_FILE = "ensemble.json"
+
+
+def no_completed_trial_message(trials) -> str:
+    if not trials:
+        return "this run trained no trial: nothing to ensemble, nothing is pushed"
+    reasons = sorted({t.error or "unknown" for t in trials})
+    return (f"all {len(trials)} trials of run {trials[0].run_id} failed, so nothing is ensembled or pushed; "
+            f"first reason: {reasons[0]}" + (f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else "")
+            + "; see `model-search trials`")
 
 
 class Executor(base_executor.BaseExecutor):
@@ -38,10 +47,13 @@ class Executor(base_executor.BaseExecutor):
         exec_properties: Dict[str, Any],
     ) -> None:
         examples, spec = executor_inputs.examples_and_spec(input_dict)
-        trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
+        this_run = executor_inputs.this_runs_trials(input_dict, TRIALS_PREFIX)
+        if not any(t.completed for t in this_run):
+            # Earlier runs' models could still be ensembled, but a run that
+            # trained nothing must not push anything: it fails here, visibly.
+            raise RuntimeError(no_completed_trial_message(this_run))
+        trials = executor_inputs.earlier_trials(input_dict) + this_run
         pool = rank_trials(trials, spec.task)[: int(exec_properties[POOL_SIZE_KEY])]
-        if not pool:
-            raise RuntimeError(f"no completed trial among {len(trials)} to ensemble; see `model-search trials`")
         serialized = examples_io.serialized_split(examples, "eval")
         _, labels = examples_io.load_split(examples, "eval", spec)
         predictions = [scoring.predictions(t.path, serialized, spec) for t in pool]

@@ -12,14 +12,15 @@ from components import artifacts, fan_in
 from components.evaluator import executor as evaluator_executor
 from components.evaluator.executor import (
     CHOSEN_MODEL_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY,
-    EXAMPLES_KEY, LEADERBOARD_KEY, PRIOR_KEY, RUN_ID_KEY, SELECT_KEY, STUDY_KEY, TRIALS_PREFIX,
+    EXAMPLES_KEY, LEADERBOARD_KEY, SELECT_KEY, STUDY_HISTORY_KEY, STUDY_KEY, STUDY_RECORD_KEY, TRIALS_PREFIX,
 )
 
 
 class SearchEvaluatorSpec(component_spec.ComponentSpec):
     PARAMETERS = {
-        RUN_ID_KEY: component_spec.ExecutionParameter(type=str),
         STUDY_KEY: component_spec.ExecutionParameter(type=str),
+        # Where the model in production is found and the leaderboard recorded.
+        STUDY_RECORD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         SELECT_KEY: component_spec.ExecutionParameter(type=str),
     }
@@ -28,7 +29,7 @@ class SearchEvaluatorSpec(component_spec.ComponentSpec):
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
         ENSEMBLE_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         DISTILLED_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
-        PRIOR_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults, optional=True),
+        STUDY_HISTORY_KEY: component_spec.ChannelParameter(type=artifacts.TrialHistory),
     }
     OUTPUTS = {
         LEADERBOARD_KEY: component_spec.ChannelParameter(type=artifacts.Leaderboard),
@@ -37,6 +38,17 @@ class SearchEvaluatorSpec(component_spec.ComponentSpec):
 
 
 class SearchEvaluator(base_component.BaseComponent):
+    """Scores the three candidates - the best single trial, the ensemble and the
+    distilled student - on the eval and test splits, chooses one on eval by the
+    selection policy, and outputs the `leaderboard` and the `chosen_model`
+    (carrying the study's model in production as its baseline).
+
+    Inputs: `examples`, `dataset_spec`, `ensemble`, `distilled`,
+    `study_history` (the run's id, earlier runs' trials) and `trials_0..k`.
+    Parameters: `study`, `study_record`, `select` (best | lowest-loss |
+    smallest-within=X), `code_version`.
+    """
+
     SPEC_CLASS = SearchEvaluatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(evaluator_executor.Executor)
 
@@ -46,12 +58,12 @@ class SearchEvaluator(base_component.BaseComponent):
         dataset_spec: types.BaseChannel,
         ensemble: types.BaseChannel,
         distilled: types.BaseChannel,
+        study_history: types.BaseChannel,
         trials: Sequence[types.BaseChannel],
-        run_id: str,
         study: str,
         code_version: str,
-        prior_trials: Optional[types.BaseChannel] = None,
         select: str = "best",
+        study_record: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(SearchEvaluatorSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
@@ -60,9 +72,9 @@ class SearchEvaluator(base_component.BaseComponent):
                 dataset_spec=dataset_spec,
                 ensemble=ensemble,
                 distilled=distilled,
-                prior_trials=prior_trials,
-                run_id=run_id,
+                study_history=study_history,
                 study=study,
+                study_record=study_record,
                 code_version=code_version,
                 select=select,
                 leaderboard=types.Channel(type=artifacts.Leaderboard),

@@ -1,10 +1,12 @@
 """SearchEvaluator executor: the leaderboard of the three candidates.
 
 Candidates are chosen on the eval split and reported on the test split, never
-chosen on test. The selection policy (`best` or
-`smallest-within=X`, search_algo/selection.py) picks the chosen model, which is
-copied to the `chosen_model` output; TFX's Evaluator then validates it against
-the latest blessed model and TFX's Pusher pushes it only if blessed.
+chosen on test. The selection policy (`best`,
+`lowest-loss` or `smallest-within=X`, search_algo/selection.py) picks the
+chosen model, which is copied to the `chosen_model` output with the study's
+model in production (the latest pushed, from the study record) as its
+baseline; TFX's Evaluator then validates it against that baseline and the
+Pusher pushes it only if blessed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
-from components.validator import LABEL_KEY_PROPERTY, TASK_PROPERTY
+from components.study_record import StudyRecord
+from components.validator import BASELINE_MODEL_PROPERTY, LABEL_KEY_PROPERTY, TASK_PROPERTY
 from search_algo.selection import choose, parse_policy
 from search_algo.trial import rank_trials
 
@@ -30,14 +33,16 @@ DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
 ENSEMBLE_KEY = "ensemble"
 DISTILLED_KEY = "distilled"
 TRIALS_PREFIX = "trials"
-PRIOR_KEY = executor_inputs.PRIOR_KEY
+STUDY_HISTORY_KEY = executor_inputs.STUDY_HISTORY_KEY
 LEADERBOARD_KEY = "leaderboard"
 CHOSEN_MODEL_KEY = "chosen_model"
 SELECT_KEY = "select"
-RUN_ID_KEY = "run_id"
 STUDY_KEY = "study"
+STUDY_RECORD_KEY = "study_record"
 CODE_VERSION_KEY = "code_version"
 LEADERBOARD_FILE = "leaderboard.json"
+# What a leaderboard shows of the model in production (a study record validation).
+PRODUCTION_FIELDS = ("run_id", "candidate", "model_uri", "pushed_to", "eval", "num_params", "written_at")
 
 
 def _candidate_metrics(candidate: dict, splits: dict, spec) -> None:
@@ -78,6 +83,7 @@ class Executor(base_executor.BaseExecutor):
         exec_properties: Dict[str, Any],
     ) -> None:
         examples, spec = executor_inputs.examples_and_spec(input_dict)
+        run_id = executor_inputs.run_id(input_dict)
         ensemble = artifact_utils.get_single_instance(input_dict[ENSEMBLE_KEY])
         distilled = artifact_utils.get_single_instance(input_dict[DISTILLED_KEY])
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
@@ -102,31 +108,39 @@ class Executor(base_executor.BaseExecutor):
             _candidate_metrics(candidate, splits, spec)
         # Chosen on eval metrics only, never on test.
         chosen = choose(candidates, policy, spec.task)
+        record = StudyRecord(exec_properties[STUDY_RECORD_KEY]) if exec_properties.get(STUDY_RECORD_KEY) else None
+        # The model in production, which the chosen one must match or beat to be pushed.
+        production = record.production_model() if record is not None else None
         leaderboard = {
             "chosen": chosen["name"],
             "select": str(policy),
             "chosen_on": "eval",
             "study": exec_properties[STUDY_KEY],
-            "run_id": exec_properties[RUN_ID_KEY],
+            "run_id": run_id,
             "task": spec.task,
             "candidates": [{k: v for k, v in c.items() if k != "uri"} for c in candidates],
             "distillation": distillation_summary({c["name"]: c for c in candidates}, spec),
+            "production": production and {k: production.get(k) for k in PRODUCTION_FIELDS},
         }
         output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])
         files.write_text(os.path.join(output.uri, LEADERBOARD_FILE), json.dumps(leaderboard, indent=2))
         output.set_string_custom_property("chosen", chosen["name"])
-        output.set_string_custom_property("run_id", exec_properties[RUN_ID_KEY])
+        output.set_string_custom_property("run_id", run_id)
         output.set_string_custom_property("study", exec_properties[STUDY_KEY])
         output.set_string_custom_property("leaderboard_json", json.dumps(leaderboard))
 
         model = artifact_utils.get_single_instance(output_dict[CHOSEN_MODEL_KEY])
         files.copy_tree(model_export.serving_dir(chosen["uri"]), model_export.serving_dir(model.uri))
         model.set_string_custom_property("candidate", chosen["name"])
-        model.set_string_custom_property("run_id", exec_properties[RUN_ID_KEY])
+        model.set_string_custom_property("run_id", run_id)
         model.set_string_custom_property("study", exec_properties[STUDY_KEY])
-        # What TFX's Evaluator needs to know about the data (see components/validator).
+        # What TFX's Evaluator needs to know (see components/validator).
         model.set_string_custom_property(LABEL_KEY_PROPERTY, spec.label)
         model.set_string_custom_property(TASK_PROPERTY, spec.task)
+        if production:
+            model.set_string_custom_property(BASELINE_MODEL_PROPERTY, production["model_uri"])
+        if record is not None:
+            record.add_leaderboard(run_id, leaderboard, writer=output.uri, dataset_spec=spec.to_dict())
         model.set_int_custom_property("num_params", int(chosen["num_params"] or 0))
         for split in ("eval", "test"):
             for key, value in chosen[split].items():

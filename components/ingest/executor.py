@@ -25,6 +25,7 @@ from tfx.types import standard_component_specs as std
 
 from components import examples_io, files
 from components.ingest import sources
+from components.ingest.fingerprint import data_fingerprint, input_fingerprint
 from search_algo.dataset_spec import SPEC_FILE_NAME, DatasetSpec, FeatureSpec
 
 SOURCE_CONFIG_KEY = "source_config"
@@ -88,6 +89,9 @@ class Executor(BaseExampleGenExecutor):
         super().Do(input_dict, output_dict, exec_properties)
 
         examples = artifact_utils.get_single_instance(output_dict[std.EXAMPLES_KEY])
+        # Read now, not at compile time: a compiled pipeline names remote data only by its location.
+        examples.set_string_custom_property(
+            examples_io.DATA_FINGERPRINT_PROPERTY, data_fingerprint(exec_properties[SOURCE_CONFIG_KEY], input_fingerprint(config)))
         spec = build_dataset_spec(self._plan, examples, config)
         spec_artifact = artifact_utils.get_single_instance(output_dict[DATASET_SPEC_KEY])
         write_dataset_spec(spec, spec_artifact)

@@ -6,28 +6,29 @@ message that names the file, row, column or class folder), infers the schema
 split, deterministically for the seed. `encode_record(plan, record)` turns one
 record into feature values; the ingestion executor runs it inside Beam.
 
-Deliberately free of TensorFlow and TFX imports: validating input is fast and
-testable on its own.
+Data may be local or at any URI TensorFlow's file systems know (`gs://…`):
+every file is reached through TFX's `fileio`. It is imported where a file is
+first touched, so checking settings stays free of TensorFlow's start-up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
-import glob
 import io
 import logging
 import math
 import os
+import posixpath
 import re
 from collections import Counter
-from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from search_algo.dataset_spec import FeatureSpec
-from search_algo.errors import DataError
+from search_algo.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,133 @@ class Plan:
 
 
 # --------------------------------------------------------------------------
+# Paths: local paths and URIs alike. pathlib would turn `gs://b/x` into
+# `gs:/b/x`, so names come from string operations that leave a URI's scheme
+# alone and print a local path exactly as pathlib did.
+
+# How TFX's file-system registry tells a scheme from a local path.
+_URI_SCHEME = re.compile(r"^[a-z0-9]+://")
+_GLOB_MAGIC = re.compile(r"[*?[]")
+
+
+def is_uri(path: str) -> bool:
+    return bool(_URI_SCHEME.match(path))
+
+
+def clean_path(path: str) -> str:
+    """A local path as pathlib prints it (no `.` parts, no doubled or trailing
+    slashes); a URI only loses trailing slashes."""
+    if is_uri(path):
+        scheme, rest = path.split("://", 1)
+        return f"{scheme}://{rest.rstrip('/')}"
+    root = "//" if path.startswith("//") and not path.startswith("///") else "/" if path.startswith("/") else ""
+    return root + "/".join(part for part in path.split("/") if part not in ("", ".")) or "."
+
+
+def path_name(path: str) -> str:
+    """The last part of a path or URI, as pathlib's `name`."""
+    name = clean_path(path).rsplit("/", 1)[-1]
+    return "" if name == "." else name
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    dot = name.rfind(".")
+    return (name[:dot], name[dot:]) if 0 < dot < len(name) - 1 else (name, "")
+
+
+def path_stem(path: str) -> str:
+    """The name without its last suffix, as pathlib's `stem`."""
+    return _split_suffix(path_name(path))[0]
+
+
+def path_suffix(path: str) -> str:
+    """The last suffix (`.png`), as pathlib's `suffix`."""
+    return _split_suffix(path_name(path))[1]
+
+
+def _join(directory: str, name: str) -> str:
+    return name if directory == "." else posixpath.join(directory, name)
+
+
+def _has_magic(pattern: str) -> bool:
+    return bool(_GLOB_MAGIC.search(pattern))
+
+
+@contextlib.contextmanager
+def file_system_errors(path: str) -> Iterator[None]:
+    """A file system's own failure (an unknown scheme, no permission, no
+    credentials) becomes a one-line DataError naming the path."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as error:  # noqa: BLE001 - narrowed right below
+        import tensorflow as tf  # already loaded: only code using fileio runs in here
+        from tfx.dsl.io import fileio
+
+        if not isinstance(error, (OSError, fileio.NotFoundError, tf.errors.OpError)):
+            raise
+        detail = next(iter(str(error).strip().splitlines()), "")
+        raise DataError(f"{path}: cannot read it ({type(error).__name__}: {detail})") from None
+
+
+def is_file(path: str) -> bool:
+    from tfx.dsl.io import fileio
+
+    return fileio.exists(path) and not fileio.isdir(path)
+
+
+def _children(directory: str) -> list[str]:
+    from tfx.dsl.io import fileio
+
+    # Object stores list a sub-folder as `name/`.
+    return [name.rstrip("/") for name in fileio.listdir(directory)]
+
+
+def list_files(folder: str, suffixes: tuple[str, ...]) -> list[str]:
+    """Every file in `folder` and its sub-folders whose suffix (any case) is
+    one of `suffixes`, sorted."""
+    from tfx.dsl.io import fileio
+
+    found = []
+    for directory, _, names in fileio.walk(folder):
+        found.extend(
+            clean_path(posixpath.join(directory, name)) for name in names if path_suffix(name).lower() in suffixes
+        )
+    return sorted(found)
+
+
+def _glob(pattern: str) -> list[str]:
+    """The paths matching a glob, sorted. As with Python's `glob`, a wildcard
+    does not match a name starting with "." unless its part of the pattern
+    does (tf.io.gfile's glob matches hidden names too)."""
+    from tfx.dsl.io import fileio
+
+    parts = pattern.split("/")
+    # tf.io.gfile answers `*.tfrecord` with `./a.tfrecord`; Python's glob with `a.tfrecord`.
+    added_dot = not is_uri(pattern) and not pattern.startswith("./")
+
+    def as_python(match: str) -> str:
+        return match[2:] if added_dot and match.startswith("./") else match
+
+    def visible(match: str) -> bool:
+        matched = match.split("/")
+        return len(matched) != len(parts) or not any(
+            _has_magic(part) and not part.startswith(".") and name.startswith(".")
+            for part, name in zip(parts, matched)
+        )
+
+    return sorted(match for match in map(as_python, fileio.glob(pattern)) if visible(match))
+
+
+def _read_bytes(path: str) -> bytes:
+    from tfx.dsl.io import fileio
+
+    with fileio.open(path, "rb") as handle:
+        return handle.read()
+
+
+# --------------------------------------------------------------------------
 # Entry points
 
 
@@ -150,26 +278,25 @@ def make_plan(config: SourceConfig) -> Plan:
 def detect_kind(data: str) -> str:
     """csv for a .csv/.tsv file, tfrecord for TFRecord files or globs, images or
     audio for a folder of class sub-folders."""
-    if any(ch in data for ch in "*?["):
-        matches = sorted(glob.glob(data))
-        if not matches:
-            raise DataError(f"no file matches {data}")
-        return "tfrecord"
-    path = Path(data)
-    if not path.exists():
-        raise DataError(f"{data}: no such file or directory")
-    if path.is_file():
-        name = path.name.lower()
-        if name.endswith((".csv", ".tsv", ".txt")):
-            return "csv"
-        if ".tfrecord" in name or name.endswith((".tfr", ".rio")):
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(data):
+        if _has_magic(data):
+            if not _glob(data):
+                raise DataError(f"no file matches {data}")
             return "tfrecord"
-        raise DataError(
-            f"{data}: cannot tell the format from the name; expected .csv, .tsv or .tfrecord[.gz]"
-        )
-    suffixes = Counter(
-        p.suffix.lower() for p in path.glob("*/*") if p.is_file() and not p.name.startswith(".")
-    )
+        if not fileio.exists(data):
+            raise DataError(f"{data}: no such file or directory")
+        if not fileio.isdir(data):
+            name = path_name(data).lower()
+            if name.endswith((".csv", ".tsv", ".txt")):
+                return "csv"
+            if ".tfrecord" in name or name.endswith((".tfr", ".rio")):
+                return "tfrecord"
+            raise DataError(
+                f"{data}: cannot tell the format from the name; expected .csv, .tsv or .tfrecord[.gz]"
+            )
+        suffixes = _class_folder_suffixes(clean_path(data))
     images = sum(suffixes[s] for s in IMAGE_SUFFIXES)
     audio = sum(suffixes[s] for s in AUDIO_SUFFIXES)
     if not images and not audio:
@@ -177,6 +304,25 @@ def detect_kind(data: str) -> str:
             f"{data}: expected one sub-folder per class holding PNG/JPEG images or WAV files; found none"
         )
     return "images" if images >= audio else "audio"
+
+
+def _class_folder_suffixes(root: str) -> Counter:
+    """How many files of each image or audio suffix the sub-folders of `root`
+    hold directly (names starting with "." left out)."""
+    from tfx.dsl.io import fileio
+
+    known = IMAGE_SUFFIXES + AUDIO_SUFFIXES
+    suffixes: Counter = Counter()
+    for child in _children(root):
+        folder = _join(root, child)
+        if not fileio.isdir(folder):
+            continue
+        for name in _children(folder):
+            suffix = path_suffix(name).lower()
+            # Only a known suffix counts, so only those names cost a look-up (a request each on GCS).
+            if suffix in known and not name.startswith(".") and not fileio.isdir(_join(folder, name)):
+                suffixes[suffix] += 1
+    return suffixes
 
 
 # --------------------------------------------------------------------------
@@ -330,12 +476,14 @@ class _CsvTable:
 
 
 def read_csv(path: str) -> _CsvTable:
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{path}: no such file")
-    if p.is_dir():
-        raise DataError(f"{path}: is a folder, expected a CSV file")
-    raw = p.read_bytes()
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(path):
+        if not fileio.exists(path):
+            raise DataError(f"{path}: no such file")
+        if fileio.isdir(path):
+            raise DataError(f"{path}: is a folder, expected a CSV file")
+        raw = _read_bytes(path)
     if not raw.strip():
         raise DataError(f"{path}: the file is empty")
     try:
@@ -517,7 +665,7 @@ def _csv_plan(config: SourceConfig) -> Plan:
         for c in columns
     ]
     return Plan(
-        name=Path(table.path).stem,
+        name=path_stem(table.path),
         source_kind="csv",
         task=task,
         input_kind="tabular",
@@ -535,25 +683,32 @@ def _csv_plan(config: SourceConfig) -> Plan:
 
 
 def _list_class_folders(root: str, suffixes: tuple[str, ...], what: str) -> list[tuple[str, list[str]]]:
-    path = Path(root)
-    if not path.exists():
-        raise DataError(f"{root}: no such folder")
-    if not path.is_dir():
-        raise DataError(f"{root}: expected a folder with one sub-folder per class")
-    folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise DataError(f"{root}: no class sub-folders (expected one sub-folder of {what} per class)")
-    result = []
-    for folder in folders:
-        files = sorted(
-            str(f) for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in suffixes
-        )
-        if not files:
-            raise DataError(
-                f"{folder}: class folder {folder.name!r} holds no {what} ({', '.join(suffixes)})"
-            )
-        result.append((folder.name, files))
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(root):
+        if not fileio.exists(root):
+            raise DataError(f"{root}: no such folder")
+        if not fileio.isdir(root):
+            raise DataError(f"{root}: expected a folder with one sub-folder per class")
+        base = clean_path(root)
+        names = sorted(n for n in _children(base) if not n.startswith(".") and fileio.isdir(_join(base, n)))
+        if not names:
+            raise DataError(f"{root}: no class sub-folders (expected one sub-folder of {what} per class)")
+        result = []
+        for name in names:
+            folder = _join(base, name)
+            files = list_files(folder, suffixes)
+            if not files:
+                raise DataError(f"{folder}: class folder {name!r} holds no {what} ({', '.join(suffixes)})")
+            result.append((name, files))
     return result
+
+
+def _relative_to(path: str, root: str) -> str:
+    if is_uri(root):
+        prefix = clean_path(root) + "/"
+        return path[len(prefix):] if path.startswith(prefix) else path
+    return os.path.relpath(path, root)
 
 
 def _check_images(files: list[str]) -> tuple[list[str], list[str], Counter, set]:
@@ -564,9 +719,10 @@ def _check_images(files: list[str]) -> tuple[list[str], list[str], Counter, set]
     readable, unreadable, sizes, modes = [], [], Counter(), set()
     for file in files:
         try:
-            with Image.open(file) as image:
+            data = _read_bytes(file)
+            with Image.open(io.BytesIO(data)) as image:
                 image.verify()
-            with Image.open(file) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 image.load()  # verify() misses truncated pixel data
                 sizes[(image.height, image.width)] += 1
                 modes.add(image.mode)
@@ -586,7 +742,7 @@ def _default_image_size(sizes: Counter) -> tuple[int, int]:
 def _wav_info(file: str) -> tuple[int, float]:
     from scipy.io import wavfile
 
-    rate, samples = wavfile.read(file, mmap=True)
+    rate, samples = wavfile.read(io.BytesIO(_read_bytes(file)))
     if samples.size == 0:
         raise ValueError("no samples")
     return rate, samples.shape[0] / rate
@@ -628,7 +784,7 @@ def _folder_plan(config: SourceConfig, kind: str) -> Plan:
             readable, unreadable, durations = _check_audio(all_files)
             stats["durations"].extend(durations)
         if unreadable:
-            names = ", ".join(os.path.relpath(f, root) for f in unreadable[:MAX_ROWS_NAMED])
+            names = ", ".join(_relative_to(f, root) for f in unreadable[:MAX_ROWS_NAMED])
             more = f" and {len(unreadable) - MAX_ROWS_NAMED} more" if len(unreadable) > MAX_ROWS_NAMED else ""
             warnings.append(f"{root}: skipped {len(unreadable)} unreadable file(s): {names}{more}")
         if not readable:
@@ -668,7 +824,7 @@ def _folder_plan(config: SourceConfig, kind: str) -> Plan:
         input_kind = "sequence"
     stratify = [r[1] for r in records]
     return Plan(
-        name=Path(config.data).name,
+        name=path_name(config.data),
         source_kind=kind,
         task="classification",
         input_kind=input_kind,
@@ -688,9 +844,14 @@ def _folder_plan(config: SourceConfig, kind: str) -> Plan:
 
 def decode_image(file: str, size: Sequence[int], channels: int) -> np.ndarray:
     """Float32 [height, width, channels] in [0, 1]."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(file) as image:
+    try:
+        opened = Image.open(io.BytesIO(_read_bytes(file)))
+    except UnidentifiedImageError:
+        # PIL names the buffer it was given; the file is what a user can act on.
+        raise UnidentifiedImageError(f"cannot identify image file {file!r}") from None
+    with opened as image:
         image = image.convert("L" if channels == 1 else "RGB")
         if (image.height, image.width) != tuple(size):
             image = image.resize((size[1], size[0]), Image.BILINEAR)
@@ -739,7 +900,7 @@ def decode_wav(file: str, audio: AudioOptions, seconds: float) -> np.ndarray:
     from scipy.io import wavfile
     from scipy.signal import resample_poly
 
-    rate, samples = wavfile.read(file)
+    rate, samples = wavfile.read(io.BytesIO(_read_bytes(file)))
     samples = np.asarray(samples)
     if samples.dtype.kind == "u":  # 8-bit PCM is unsigned around 128
         samples = (samples.astype(np.float32) - 128.0) / 128.0
@@ -804,14 +965,17 @@ def plan_meta(plan: Plan) -> dict[str, Any]:
 
 
 def _tfrecord_files(pattern: str) -> list[str]:
-    files = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
-    if not files:
-        raise DataError(f"no file matches {pattern}")
-    for file in files:
-        if not Path(file).is_file():
-            raise DataError(f"{file}: no such file")
-        if Path(file).stat().st_size == 0:
-            raise DataError(f"{file}: the file is empty")
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(pattern):
+        files = _glob(pattern) if _has_magic(pattern) else [pattern]
+        if not files:
+            raise DataError(f"no file matches {pattern}")
+        for file in files:
+            if not is_file(file):
+                raise DataError(f"{file}: no such file")
+            if fileio.stat(file).length == 0:
+                raise DataError(f"{file}: the file is empty")
     return files
 
 
@@ -926,7 +1090,7 @@ def _tfrecord_plan(config: SourceConfig) -> Plan:
     test_records = [to_record(e, l) for e, l in zip(test_examples, test_labels)] if config.test_data else None
     stratify = [r[1] for r in records] if task == "classification" else None
     return Plan(
-        name=Path(_tfrecord_files(config.data)[0]).name.split(".")[0],
+        name=path_name(_tfrecord_files(config.data)[0]).split(".")[0],
         source_kind="tfrecord",
         task=task,
         input_kind="sequence" if sequence else "tabular",

@@ -13,7 +13,7 @@ from components import artifacts, fan_in
 from components.proposer import executor as proposer_executor
 from components.proposer.executor import (
     ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EARLY_STOPPING_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
-    NUM_TRAINERS_KEY, PRIOR_KEY, PROPOSALS_KEY, ROUND_KEY, RUN_ID_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY,
+    NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_HISTORY_KEY, STUDY_KEY,
     TEACHER_DISTILLATION_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
 
@@ -21,7 +21,6 @@ from components.proposer.executor import (
 class ProposerSpec(component_spec.ComponentSpec):
     PARAMETERS = {
         ROUND_KEY: component_spec.ExecutionParameter(type=int),
-        RUN_ID_KEY: component_spec.ExecutionParameter(type=str),
         STUDY_KEY: component_spec.ExecutionParameter(type=str),
         ALGORITHM_KEY: component_spec.ExecutionParameter(type=str),
         NUM_TRAINERS_KEY: component_spec.ExecutionParameter(type=int),
@@ -39,8 +38,8 @@ class ProposerSpec(component_spec.ComponentSpec):
     }
     INPUTS = {
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
-        # Trials of the study's earlier runs, where ML Metadata is reachable.
-        PRIOR_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults, optional=True),
+        # The run's id and the trials of the study's earlier runs.
+        STUDY_HISTORY_KEY: component_spec.ChannelParameter(type=artifacts.TrialHistory),
     }
     OUTPUTS = {
         PROPOSALS_KEY: component_spec.ChannelParameter(type=artifacts.Proposals),
@@ -48,15 +47,25 @@ class ProposerSpec(component_spec.ComponentSpec):
 
 
 class Proposer(base_component.BaseComponent):
+    """Asks the search algorithm for one round's trials (output `proposals`).
+
+    Inputs: `dataset_spec`, `study_history` (the run's id and the study's
+    earlier trials) and `history_0..k` (this run's earlier trainers' trials).
+    Parameters: `round`, `study`, `algorithm`, `num_trainers`,
+    `trials_per_trainer` (the round proposes their product), `seed`,
+    `search_space` (JSON), `code_version`, `module_file` (custom blocks),
+    `weight_sharing`, `teacher_distillation`, `early_stopping` (median | none).
+    """
+
     SPEC_CLASS = ProposerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(proposer_executor.Executor)
 
     def __init__(
         self,
         dataset_spec: types.BaseChannel,
+        study_history: types.BaseChannel,
         history: Sequence[types.BaseChannel],
         round_index: int,
-        run_id: str,
         study: str,
         algorithm: str,
         num_trainers: int,
@@ -64,7 +73,6 @@ class Proposer(base_component.BaseComponent):
         seed: int,
         code_version: str,
         search_space: Optional[dict[str, Any]] = None,
-        prior_trials: Optional[types.BaseChannel] = None,
         module_file: Optional[str] = None,
         weight_sharing: bool = True,
         teacher_distillation: bool = False,
@@ -74,9 +82,8 @@ class Proposer(base_component.BaseComponent):
         super().__init__(
             spec=spec_class(
                 dataset_spec=dataset_spec,
-                prior_trials=prior_trials,
+                study_history=study_history,
                 round=round_index,
-                run_id=run_id,
                 study=study,
                 algorithm=algorithm,
                 num_trainers=num_trainers,

@@ -23,10 +23,9 @@ log = logging.getLogger(__name__)
 
 DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
 HISTORY_PREFIX = "history"
-PRIOR_KEY = executor_inputs.PRIOR_KEY
+STUDY_HISTORY_KEY = executor_inputs.STUDY_HISTORY_KEY
 PROPOSALS_KEY = "proposals"
 ROUND_KEY = "round"
-RUN_ID_KEY = "run_id"
 STUDY_KEY = "study"
 ALGORITHM_KEY = "algorithm"
 NUM_TRAINERS_KEY = "num_trainers"
@@ -58,7 +57,7 @@ class Executor(base_executor.BaseExecutor):
         spec = executor_inputs.dataset_spec(input_dict)
         history = executor_inputs.study_trials(input_dict, HISTORY_PREFIX)
         round_index = int(exec_properties[ROUND_KEY])
-        run_id = exec_properties[RUN_ID_KEY]
+        run_id = executor_inputs.run_id(input_dict)
         study = exec_properties[STUDY_KEY]
         seed = int(exec_properties[SEED_KEY])
         trainers = int(exec_properties[NUM_TRAINERS_KEY])

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
+from tfx.orchestration import data_types
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts
 from components.trainer import executor as trainer_executor
 from components.trainer.executor import (
     CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, PROPOSALS_KEY,
-    TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIAL_CACHE_KEY, TRIALS_KEY,
+    STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIAL_CACHE_KEY, TRIALS_KEY,
 )
 
 
@@ -26,6 +27,8 @@ class TrialTrainerSpec(component_spec.ComponentSpec):
         MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         # Each trial logs its curves and hyperparameters to <root>/<trial id>.
         TENSORBOARD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        # Each finished trial is added to the study record (components/study_record.py).
+        STUDY_RECORD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -38,6 +41,16 @@ class TrialTrainerSpec(component_spec.ComponentSpec):
 
 
 class TrialTrainer(base_component.BaseComponent):
+    """Trains its share (`trainer_index`) of a round's `proposals`, each trial
+    isolated, and outputs their records and files (`trials`, TrialResults).
+
+    Inputs: `examples`, `dataset_spec`, `proposals`. Parameters: `epochs`,
+    `time_limit_seconds` (per trial; 0 or unset: none), `trial_cache_root`
+    (finished trials reused by a resumed run), `code_version`, `module_file`,
+    `tensorboard_root`, `study_record` (where finished trials are recorded
+    for later runs).
+    """
+
     SPEC_CLASS = TrialTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(trainer_executor.Executor)
 
@@ -47,12 +60,13 @@ class TrialTrainer(base_component.BaseComponent):
         dataset_spec: types.BaseChannel,
         proposals: types.BaseChannel,
         trainer_index: int,
-        epochs: int,
+        epochs: Union[int, data_types.RuntimeParameter],
         code_version: str,
-        time_limit_seconds: Optional[float] = None,
+        time_limit_seconds: Union[None, float, data_types.RuntimeParameter] = None,
         trial_cache_root: Optional[str] = None,
         module_file: Optional[str] = None,
         tensorboard_root: Optional[str] = None,
+        study_record: Optional[str] = None,
     ):
         super().__init__(
             spec=TrialTrainerSpec(
@@ -66,6 +80,7 @@ class TrialTrainer(base_component.BaseComponent):
                 code_version=code_version,
                 module_file=module_file,
                 tensorboard_root=tensorboard_root,
+                study_record=study_record,
                 trials=types.Channel(type=artifacts.TrialResults),
             )
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
+import posixpath
 from typing import Any, Dict, List
 
 from tfx import types
@@ -14,6 +16,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, trial_files
+from components.study_record import StudyRecord
 from components.trainer.training import SplitData, train_trial
 from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
 from search_algo.trial import COMPLETED, Trial
@@ -29,21 +32,24 @@ EPOCHS_KEY = "epochs"
 TIME_LIMIT_KEY = "time_limit_seconds"
 TRIAL_CACHE_KEY = "trial_cache_root"
 TENSORBOARD_KEY = "tensorboard_root"
+STUDY_RECORD_KEY = "study_record"
 CODE_VERSION_KEY = "code_version"
 MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 TRIALS_FILE = "trials.json"
 
 
-def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples_uri: str,
+def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples: types.Artifact,
                     stopping: Any = None) -> str:
     """Identifies a finished trial across executions: a re-run after a crash
-    reuses it instead of training it again."""
+    reuses it instead of training it again. The data is identified by what
+    the ingest read, not by where its Examples are: a resubmitted run on a
+    cluster ingests the same data into a new artifact."""
     identity = {
         "trial": {k: v for k, v in trial.to_dict().items() if k not in ("parent_uri", "teacher_uri")},
         "epochs": exec_properties[EPOCHS_KEY],
-        "time_limit": exec_properties.get(TIME_LIMIT_KEY),
+        "time_limit": exec_properties.get(TIME_LIMIT_KEY) or None,
         "code": exec_properties.get(CODE_VERSION_KEY),
-        "examples": examples_uri,
+        "examples": examples.get_string_custom_property(examples_io.DATA_FINGERPRINT_PROPERTY) or examples.uri,
         "stopping": stopping,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
@@ -66,6 +72,7 @@ class Executor(base_executor.BaseExecutor):
         time_limit = float(exec_properties.get(TIME_LIMIT_KEY) or 0) or None
         cache_root = exec_properties.get(TRIAL_CACHE_KEY) or ""
         tensorboard_root = exec_properties.get(TENSORBOARD_KEY) or ""
+        record = StudyRecord(exec_properties[STUDY_RECORD_KEY]) if exec_properties.get(STUDY_RECORD_KEY) else None
 
         stopping = stopping_rule(proposals_artifact.uri, epochs)
         train = SplitData(*examples_io.load_split(examples, "train", spec))
@@ -74,7 +81,7 @@ class Executor(base_executor.BaseExecutor):
         for position, proposal in enumerate(share, start=1):
             trial_dir = os.path.join(output.uri, proposal.trial_id)
             # The rule as this trial sees it: history plus this trainer's earlier trials.
-            key = trial_cache_key(proposal, exec_properties, examples.uri,
+            key = trial_cache_key(proposal, exec_properties, examples,
                                   stopping and [stopping.warmup, stopping.reference])
             cached = _cached(cache_root, key)
             if cached is not None:
@@ -91,6 +98,9 @@ class Executor(base_executor.BaseExecutor):
             if stopping is not None and result.status == COMPLETED:
                 stopping.add(result.curve)
             result.path = proposal.trial_id if result.status == COMPLETED else None
+            if record is not None:
+                # Where later runs find it, the moment it is finished.
+                record.add_trial(dataclasses.replace(result, path=result.path and posixpath.join(output.uri, result.path)))
             _log_result(result)
             results.append(result)
 

@@ -3,21 +3,21 @@
 The model's own dataset spec (`assets.extra/dataset_spec.json`, written at
 export) says how raw input becomes its features; images and WAV files go
 through ingestion's own decoders, so they are resized, colour-converted and
-turned into log-mel spectrograms exactly as in training.
+turned into log-mel spectrograms exactly as in training. The model and the
+input may be local or at any URI TensorFlow's file systems know (`gs://…`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
+import posixpath
 import sys
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-MODEL_SPEC_PATH = os.path.join("assets.extra", "dataset_spec.json")
+MODEL_SPEC_PATH = posixpath.join("assets.extra", "dataset_spec.json")
 
 
 def register(subparsers) -> None:
@@ -41,28 +41,37 @@ def register(subparsers) -> None:
 
 def resolve_model_dir(path: str) -> str:
     """A SavedModel directory; a serving folder means its newest version."""
+    from tfx.dsl.io import fileio
+
+    from components.ingest import sources
     from search_algo.errors import UserError
 
-    if not os.path.isdir(path):
-        raise UserError(f"{path}: no such model folder")
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
-        return path
-    versions = sorted((v for v in os.listdir(path) if v.isdigit() and os.path.isfile(os.path.join(path, v, "saved_model.pb"))),
-                      key=int)
+    with sources.file_system_errors(path):
+        if not fileio.isdir(path):
+            raise UserError(f"{path}: no such model folder")
+        if sources.is_file(posixpath.join(path, "saved_model.pb")):
+            return path
+        # Object stores list a sub-folder as `name/`.
+        names = (name.rstrip("/") for name in fileio.listdir(path))
+        versions = sorted(
+            (v for v in names if v.isdigit() and sources.is_file(posixpath.join(path, v, "saved_model.pb"))), key=int
+        )
     if versions:
-        return os.path.join(path, versions[-1])
+        return posixpath.join(path, versions[-1])
     raise UserError(f"{path}: not a pushed model (no saved_model.pb; expected DIR/serving/<version>)")
 
 
 def load_spec(model_dir: str):
+    from components.ingest import sources
     from search_algo.dataset_spec import DatasetSpec
     from search_algo.errors import UserError
 
-    path = os.path.join(model_dir, MODEL_SPEC_PATH)
-    if not os.path.isfile(path):
-        raise UserError(f"{model_dir}: the model has no {MODEL_SPEC_PATH} (exported by an older version); "
-                        "run the study again to export it")
-    return DatasetSpec.load(path)
+    path = posixpath.join(model_dir, MODEL_SPEC_PATH)
+    with sources.file_system_errors(path):
+        if not sources.is_file(path):
+            raise UserError(f"{model_dir}: the model has no {MODEL_SPEC_PATH} (exported by an older version); "
+                            "run the study again to export it")
+        return DatasetSpec.load(path)
 
 
 # --------------------------------------------------------------------------
@@ -71,20 +80,23 @@ def load_spec(model_dir: str):
 
 def _files(paths: list[str], suffixes: tuple[str, ...], what: str) -> list[str]:
     """The given files, and the matching files inside given folders (sorted)."""
+    from tfx.dsl.io import fileio
+
+    from components.ingest import sources
     from search_algo.errors import DataError
 
     found: list[str] = []
     for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            inside = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
-            if not inside:
-                raise DataError(f"{path}: holds no {what} ({', '.join(suffixes)})")
-            found.extend(inside)
-        elif p.is_file():
-            found.append(str(p))
-        else:
-            raise DataError(f"{path}: no such file or folder")
+        with sources.file_system_errors(path):
+            if fileio.isdir(path):
+                inside = sources.list_files(path, suffixes)
+                if not inside:
+                    raise DataError(f"{path}: holds no {what} ({', '.join(suffixes)})")
+                found.extend(inside)
+            elif fileio.exists(path):
+                found.append(sources.clean_path(path))
+            else:
+                raise DataError(f"{path}: no such file or folder")
     return found
 
 

@@ -1,4 +1,4 @@
-"""`model-search report`: rebuilds DIR/report.html from the run directory."""
+"""`model-search report`: rebuilds a study's report page."""
 
 from __future__ import annotations
 
@@ -9,24 +9,36 @@ import sys
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
-        help="rebuild DIR/report.html (candidates, every trial, charts, lineage)",
-        description="Rebuild DIR/report.html, one self-contained HTML file that works offline, from "
-        "DIR/leaderboard.json and the study's trials in ML Metadata.",
+        help="rebuild the report page (candidates, every trial, charts, lineage, blessing history)",
+        description="Rebuild the report, one self-contained HTML file that works offline: with --output DIR "
+        "DIR/report.html from DIR/leaderboard.json and the study's trials in ML Metadata; with --pipeline-root "
+        "ROOT (local or gs://...) from the study record of Kubeflow / Vertex AI runs, written to --out.",
     )
-    parser.add_argument("--output", required=True, help="the run directory")
-    parser.add_argument("--metadata", help="ML Metadata (default DIR/metadata.sqlite; or mysql://...)")
-    parser.add_argument("--study", help="the study name (default: the only study in the metadata)")
+    from pipeline.study_access import add_location_arguments
+
+    add_location_arguments(parser)
+    parser.add_argument("--run", help="with --pipeline-root: the run whose candidates to show (default: the latest)")
+    parser.add_argument("--out", help="with --pipeline-root: where to write the page, a path or gs://... "
+                        "(default <study>-report.html here)")
     parser.add_argument("--json", action="store_true", help="print {\"report\": PATH} on stdout")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
     from pipeline import report
-    from pipeline.commands.leaderboard import read_leaderboard
-    from pipeline.commands.trials import open_store
+    from pipeline.study_access import open_study
 
-    board = read_leaderboard(args.output)
-    path = report.write_report_from_store(args.output, open_store(args), board)
+    study = open_study(args)
+    if args.pipeline_root:
+        from pipeline.commands.leaderboard import record_leaderboard
+
+        board = record_leaderboard(study, args.run)
+        path = report.write_report_file(args.out or f"{study.root.rstrip('/').rsplit('/', 1)[-1]}-report.html",
+                                        board, study)
+    else:
+        from pipeline.commands.leaderboard import read_leaderboard
+
+        path = report.write_report_from_store(args.output, study, read_leaderboard(args.output))
     if args.json:
         json.dump({"report": path}, sys.stdout)
         sys.stdout.write("\n")

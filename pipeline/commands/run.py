@@ -139,7 +139,7 @@ def study_config_from_args(args: argparse.Namespace, check_local_paths: bool = T
         raise UserError("say what to search on: --dataset NAME or --data PATH (or a config file that does)")
     # Cheap checks before TFX starts: a typo should not cost the start-up time.
     for location in (config.source.data, config.source.test_data) if check_local_paths else ():
-        if location and not any(c in location for c in "*?[") and not os.path.exists(location):
+        if location and not any(c in location for c in "*?[") and not _data_exists(location):
             raise DataError(f"{location}: no such file or directory")
     if check_local_paths and config.module_file and not os.path.isfile(config.module_file):
         raise UserError(f"--module-file {config.module_file}: no such file")
@@ -148,6 +148,19 @@ def study_config_from_args(args: argparse.Namespace, check_local_paths: bool = T
     if config.algorithm not in ALGORITHM_NAMES:
         raise UserError(f"unknown search algorithm {config.algorithm!r}; choose one of {', '.join(ALGORITHM_NAMES)}")
     return config
+
+
+def _data_exists(location: str) -> bool:
+    """A local path is checked with os.path, before TensorFlow loads; a URI
+    (gs://...) needs the file-system layer."""
+    from components.ingest import sources
+
+    if not sources.is_uri(location):
+        return os.path.exists(location)
+    from tfx.dsl.io import fileio
+
+    with sources.file_system_errors(location):
+        return fileio.exists(location)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,8 +9,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "schedule",
         help="create a recurring run of a compiled spec on Kubeflow Pipelines or Vertex AI (cron)",
-        description="Schedule the spec `model-search compile` wrote. On Kubeflow the run id parameter "
-        "defaults to KFP's [[RunUUID]] macro, so each scheduled run has its own trial ids.",
+        description="Schedule the spec `model-search compile` wrote. Every scheduled run gets its own run id "
+        "(and so its own trial ids) unless --param run_id=... fixes one: on Kubeflow KFP's [[RunUUID]] macro, on "
+        "Vertex AI one derived by the run itself (the compiled default, empty, means exactly that).",
     )
     add_target_arguments(parser)
     parser.add_argument("--cron", required=True,
@@ -44,7 +45,9 @@ def run(args) -> int:
                                          args.max_concurrency)
         print_result(result, args.json, f"created recurring run {result['recurring_run_id']} ({name}) on {args.host}")
         return 0
-    parameters = submission.with_run_id(spec, parameters, name)
+    # Vertex AI substitutes nothing in a schedule's parameters: an empty run id
+    # makes each scheduled run derive its own (components/study_history).
+    parameters = submission.with_run_id(spec, parameters, "")
     if args.dry_run:
         request = submission.vertex_create_schedule_request(spec, args.project, args.region, name, parameters, root,
                                                             args.cron, args.max_concurrency)

@@ -1,19 +1,25 @@
 """Runs the tasks of a compiled Kubeflow v2 spec the way the cluster does:
 each in its own process, through the container command and arguments of its
 executor in the spec, with an ExecutorInput JSON built from the spec (runtime
-parameters, constants, upstream tasks' outputs) and local directories as
-artifact URIs. Outputs flow downstream as the launcher passes them: the
-artifacts each task reports in its executor_output.json."""
+parameters, constants, upstream tasks' outputs). Outputs flow downstream as
+the launcher passes them: the artifacts each task reports in its
+executor_output.json. Artifact URIs follow KFP's layout,
+`<pipeline root>/<pipeline name>/<job id>/<task>/<output>`, so every run
+(job) of a spec writes its own artifacts, on a local root or on gs://. Nothing
+is served from a cache: every task runs, as when a run is resubmitted with
+caching off (as `model-search submit` does on Vertex AI)."""
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
+from typing import Callable, Optional, Sequence
 
 INVOCATION_PLACEHOLDER = "{{$}}"
 
@@ -30,14 +36,29 @@ class TaskRun:
     def uri(self, key: str) -> str:
         return self.outputs[key][0]["uri"]
 
+    def metadata(self, key: str) -> dict:
+        return self.outputs[key][0]["metadata"]
+
 
 class CompiledPipeline:
-    def __init__(self, job: dict, root: str):
+    """One run (job) of a compiled spec. `root` holds the artifacts (a local
+    path or gs://); `scratch` is the pods' local disk (executor outputs);
+    `wrap` turns a command into the one to run (e.g. inside a namespace)."""
+
+    def __init__(self, job: dict, root: str, scratch: str, job_id: str = "job-1",
+                 wrap: Optional[Callable[[Sequence[str]], list[str]]] = None):
         self.job = job
         self.spec = job["pipelineSpec"]
-        self.root = root
+        self.root = root.rstrip("/")
+        self.scratch = os.path.join(scratch, job_id)
+        self.job_id = job_id
+        self.wrap = wrap or list
         self.tasks = self.spec["root"]["dag"]["tasks"]
         self.runs: dict[str, TaskRun] = {}
+
+    @property
+    def job_root(self) -> str:
+        return posixpath.join(self.root, self.spec["pipelineInfo"]["name"], self.job_id)
 
     def order(self) -> list[str]:
         graph = {name: set(task.get("dependentTasks", [])) for name, task in self.tasks.items()}
@@ -46,7 +67,12 @@ class CompiledPipeline:
     def _runtime_parameters(self, overrides: dict) -> dict:
         values = dict(self.job.get("runtimeConfig", {}).get("parameters", {}))
         for name, value in overrides.items():
-            values[name] = {"intValue": str(value)} if isinstance(value, int) else {"stringValue": str(value)}
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                values[name] = {"stringValue": str(value)}
+            elif isinstance(value, int):
+                values[name] = {"intValue": str(value)}
+            else:
+                values[name] = {"doubleValue": value}
         return values
 
     def executor_input(self, name: str, parameters: dict) -> dict:
@@ -62,12 +88,12 @@ class CompiledPipeline:
             producer = source["taskOutputArtifact"]
             inputs["artifacts"][key] = {
                 "artifacts": self.runs[producer["producerTask"]].outputs[producer["outputArtifactKey"]]}
-        task_dir = os.path.join(self.root, name)
-        outputs = {"artifacts": {}, "outputFile": os.path.join(task_dir, "executor_output.json")}
+        outputs = {"artifacts": {},
+                   "outputFile": os.path.join(self.scratch, name, "executor_output.json")}
         for key, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items():
             outputs["artifacts"][key] = {"artifacts": [{
                 "name": f"{name}-{key}", "type": definition["artifactType"],
-                "uri": os.path.join(task_dir, key), "metadata": {}}]}
+                "uri": posixpath.join(self.job_root, name, key), "metadata": {}}]}
         return {"inputs": inputs, "outputs": outputs}
 
     def command(self, name: str, invocation: str) -> list[str]:
@@ -76,17 +102,19 @@ class CompiledPipeline:
         command = list(container["command"])
         if command[0] == "python":  # the image's python; here the venv's
             command[0] = sys.executable
-        return command + [arg.replace(INVOCATION_PLACEHOLDER, invocation)
-                          for arg in container["args"]]
+        return self.wrap(command + [arg.replace(INVOCATION_PLACEHOLDER, invocation) for arg in container["args"]])
 
     def run_task(self, name: str, parameters: dict, env: dict) -> TaskRun:
         executor_input = self.executor_input(name, parameters)
+        os.makedirs(os.path.dirname(executor_input["outputs"]["outputFile"]), exist_ok=True)
         for declared in executor_input["outputs"]["artifacts"].values():
-            os.makedirs(declared["artifacts"][0]["uri"], exist_ok=True)  # as the launcher does
+            uri = declared["artifacts"][0]["uri"]
+            if "://" not in uri:
+                os.makedirs(uri, exist_ok=True)  # as the launcher does for a local root
         start = time.monotonic()
         done = subprocess.run(self.command(name, json.dumps(executor_input)), env=env, capture_output=True,
                               text=True, timeout=900)
-        run = TaskRun(name, executor_input, done.returncode, time.monotonic() - start, done.stderr[-4000:])
+        run = TaskRun(name, executor_input, done.returncode, time.monotonic() - start, done.stderr[-6000:])
         output_file = executor_input["outputs"]["outputFile"]
         reported = {}
         if done.returncode == 0 and os.path.isfile(output_file):
@@ -100,10 +128,16 @@ class CompiledPipeline:
         self.runs[name] = run
         return run
 
-    def run_all(self, parameters: dict | None = None, env: dict | None = None) -> dict[str, TaskRun]:
+    def run_all(self, parameters: dict | None = None, env: dict | None = None,
+                stop_after: Optional[str] = None) -> dict[str, TaskRun]:
+        """Runs the tasks in order until one fails (as a fail-fast run does) or
+        `stop_after` has run (a run that died there)."""
         values = self._runtime_parameters(parameters or {})
         for name in self.order():
             run = self.run_task(name, values, env or dict(os.environ))
-            if run.returncode != 0:
+            if run.returncode != 0 or name == stop_after:
                 break
         return self.runs
+
+    def failed(self) -> dict[str, str]:
+        return {name: run.stderr_tail for name, run in self.runs.items() if run.returncode != 0}

@@ -72,6 +72,8 @@ BAD_INPUTS = [
     (["--data", "{root}/empty_class"], "class folder 'empty' holds no images"),
     (["--data", "{root}/all_corrupt"], "none of the 2 images could be read"),
     (["--data", "{root}/bad_wavs"], "none of the 2 WAV files could be read"),
+    (["--data", "ram://nowhere/missing.csv"], "ram://nowhere/missing.csv: no such file or directory"),
+    (["--data", "nowhere://bucket/x.csv"], "nowhere://bucket/x.csv: cannot read it (UnimplementedError: "),
     (["--dataset", "cifar10"], "unknown built-in data set 'cifar10'"),
     (["--dataset", "wine", "--split", "0.5,0.1,0.1"], "split ratios must be three non-negative numbers summing to 1"),
 ]
@@ -86,6 +88,16 @@ def test_bad_input_exits_2_with_one_clear_line(args, message, bad_inputs, tmp_pa
     assert "Traceback" not in err
     error_lines = [line for line in err.splitlines() if line.startswith("model-search: error:")]
     assert len(error_lines) == 1
+
+
+@pytest.mark.parametrize("data,study", [
+    ("gs://bucket/data/train.csv", "train"), ("gs://bucket/shapes/", "shapes"), ("gs://bucket/tf/*", "tf"),
+    ("data/customers.csv", "customers"), ("./images/", "images"),
+])
+def test_the_study_is_named_after_the_data(data, study):
+    from pipeline.config import build_config
+
+    assert build_config({}, {"data": data}).study_name == study
 
 
 def test_bad_input_from_the_installed_command_and_debug_traceback(tmp_path):

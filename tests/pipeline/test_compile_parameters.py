@@ -24,22 +24,44 @@ def compiled(tmp_path_factory):
     return json.loads(out.read_text())
 
 
-def test_epochs_seed_and_run_id_are_runtime_parameters_with_the_config_defaults(compiled):
+def test_epochs_seed_time_limit_and_run_id_are_runtime_parameters_with_the_config_defaults(compiled):
     spec = compiled["pipelineSpec"]
-    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"epochs", "distill_epochs", "seed", "run_id"}
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
+        "epochs", "distill_epochs", "seed", "time_limit", "run_id"}
     assert compiled["runtimeConfig"]["parameters"]["epochs"] == {"intValue": "3"}
     assert compiled["runtimeConfig"]["parameters"]["seed"] == {"intValue": "0"}
+    assert compiled["runtimeConfig"]["parameters"]["time_limit"] == {"doubleValue": 0.0}
+    # Empty: every run derives its own id (a schedule passes none).
+    assert compiled["runtimeConfig"]["parameters"]["run_id"] == {"stringValue": ""}
     tasks = spec["root"]["dag"]["tasks"]
     trainers = [name for name in tasks if name.startswith("Trainer_")]
     assert trainers
     for name in trainers:
         assert tasks[name]["inputs"]["parameters"]["epochs"] == {"componentInputParameter": "epochs"}
+        assert tasks[name]["inputs"]["parameters"]["time_limit_seconds"] == {"componentInputParameter": "time_limit"}
+    assert tasks["StudyHistory"]["inputs"]["parameters"]["run_id"] == {"componentInputParameter": "run_id"}
     assert tasks["Proposer_r1"]["inputs"]["parameters"]["seed"] == {"componentInputParameter": "seed"}
     assert tasks["Distiller"]["inputs"]["parameters"]["epochs"] == {"componentInputParameter": "distill_epochs"}
     distiller = tasks["Distiller"]["inputs"]["parameters"]
     assert [distiller[name]["runtimeValue"]["constantValue"]["doubleValue"] for name in ("temperature", "alpha")] == [4.0, 0.2]
     assert distiller["augment"]["runtimeValue"]["constantValue"]["stringValue"] == "mixup"
 
+
+def test_a_compiled_run_continues_the_study_from_its_record_under_the_root(compiled):
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    record = "gs://b/r/StudyRecord/digits"
+    assert tasks["StudyHistory"]["inputs"]["parameters"]["study_record"]["runtimeValue"]["constantValue"] == {
+        "stringValue": record}
+    # Served from the cache, a run would take an earlier run's id and history.
+    assert tasks["StudyHistory"]["cachingOptions"] == {"enableCache": False}
+    assert all(task.get("cachingOptions") == {"enableCache": True} for name, task in tasks.items()
+               if name != "StudyHistory")
+    for name in ("Proposer_r1", "Ensembler", "Distiller", "SearchEvaluator"):
+        source = tasks[name]["inputs"]["artifacts"]["study_history"]["taskOutputArtifact"]
+        assert source == {"outputArtifactKey": "history", "producerTask": "StudyHistory"}
+    pusher = json.loads(tasks["Pusher"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constantValue"][
+        "stringValue"])
+    assert pusher == {"study_record": record}
 
 def test_only_trainer_nodes_carry_the_resource_requests(compiled):
     executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]

@@ -1,4 +1,5 @@
-"""`model-search predict` on the pushed models of real small CSV, image and audio runs."""
+"""`model-search predict` on the pushed models of real small CSV, image and audio
+runs (end to end), and on a model and input at a URI (ram:// stands in for gs://)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import pytest
 
 from pipeline.cli import main
 from tests import datagen
-
-pytestmark = pytest.mark.e2e
 
 
 def predict(capsys, model: Path, *data: Path, json_output: bool = True) -> tuple[int, str, str]:
@@ -33,6 +32,7 @@ def assert_one_error_line(err: str, message: str) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.e2e
 def test_csv_rows_with_class_names(csv_run, hostile_csv, tmp_path, capsys, caplog):
     with hostile_csv.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
@@ -62,6 +62,7 @@ def test_csv_rows_with_class_names(csv_run, hostile_csv, tmp_path, capsys, caplo
     assert status == 0 and results[0]["class"] in out and f"{results[0]['probability']:.4f}" in out
 
 
+@pytest.mark.e2e
 def test_csv_with_wrong_columns_exits_2(csv_run, tmp_path, capsys):
     data = tmp_path / "wrong.csv"
     data.write_text("weight,colour,height\n1.0,red,3\n")
@@ -70,6 +71,7 @@ def test_csv_with_wrong_columns_exits_2(csv_run, tmp_path, capsys):
     assert_one_error_line(err, f"wrong.csv: missing column(s) {datagen.HOSTILE_COLUMN!r}; the model needs:")
 
 
+@pytest.mark.e2e
 def test_csv_with_text_in_a_numeric_column_exits_2(csv_run, tmp_path, capsys):
     data = tmp_path / "typo.csv"
     data.write_text(f'"{datagen.HOSTILE_COLUMN.replace(chr(34), chr(34) * 2)}",weight,colour\n1.0,heavy,red\n')
@@ -78,6 +80,7 @@ def test_csv_with_text_in_a_numeric_column_exits_2(csv_run, tmp_path, capsys):
     assert_one_error_line(err, "typo.csv: column 'weight' is numeric but line 2 holds text ('heavy')")
 
 
+@pytest.mark.e2e
 def test_images_resized_and_unreadable(image_run, image_folder, tmp_path, capsys):
     from PIL import Image
 
@@ -107,6 +110,7 @@ def test_images_resized_and_unreadable(image_run, image_folder, tmp_path, capsys
     assert_one_error_line(err, "missing.png: no such file or folder")
 
 
+@pytest.mark.e2e
 def test_wav_files(audio_run, audio_folder, tmp_path, capsys):
     model = pushed(audio_run)
     # A tone the model has never heard, at a rate and length unlike the training files.
@@ -127,7 +131,93 @@ def test_wav_files(audio_run, audio_folder, tmp_path, capsys):
     assert_one_error_line(err, "noise.wav: cannot read it as a WAV file")
 
 
+@pytest.mark.e2e
 def test_a_folder_that_is_not_a_model(tmp_path, capsys):
     status, _, err = predict(capsys, tmp_path, tmp_path)
     assert status == 2
     assert_one_error_line(err, "not a pushed model (no saved_model.pb")
+
+
+# --------------------------------------------------------------------------
+# A model and input at a URI: ram:// (TensorFlow's in-memory file system) stands in for gs://.
+
+
+def _save_tiny_model(version_dir: str) -> None:
+    """A SavedModel with the pushed models' serving signature and dataset spec:
+    two classes, P(pos) = softmax(x, -x)[0] of one numeric feature."""
+    import tensorflow as tf
+
+    from search_algo.dataset_spec import DatasetSpec, FeatureSpec
+
+    class Tiny(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, examples):
+            x = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([], tf.float32)})["x"]
+            return {"probabilities": tf.nn.softmax(tf.stack([x, -x], axis=1))}
+
+    module = Tiny()
+    tf.saved_model.save(module, version_dir, signatures={"serving_default": module.serve})
+    DatasetSpec(name="tiny", task="classification", input_kind="tabular", label="label", label_display_name="label",
+                features=[FeatureSpec("x", "x value", "numeric", "float32", [], mean=[0.0], std=[1.0])],
+                class_names=["pos", "neg"], source={"kind": "csv"}).save(f"{version_dir}/assets.extra")
+
+
+def test_model_and_csv_at_a_uri(ram_root, capsys):
+    import tensorflow as tf
+
+    from pipeline.commands import predict as command
+
+    serving = f"{ram_root}/run/serving"
+    _save_tiny_model(f"{serving}/10")
+    # Older and unfinished exports beside it: the newest numeric version (10, not "2") is used.
+    for other in ("2", "unfinished"):
+        with tf.io.gfile.GFile(f"{serving}/{other}/saved_model.pb", "wb") as handle:
+            handle.write(b"not a model")
+    assert command.resolve_model_dir(serving) == f"{serving}/10"
+    rows = f"{ram_root}/input/rows.csv"
+    with tf.io.gfile.GFile(rows, "w") as handle:
+        handle.write("x value,label\n2.0,pos\n-1.0,neg\n,pos\n")
+
+    status, out, err = predict(capsys, serving, rows)
+    assert status == 0, err
+    results = json.loads(out)
+    assert [(r["input"], r["class"]) for r in results] == [
+        (f"{rows}:2", "pos"), (f"{rows}:3", "neg"), (f"{rows}:4", "pos")]
+    assert results[0]["probability"] == pytest.approx(1 / (1 + np.exp(-4.0)), abs=1e-6)
+    # The empty cell took the training mean, 0: both classes equally likely.
+    assert results[2]["probabilities"] == pytest.approx({"pos": 0.5, "neg": 0.5})
+
+
+def test_images_and_wavs_at_a_uri_read_as_local_files(image_folder, audio_folder, ram_root):
+    from pipeline.commands import predict as command
+    from search_algo.dataset_spec import DatasetSpec, FeatureSpec
+
+    audio = {"sample_rate": 16000, "seconds": 0.5, "max_seconds": 10.0, "n_mels": 40, "frame_ms": 25.0, "step_ms": 10.0}
+    cases = [
+        (image_folder, "square/square_1.jpg", "image",
+         FeatureSpec("image", "image", "numeric", "float32", [12, 10, 3]), {"kind": "images"}),
+        (audio_folder, "low/low_3.wav", "sequence",
+         FeatureSpec("audio", "log-mel spectrogram", "numeric", "float32", [48, 40]),
+         {"kind": "audio", "options": {"audio": audio}}),
+    ]
+    for folder, one_file, input_kind, feature, source in cases:
+        spec = DatasetSpec(name="tiny", task="classification", input_kind=input_kind, label="label",
+                           label_display_name="class", features=[feature], class_names=["a", "b"], source=source)
+        root = datagen.copy_to_uri(folder, f"{ram_root}/{folder.name}")
+        local = command.raw_inputs([str(folder), str(folder / one_file)], spec)
+        at_uri = command.raw_inputs([root + "/", f"{root}/{one_file}"], spec)
+        # The same files in the same order, each read to the same array.
+        assert [name for name, _ in at_uri] == [root + name[len(str(folder)):] for name, _ in local]
+        assert len(at_uri) == len(list(folder.rglob("*.*"))) + 1
+        for (_, uri_values), (_, local_values) in zip(at_uri, local):
+            np.testing.assert_array_equal(uri_values[feature.name], local_values[feature.name])
+
+
+def test_missing_model_and_data_at_a_uri_exit_2(ram_root, capsys):
+    status, _, err = predict(capsys, f"{ram_root}/serving", f"{ram_root}/rows.csv")
+    assert status == 2
+    assert_one_error_line(err, f"{ram_root}/serving: no such model folder")
+    _save_tiny_model(f"{ram_root}/serving/1")
+    status, _, err = predict(capsys, f"{ram_root}/serving", f"{ram_root}/rows.csv")
+    assert status == 2
+    assert_one_error_line(err, f"{ram_root}/rows.csv: no such file")

@@ -159,7 +159,7 @@ def test_trial_table_sorts_in_the_browser(run_dir, tmp_path):
 
 
 def _completed_trials(run_dir: Path) -> int:
-    from pipeline.commands.trials import open_store
+    from pipeline.study_access import open_store
 
     class Args:
         output, metadata, study = str(run_dir), None, None

@@ -98,9 +98,10 @@ def test_kubeflow_submit_sends_what_dry_run_prints(kfp_server, capsys):
     assert creates[0][1]["display_name"] == "studies"
     sent = creates[1][1]
     assert sent["experiment_id"] == "exp-1"
-    compiled_defaults = {name: int(value["intValue"]) for name, value in COMPILED["runtimeConfig"]["parameters"].items()
-                         if "intValue" in value}
-    assert {"seed", "distill_epochs"} <= set(compiled_defaults)
+    compiled_defaults = {name: int(value["intValue"]) if "intValue" in value else value["doubleValue"]
+                         for name, value in COMPILED["runtimeConfig"]["parameters"].items()
+                         if "intValue" in value or "doubleValue" in value}
+    assert {"seed", "distill_epochs", "time_limit"} <= set(compiled_defaults)
     assert sent["runtime_config"] == {
         "parameters": {**compiled_defaults, "epochs": 2, "run_id": "r7"},
         "pipeline_root": COMPILED["runtimeConfig"]["gcsOutputDirectory"]}
@@ -156,6 +157,12 @@ def test_vertex_schedule_dry_run_is_a_create_schedule_request(capsys):
     job = schedule.create_pipeline_job_request.pipeline_job
     assert job.runtime_config.parameters["run_id"].string_value == "n1"
     _parsed_pipeline_spec(dry["request"]["schedule"]["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"])
+    # Without --param run_id every scheduled run derives its own id: nothing fixes one.
+    default = _cli_json(["schedule", SPEC, "--target", "vertex", "--project", "proj-1", "--region", "us-central1",
+                         "--name", "nightly", "--cron", "0 3 * * *", "--dry-run"], capsys)
+    request = schedule_service.CreateScheduleRequest.from_json(json.dumps(default["request"]))
+    assert request.schedule.create_pipeline_job_request.pipeline_job.runtime_config.parameters[
+        "run_id"].string_value == ""
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -128,3 +128,117 @@ def test_mnist1d_does_not_disturb_global_random_state():
     np.random.seed(123)
     builtin.get("mnist1d").loader()
     assert np.random.random() == expected
+
+
+# --------------------------------------------------------------------------
+# Data at a URI: ram:// (TensorFlow's in-memory file system) stands in for gs://.
+
+
+def _same_plan(at_uri: sources.Plan, local: sources.Plan) -> None:
+    assert (at_uri.name, at_uri.source_kind, at_uri.task, at_uri.input_kind) == (
+        local.name, local.source_kind, local.task, local.input_kind)
+    assert (at_uri.label_key, at_uri.class_names, at_uri.features, at_uri.options) == (
+        local.label_key, local.class_names, local.features, local.options)
+
+
+def _relative_records(plan: sources.Plan, root: str) -> dict[str, list[tuple]]:
+    """Image / audio records with their file named relative to the data folder."""
+    return {split: [(file[len(root) + 1:], label) for file, label in records] for split, records in plan.splits.items()}
+
+
+def test_csv_at_a_uri_reads_as_the_local_file(csv_file, ram_root):
+    uri = datagen.copy_to_uri(csv_file, f"{ram_root}/tables/{csv_file.name}")
+    assert sources.detect_kind(uri) == "csv"
+    at_uri = sources.make_plan(SourceConfig(data=uri, label="churned?"))
+    local = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?"))
+    _same_plan(at_uri, local)
+    assert at_uri.name == "customers data"
+    assert at_uri.splits == local.splits
+
+
+def test_image_folder_at_a_uri_reads_as_the_local_folder(image_folder, ram_root):
+    root = datagen.copy_to_uri(image_folder, f"{ram_root}/{image_folder.name}")
+    at_uri = sources.make_plan(SourceConfig(data=root))
+    local = sources.make_plan(SourceConfig(data=str(image_folder)))
+    _same_plan(at_uri, local)
+    assert at_uri.class_names == list(datagen.SHAPE_CLASSES) and at_uri.features[0].shape == [16, 16, 3]
+    assert _relative_records(at_uri, root) == _relative_records(local, str(image_folder))
+    meta = sources.plan_meta(at_uri)
+    for uri_record, local_record in zip(at_uri.splits["train"], local.splits["train"]):
+        np.testing.assert_array_equal(
+            sources.encode_record(meta, uri_record)["image"], sources.encode_record(meta, local_record)["image"])
+
+
+def test_audio_folder_at_a_uri_reads_as_the_local_folder(audio_folder, ram_root):
+    root = datagen.copy_to_uri(audio_folder, f"{ram_root}/{audio_folder.name}")
+    at_uri = sources.make_plan(SourceConfig(data=root))
+    local = sources.make_plan(SourceConfig(data=str(audio_folder)))
+    _same_plan(at_uri, local)
+    assert at_uri.class_names == list(datagen.TONE_CLASSES) and at_uri.features[0].shape == [48, 40]
+    assert _relative_records(at_uri, root) == _relative_records(local, str(audio_folder))
+    meta = sources.plan_meta(at_uri)
+    for uri_record, local_record in zip(at_uri.splits["test"], local.splits["test"]):
+        np.testing.assert_array_equal(
+            sources.encode_record(meta, uri_record)["audio"], sources.encode_record(meta, local_record)["audio"])
+
+
+def test_unreadable_image_at_a_uri_is_skipped_and_named(image_folder, tmp_path, ram_root):
+    broken = tmp_path / "shapes"
+    datagen.write_image_folder(broken, per_class=8, seed=3, corrupt=True)
+    root = datagen.copy_to_uri(broken, f"{ram_root}/shapes")
+    plan = sources.make_plan(SourceConfig(data=root))
+    assert plan.warnings[0] == f"{root}: skipped 1 unreadable file(s): circle/broken.png"
+    assert sum(plan.split_sizes().values()) == 24
+
+
+def test_tfrecord_glob_at_a_uri_reads_as_the_local_file_and_skips_hidden_names(tfrecord_file, ram_root):
+    datagen.copy_to_uri(tfrecord_file, f"{ram_root}/records/{tfrecord_file.name}")
+    # Python's glob leaves out names starting with "."; an empty file would be refused if it were read.
+    datagen.copy_to_uri(tfrecord_file.parent / "customers data.csv", f"{ram_root}/records/.partial.tfrecord.gz")
+    pattern = f"{ram_root}/records/*.tfrecord.gz"
+    assert sources.detect_kind(pattern) == "tfrecord"
+    at_uri = sources.make_plan(SourceConfig(data=pattern, label="species"))
+    local = sources.make_plan(SourceConfig(data=str(tfrecord_file), label="species"))
+    _same_plan(at_uri, local)
+    assert at_uri.name == "flowers" and at_uri.splits == local.splits
+
+
+def test_local_globs_match_as_pythons_glob(tmp_path, monkeypatch):
+    import glob
+
+    for name in ("a.tfrecord", "b.tfrecord", ".hidden.tfrecord", "sub/c.tfrecord", ".dot/d.tfrecord", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    patterns = ("*.tfrecord", "./*.tfrecord", "?.tfrecord", ".*.tfrecord", "*/*.tfrecord", ".*/*.tfrecord",
+                "sub/*.tfrecord", "[ab].tfrecord", "../*/*.tfrecord", f"{tmp_path}/*")
+    for pattern in patterns:
+        assert sources._glob(pattern) == sorted(glob.glob(pattern)), pattern
+
+
+@pytest.mark.parametrize("path", [
+    "data/train.csv", "./data//train.csv", "data/", "/abs/x.tar.gz", ".", "", "/", "//host/x", "a/.hidden", "x.",
+    "../up/y.png",
+])
+def test_path_names_are_pathlibs_for_local_paths(path):
+    from pathlib import Path
+
+    assert sources.clean_path(path) == str(Path(path))
+    assert (sources.path_name(path), sources.path_stem(path), sources.path_suffix(path)) == (
+        Path(path).name, Path(path).stem, Path(path).suffix)
+
+
+def test_path_names_keep_a_uris_scheme():
+    assert sources.clean_path("gs://bucket/data/") == "gs://bucket/data"
+    assert sources.path_name("gs://bucket/data/train.csv") == "train.csv"
+    assert sources.path_stem("gs://bucket/data/train.csv") == "train"
+    assert sources.path_name("gs://bucket") == "bucket"
+
+
+def test_missing_data_at_a_uri_is_one_line(ram_root):
+    with pytest.raises(DataError, match=rf"^{ram_root}/nothing.csv: no such file or directory$"):
+        sources.make_plan(SourceConfig(data=f"{ram_root}/nothing.csv"))
+    with pytest.raises(DataError, match=rf"^no file matches {ram_root}/\*.tfrecord$"):
+        sources.make_plan(SourceConfig(data=f"{ram_root}/*.tfrecord"))
+    with pytest.raises(DataError, match=r"^nowhere://b/x.csv: cannot read it \(UnimplementedError: .*'nowhere'"):
+        sources.make_plan(SourceConfig(data="nowhere://b/x.csv"))

@@ -21,7 +21,7 @@ from components.proposer import executor as proposer_executor
 from components.trainer import executor as trainer_executor
 from search_algo.architecture import Architecture
 from search_algo.trial import Trial
-from tests.tfx_helpers import new_artifact, run_ingest
+from tests.tfx_helpers import history_artifact, new_artifact, run_ingest
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +34,12 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
     _, spec_artifact, _ = wine
     proposals = new_artifact(artifacts.Proposals, tmp_path / f"proposals_{round_index}_{seed}")
     props = {
-        "round": round_index, "run_id": run_id, "study": "wine", "algorithm": algorithm, "num_trainers": 2,
+        "round": round_index, "study": "wine", "algorithm": algorithm, "num_trainers": 2,
         "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
         "code_version": "test", "teacher_distillation": int(teacher),
     }
-    inputs = {"dataset_spec": [spec_artifact]}
+    study_history = history_artifact(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id)
+    inputs = {"dataset_spec": [spec_artifact], "study_history": [study_history]}
     inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
     proposer_executor.Executor().Do(inputs, {"proposals": [proposals]}, props)
     return proposals
@@ -152,7 +153,8 @@ def evaluated(wine, round_one, tmp_path_factory):
     _, results = round_one
     root = tmp_path_factory.mktemp("evaluated")
     trials_inputs = {f"trials_{i}": [r] for i, r in enumerate(results)}
-    base = {"examples": [examples], "dataset_spec": [spec_artifact]}
+    base = {"examples": [examples], "dataset_spec": [spec_artifact],
+            "study_history": [history_artifact(root / "history", "run1")]}
     ensemble = new_artifact(standard_artifacts.Model, root / "ensemble")
     ensembler_executor.Executor().Do({**base, **trials_inputs}, {"model": [ensemble]},
                                      {"max_members": 3, "pool_size": 4, "weights_method": "auto",
@@ -167,7 +169,7 @@ def evaluated(wine, round_one, tmp_path_factory):
     evaluator_executor.Executor().Do(
         {**base, **trials_inputs, "ensemble": [ensemble], "distilled": [student]},
         {"leaderboard": [board], "chosen_model": [chosen]},
-        {"run_id": "run1", "study": "wine", "code_version": "test", "select": "best"})
+        {"study": "wine", "code_version": "test", "select": "best"})
     leaderboard = json.loads(open(os.path.join(board.uri, "leaderboard.json")).read())
     return {"ensemble": ensemble, "student": student, "chosen": chosen, "leaderboard": leaderboard,
             "trials": trial_files.trials_of(results), "base": base, "trials_inputs": trials_inputs}
@@ -332,3 +334,88 @@ def test_each_trial_logs_curves_and_hparams_for_tensorboard(wine, round_one, tmp
         tags = summary_tags(str(tmp_path / "tb" / trial.trial_id))
         assert {"_hparams_/session_start_info", "trial/eval_accuracy", "trial/num_params"} <= tags
         assert "epoch_accuracy" in summary_tags(str(tmp_path / "tb" / trial.trial_id / "validation"))
+
+
+def test_a_run_none_of_whose_trials_completed_is_not_ensembled_from_earlier_runs(wine, round_one, tmp_path):
+    examples, spec_artifact, _ = wine
+    _, results = round_one
+    earlier = trial_files.trials_of(results)
+    failed = [dataclasses.replace(t, trial_id=f"run2-r1-{i:02d}", run_id="run2", status="failed", path=None,
+                                  error="ResourceExhaustedError: out of memory") for i, t in enumerate(earlier)]
+    this_run = new_artifact(artifacts.TrialResults, tmp_path / "failed")
+    trial_files.record_trials(this_run, failed, "trials.json")
+    inputs = {"examples": [examples], "dataset_spec": [spec_artifact], "trials_0": [this_run],
+              "study_history": [history_artifact(tmp_path / "history", "run2", earlier)]}
+    ensemble = new_artifact(standard_artifacts.Model, tmp_path / "ensemble")
+    with pytest.raises(RuntimeError, match=r"all 4 trials of run run2 failed.*out of memory"):
+        ensembler_executor.Executor().Do(inputs, {"model": [ensemble]},
+                                         {"max_members": 3, "pool_size": 4, "weights_method": "auto",
+                                          "code_version": "test"})
+
+
+def test_the_search_evaluator_records_the_run_and_names_the_model_in_production(wine, evaluated, tmp_path):
+    from components.study_record import StudyRecord
+
+    record = StudyRecord(str(tmp_path / "record"))
+    production = evaluated["trials"][0].path
+    record.add_validation({"run_id": "run0", "candidate": "ensemble", "model_uri": production, "blessed": True,
+                           "pushed": True, "pushed_to": "/srv/1", "eval": {"accuracy": 0.5}}, writer="w")
+    board = new_artifact(artifacts.Leaderboard, tmp_path / "board")
+    chosen = new_artifact(standard_artifacts.Model, tmp_path / "chosen")
+    inputs = {**evaluated["base"], **evaluated["trials_inputs"], "ensemble": [evaluated["ensemble"]],
+              "distilled": [evaluated["student"]]}
+    evaluator_executor.Executor().Do(inputs, {"leaderboard": [board], "chosen_model": [chosen]},
+                                     {"study": "wine", "code_version": "test", "select": "best",
+                                      "study_record": record.root})
+    assert chosen.get_string_custom_property("baseline_model_uri") == production
+    recorded = record.leaderboard("run1")
+    assert recorded["production"]["run_id"] == "run0" and recorded["chosen"] == evaluated["leaderboard"]["chosen"]
+    assert record.dataset_spec().name == wine[2].name
+
+
+def test_the_validator_takes_the_model_in_production_as_its_baseline(evaluated, tmp_path):
+    from tfx.types import standard_component_specs as std
+
+    from components.validator.executor import with_baseline
+
+    chosen = evaluated["chosen"]
+    assert with_baseline({"model": [chosen]}, chosen) == {"model": [chosen]}, "the first run has no baseline"
+    production = evaluated["ensemble"]
+    model = new_artifact(standard_artifacts.Model, tmp_path / "candidate")
+    model.set_string_custom_property("baseline_model_uri", production.uri)
+    inputs = with_baseline({"model": [model]}, model)
+    assert [b.uri for b in inputs[std.BASELINE_MODEL_KEY]] == [production.uri]
+    model.set_string_custom_property("baseline_model_uri", str(tmp_path / "deleted"))
+    with pytest.raises(RuntimeError, match="model in production is gone"):
+        with_baseline({"model": [model]}, model)
+
+
+@pytest.mark.parametrize("blessed", [True, False])
+def test_the_pusher_pushes_only_a_blessed_model_and_records_the_outcome(evaluated, tmp_path, blessed):
+    from components.pusher.component import StudyPusher
+    from components.pusher import executor as pusher_executor
+    from components.study_record import StudyRecord
+
+    chosen = evaluated["chosen"]
+    chosen.set_string_custom_property("run_id", "run1")
+    blessing = new_artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
+    blessing.set_int_custom_property("blessed", int(blessed))
+    pushed = new_artifact(standard_artifacts.PushedModel, tmp_path / "pushed")
+    record = StudyRecord(str(tmp_path / "record"))
+    pusher = StudyPusher(model=channel_of(standard_artifacts.Model),
+                         model_blessing=channel_of(standard_artifacts.ModelBlessing),
+                         serving_dir=str(tmp_path / "serving"), study_record=record.root)
+    pusher_executor.Executor().Do({"model": [chosen], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
+                                  dict(pusher.exec_properties))
+    (validation,) = record.validations()
+    assert validation["run_id"] == "run1" and validation["blessed"] is blessed and validation["pushed"] is blessed
+    assert validation["model_uri"] == chosen.uri and validation["candidate"] == chosen.get_string_custom_property(
+        "candidate")
+    assert validation["eval"]["accuracy"] == pytest.approx(chosen.get_float_custom_property("eval_accuracy"))
+    versions = os.listdir(tmp_path / "serving") if (tmp_path / "serving").exists() else []
+    assert len(versions) == int(blessed)
+    if blessed:
+        assert validation["pushed_to"] == str(tmp_path / "serving" / versions[0])
+        assert record.production_model()["model_uri"] == chosen.uri
+    else:
+        assert validation["pushed_to"] is None and record.production_model() is None

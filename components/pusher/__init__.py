@@ -1,0 +1,1 @@
+"""TFX's standard Pusher, recording each validation in the study record."""

@@ -1,0 +1,56 @@
+"""StudyHistory executor: reads the study record once, at the start of a run.
+
+Every later node of the run sees the same history (this artifact), however
+the record grows meanwhile, so a resumed run proposes what it proposed before.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components import trial_files
+from components.study_record import StudyRecord
+
+log = logging.getLogger(__name__)
+
+HISTORY_KEY = "history"
+RUN_ID_KEY = "run_id"
+STUDY_KEY = "study"
+STUDY_RECORD_KEY = "study_record"
+CODE_VERSION_KEY = "code_version"
+
+
+def derived_run_id(output_uri: str, now: datetime.datetime | None = None) -> str:
+    """A run id for a run started without one (a scheduled run): the start
+    time, readable and sortable, and a digest of this execution's output URI,
+    which the orchestrator makes unique per run."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return f"run-{now:%Y%m%d-%H%M%S}-{hashlib.sha256(output_uri.encode()).hexdigest()[:6]}"
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        output = artifact_utils.get_single_instance(output_dict[HISTORY_KEY])
+        run_id = exec_properties.get(RUN_ID_KEY) or derived_run_id(output.uri)
+        record = StudyRecord(exec_properties[STUDY_RECORD_KEY])
+        # A resumed run (same id) must not count its own first attempt as history.
+        earlier = [t for t in record.trials() if t.run_id != run_id]
+        trial_files.write_history(output, run_id, earlier)
+        runs = sorted({t.run_id for t in earlier})
+        output.set_string_custom_property("study", exec_properties[STUDY_KEY])
+        output.set_int_custom_property("count", len(earlier))
+        output.set_int_custom_property("runs", len(runs))
+        log.info("%s of study %r starts from %d trials of %d earlier runs", run_id, exec_properties[STUDY_KEY],
+                 len(earlier), len(runs))

@@ -1,0 +1,198 @@
+"""The study record: what a study's runs leave for the runs after them.
+
+A study outlives its runs, and on Vertex AI no component can open an ML
+Metadata connection, so the facts later runs need are kept as plain objects
+under the study's pipeline root, where every component of every run can read
+them - local directories and Cloud Storage alike:
+
+    <pipeline root>/StudyRecord/<study>/
+        trials/<trial id>.json                    one trained trial (completed or failed), by its Trainer
+        leaderboards/<run id>/<written>-<id>.json  a run's candidates and its chosen model, by the SearchEvaluator
+        validations/<run id>/<written>-<id>.json   whether the chosen model was blessed and pushed, by the Pusher
+
+Every object is written once and never edited: an object store writes an
+object atomically, so a reader never sees half of one, and two writers never
+edit the same object. A trial is trained once (its id is unique, and a resumed
+run reuses it), so its object keeps its first version; leaderboards and
+validations are named by the execution that wrote them, and readers take the
+newest per run. ML Metadata stays the experiment database of local runs; this
+record is what the Proposer (through the StudyHistory node), the baseline of
+the Evaluator and `model-search trials/leaderboard/report --pipeline-root`
+read, locally and on a cluster alike.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import posixpath
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Optional
+
+from tfx.dsl.io import fileio
+
+from search_algo.trial import Trial
+
+RECORD_DIR = "StudyRecord"
+TRIALS_DIR = "trials"
+LEADERBOARDS_DIR = "leaderboards"
+VALIDATIONS_DIR = "validations"
+# Reading many small objects from Cloud Storage is latency-bound.
+READ_THREADS = 16
+
+
+def record_root(pipeline_root: str, study: str) -> str:
+    return posixpath.join(pipeline_root.rstrip("/"), RECORD_DIR, study)
+
+
+def studies(pipeline_root: str) -> list[str]:
+    """The studies that have a record under this pipeline root."""
+    directory = posixpath.join(pipeline_root.rstrip("/"), RECORD_DIR)
+    if not fileio.isdir(directory):
+        return []
+    return sorted(name.rstrip("/") for name in fileio.listdir(directory))
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _write_once(path: str, payload: dict[str, Any]) -> bool:
+    """Writes a new object; False (and nothing written) if it exists already."""
+    if fileio.exists(path):
+        return False
+    fileio.makedirs(posixpath.dirname(path))
+    # A local file system has no atomic object write: a temporary name, then a rename.
+    temporary = f"{path}.tmp-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
+    with fileio.open(temporary, "w") as handle:
+        handle.write(json.dumps(payload, indent=1, sort_keys=True))
+    fileio.rename(temporary, path, overwrite=True)
+    return True
+
+
+def _read_all(paths: Iterable[str]) -> list[dict[str, Any]]:
+    def read(path: str) -> dict[str, Any]:
+        with fileio.open(path) as handle:
+            return json.loads(handle.read())
+
+    paths = list(paths)
+    if len(paths) <= 1:
+        return [read(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(paths))) as pool:
+        return list(pool.map(read, paths))
+
+
+def _objects(directory: str) -> list[str]:
+    """Every finished object (`*.json`) under `directory`, at any depth."""
+    if not fileio.isdir(directory):
+        return []
+    found = []
+    for folder, _, names in fileio.walk(directory):
+        found += [posixpath.join(str(folder), name) for name in names if name.endswith(".json")]
+    return sorted(found)
+
+
+class StudyRecord:
+    """The record of one study (`root` = <pipeline root>/StudyRecord/<study>)."""
+
+    def __init__(self, root: str):
+        self.root = root.rstrip("/")
+
+    @classmethod
+    def of(cls, pipeline_root: str, study: str) -> "StudyRecord":
+        return cls(record_root(pipeline_root, study))
+
+    def exists(self) -> bool:
+        return fileio.isdir(self.root)
+
+    # ---------------------------------------------------------------- trials
+
+    def add_trial(self, trial: Trial) -> bool:
+        """Records a trained trial; `trial.path` must be absolute (or None for a
+        failed trial). A trial already recorded keeps its first record."""
+        if trial.path and not ("://" in trial.path or trial.path.startswith("/")):
+            raise ValueError(f"trial {trial.trial_id}: the record needs an absolute path, not {trial.path!r}")
+        payload = {**trial.to_dict(), "recorded_at": utc_now()}
+        return _write_once(posixpath.join(self.root, TRIALS_DIR, f"{trial.trial_id}.json"), payload)
+
+    def trials(self) -> list[Trial]:
+        """Every recorded trial of the study, oldest first (by start time)."""
+        trials = [Trial.from_dict(data) for data in _read_all(_objects(posixpath.join(self.root, TRIALS_DIR)))]
+        return sorted(trials, key=lambda t: (t.started_at or "", t.trial_id))
+
+    def run_ids(self) -> list[str]:
+        """The study's runs, in the order their first trial started."""
+        runs: dict[str, None] = {}
+        for trial in self.trials():
+            runs.setdefault(trial.run_id, None)
+        for run_id in self.leaderboards():
+            runs.setdefault(run_id, None)
+        return list(runs)
+
+    # ---------------------------------------------------------- leaderboards
+
+    def add_leaderboard(self, run_id: str, leaderboard: dict[str, Any], writer: str,
+                        dataset_spec: Optional[dict[str, Any]] = None) -> str:
+        """Records a run's leaderboard; `writer` (the artifact URI of the
+        execution) names the object, so a re-executed node adds a new one."""
+        payload = {"run_id": run_id, "written_at": utc_now(), "leaderboard": leaderboard,
+                   "dataset_spec": dataset_spec}
+        return self._add_per_run(LEADERBOARDS_DIR, run_id, writer, payload)
+
+    def leaderboards(self) -> dict[str, dict[str, Any]]:
+        """The newest leaderboard record of each run (`run_id` -> record), oldest run first."""
+        return _newest_per_run(_read_all(_objects(posixpath.join(self.root, LEADERBOARDS_DIR))))
+
+    def leaderboard(self, run_id: Optional[str] = None) -> Optional[dict[str, Any]]:
+        """A run's leaderboard (default: the latest run's), or None."""
+        boards = self.leaderboards()
+        if run_id is None:
+            return next(reversed(boards.values()))["leaderboard"] if boards else None
+        return boards[run_id]["leaderboard"] if run_id in boards else None
+
+    def dataset_spec(self):
+        from search_algo.dataset_spec import DatasetSpec
+
+        records = [r for r in self.leaderboards().values() if r.get("dataset_spec")]
+        return DatasetSpec.from_dict(records[-1]["dataset_spec"]) if records else None
+
+    # ----------------------------------------------------------- validations
+
+    def add_validation(self, validation: dict[str, Any], writer: str) -> str:
+        """Records whether a run's chosen model was blessed and pushed."""
+        payload = {**validation, "written_at": utc_now()}
+        return self._add_per_run(VALIDATIONS_DIR, validation["run_id"], writer, payload)
+
+    def validations(self) -> list[dict[str, Any]]:
+        """The newest validation of each run, oldest first: the study's blessing history."""
+        return list(_newest_per_run(_read_all(_objects(posixpath.join(self.root, VALIDATIONS_DIR)))).values())
+
+    def validation(self, run_id: str) -> Optional[dict[str, Any]]:
+        return next((v for v in self.validations() if v["run_id"] == run_id), None)
+
+    def production_model(self) -> Optional[dict[str, Any]]:
+        """The validation of the model in production: the latest one pushed."""
+        pushed = [v for v in self.validations() if v.get("pushed")]
+        return max(pushed, key=lambda v: v["written_at"]) if pushed else None
+
+    def _add_per_run(self, kind: str, run_id: str, writer: str, payload: dict[str, Any]) -> str:
+        stamp = datetime.datetime.fromisoformat(payload["written_at"]).strftime("%Y%m%dT%H%M%S%fZ")
+        name = f"{stamp}-{hashlib.sha256(writer.encode()).hexdigest()[:10]}.json"
+        path = posixpath.join(self.root, kind, _safe_name(run_id), name)
+        _write_once(path, payload)
+        return path
+
+
+def _newest_per_run(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    newest: dict[str, dict[str, Any]] = {}
+    for record in sorted(records, key=lambda r: r["written_at"]):
+        newest.pop(record["run_id"], None)  # re-inserted: runs stay in the order of their newest record
+        newest[record["run_id"]] = record
+    return newest
+
+
+def _safe_name(run_id: str) -> str:
+    """A run id as one path segment (KFP macros and user input may hold anything)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return cleaned or "_"
