@@ -11,7 +11,7 @@ the wall time into
 - overhead, the rest, by cause: start-up (process start to the first node:
   Python, TFX and TensorFlow imports, compiling the pipeline), data ingestion
   (DataIngest), trainer nodes outside their trials (loading the examples once
-  per node, writing trial artifacts), other nodes (Resolver, Proposer, Pusher),
+  per node, writing trial artifacts), other nodes (StudyHistory, Proposer, Pusher),
   and orchestration (launching nodes, ML Metadata, scheduling: wall time in no
   node at all).
 """
@@ -32,7 +32,7 @@ from typing import Optional
 FITTING_NODES = ("Distiller",)
 # ModelValidator is the TFX Evaluator (node id `Evaluator`) checking the winner against the blessed baseline.
 EVALUATION_NODES = ("Ensembler", "SearchEvaluator", "ModelValidator")
-OTHER_NODES = ("Resolver", "Proposer", "Pusher")
+OTHER_NODES = ("StudyHistory", "Proposer", "StudyPusher")
 
 
 def machine() -> str:

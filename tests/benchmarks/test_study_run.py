@@ -36,7 +36,7 @@ def test_breakdown_splits_wall_time_without_double_counting():
     # Ensembler 62-70, Distiller 70-80, SearchEvaluator 80-85, Pusher 86-87, end at 90.
     nodes = [node("DataIngest", 10, 20), node("Proposer", 20, 21), node("TrialTrainer", 22, 60),
              node("TrialTrainer", 23, 58), node("Ensembler", 62, 70), node("Distiller", 70, 80),
-             node("SearchEvaluator", 80, 85), node("Pusher", 86, 87)]
+             node("SearchEvaluator", 80, 85), node("StudyPusher", 86, 87)]
     trials = [trial("a", 25, 50, 0.9), trial("b", 30, 55, 0.8)]
     result = study_run.breakdown(T0, T0 + 90, trials, nodes)
     seconds = result["seconds"]
