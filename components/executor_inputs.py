@@ -11,6 +11,7 @@ from components import fan_in, trial_files
 from components.ingest.executor import read_dataset_spec
 from search_algo import module_file as user_modules
 from search_algo.dataset_spec import DatasetSpec
+from search_algo.errors import RunFailing
 from search_algo.trial import Trial
 
 EXAMPLES_KEY = "examples"
@@ -56,3 +57,12 @@ def this_runs_trials(input_dict: Mapping[str, list[types.Artifact]], prefix: str
 def study_trials(input_dict: Mapping[str, list[types.Artifact]], prefix: str) -> list[Trial]:
     """The study's earlier runs' trials, then this run's."""
     return earlier_trials(input_dict) + this_runs_trials(input_dict, prefix)
+
+
+def stop_if_a_trainer_stopped(input_dict: Mapping[str, list[types.Artifact]], prefix: str) -> None:
+    """A trainer stops its share when too many trials failed in a row; the
+    next node (Proposer, Ensembler) then stops the run with the reasons."""
+    for item in fan_in.fan_in_artifacts(prefix, input_dict):
+        message = item.get_string_custom_property(trial_files.STOPPED_PROPERTY)
+        if message:
+            raise RunFailing(f"stopped: {message}")

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 from tfx.dsl.io import fileio
+
+
+def temporary_name(path: str) -> str:
+    """A name beside `path` that no other writer uses: two processes writing
+    the same file must not write into each other's temporary file."""
+    return f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def write_text(path: str, text: str) -> None:
     """Writes through a temporary name: a reader never sees half a file."""
     if os.path.dirname(path):
         fileio.makedirs(os.path.dirname(path))
-    with fileio.open(path + ".tmp", "w") as handle:
+    temporary = temporary_name(path)
+    with fileio.open(temporary, "w") as handle:
         handle.write(text)
-    fileio.rename(path + ".tmp", path, overwrite=True)
+    fileio.rename(temporary, path, overwrite=True)
 
 
 def read_text(path: str) -> str:

@@ -9,16 +9,19 @@ them - local directories and Cloud Storage alike:
         trials/<trial id>.json                    one trained trial (completed or failed), by its Trainer
         leaderboards/<run id>/<written>-<id>.json  a run's candidates and its chosen model, by the SearchEvaluator
         validations/<run id>/<written>-<id>.json   whether the chosen model was blessed and pushed, by the Pusher
+        removed/<trial id>.json                   a trial whose files were removed, by `model-search gc`
 
 Every object is written once and never edited: an object store writes an
 object atomically, so a reader never sees half of one, and two writers never
 edit the same object. A trial is trained once (its id is unique, and a resumed
 run reuses it), so its object keeps its first version; leaderboards and
 validations are named by the execution that wrote them, and readers take the
-newest per run. ML Metadata stays the experiment database of local runs; this
-record is what the Proposer (through the StudyHistory node), the baseline of
-the Evaluator and `model-search trials/leaderboard/report --pipeline-root`
-read, locally and on a cluster alike.
+newest per run. A trial whose files were removed (by the retention setting)
+keeps its record; its `removed` object tells later runs not to use its files.
+ML Metadata stays the experiment database of local runs; this record is what
+the Proposer (through the StudyHistory node), the baseline of the Evaluator
+and `model-search trials/leaderboard/report --pipeline-root` read, locally
+and on a cluster alike.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ from typing import Any, Iterable, Optional
 
 from tfx.dsl.io import fileio
 
+from components import files
 from search_algo.trial import Trial
 
 RECORD_DIR = "StudyRecord"
 TRIALS_DIR = "trials"
 LEADERBOARDS_DIR = "leaderboards"
 VALIDATIONS_DIR = "validations"
+REMOVED_DIR = "removed"
 # Reading many small objects from Cloud Storage is latency-bound.
 READ_THREADS = 16
 
@@ -64,7 +69,7 @@ def _write_once(path: str, payload: dict[str, Any]) -> bool:
         return False
     fileio.makedirs(posixpath.dirname(path))
     # A local file system has no atomic object write: a temporary name, then a rename.
-    temporary = f"{path}.tmp-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
+    temporary = files.temporary_name(path)
     with fileio.open(temporary, "w") as handle:
         handle.write(json.dumps(payload, indent=1, sort_keys=True))
     fileio.rename(temporary, path, overwrite=True)
@@ -129,6 +134,22 @@ class StudyRecord:
         for run_id in self.leaderboards():
             runs.setdefault(run_id, None)
         return list(runs)
+
+    def mark_removed(self, trial: Trial, details: dict[str, Any]) -> bool:
+        """Records that a trial's files are being removed - before they are,
+        so no later run picks a half-removed trial. False if already recorded."""
+        payload = {"trial_id": trial.trial_id, "run_id": trial.run_id, "path": trial.path, "removed_at": utc_now(),
+                   **details}
+        return _write_once(posixpath.join(self.root, REMOVED_DIR, f"{trial.trial_id}.json"), payload)
+
+    def removed_trial_ids(self) -> set[str]:
+        """The trials whose files were removed: their records stay, their files
+        are not to be used."""
+        directory = posixpath.join(self.root, REMOVED_DIR)
+        if not fileio.isdir(directory):
+            return set()
+        return {name.rstrip("/")[: -len(".json")] for name in fileio.listdir(directory)
+                if name.rstrip("/").endswith(".json")}
 
     # ---------------------------------------------------------- leaderboards
 

@@ -23,6 +23,10 @@ STOPPING_FILE = "stopping.json"
 # too many for a property) and this run's id as a property.
 TRIAL_HISTORY_FILE = "trials.json"
 RUN_ID_PROPERTY = "run_id"
+# On Proposals: how many of this run's trials had failed in a row before the round.
+CONSECUTIVE_FAILURES_PROPERTY = "consecutive_failures"
+# On TrialResults: why the trainer stopped its share early (too many failures in a row).
+STOPPED_PROPERTY = "stopped"
 
 
 def trials_of(artifacts: Iterable[artifact.Artifact]) -> list[Trial]:
@@ -56,3 +60,11 @@ def write_history(item: artifact.Artifact, run_id: str, trials: list[Trial]) -> 
 
 def read_history(item: artifact.Artifact) -> list[Trial]:
     return trials_from_json(read_text(os.path.join(item.uri, TRIAL_HISTORY_FILE)))
+
+
+def consecutive_failures(trials: list[Trial]) -> int:
+    """How many trials failed in a row at the end (in the order they finished)."""
+    count = 0
+    for trial in sorted(trials, key=lambda t: (t.finished_at or "", t.trial_id)):
+        count = 0 if trial.completed else count + 1
+    return count

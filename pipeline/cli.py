@@ -40,6 +40,9 @@ def _configure_logging(debug: bool) -> None:
     if not debug:
         # Must be set before TensorFlow loads: its C++ start-up noise is not for users.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # ML Metadata's C++ logs through glog, read when it loads: a failed
+        # connection would add its own lines to the CLI's one-line error.
+        os.environ.setdefault("GLOG_minloglevel", "3")
         # Google client libraries warn about Python 3.10 on import.
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -14,6 +14,10 @@ import yaml
 from components.ingest.sources import AudioOptions, SourceConfig, path_stem
 from search_algo.errors import UserError
 
+# NumPy rejects negative seeds, and its legacy seeding (keras.utils.set_random_seed)
+# anything past 32 bits; 31 bits, like the per-trial seeds derived from it
+# (search_algo/proposals.py), also fit a signed 32-bit integer anywhere.
+MAX_SEED = 2**31 - 1
 
 
 @dataclasses.dataclass
@@ -29,6 +33,10 @@ class StudyConfig:
     trials_per_trainer: int = 2
     epochs: int = 5
     time_limit: float | None = None  # seconds per trial; None: no limit
+    # When things go wrong (components/trainer/trial_cache.py, pipeline/parallel_runner.py).
+    max_retries: int = 2  # a trial whose process died is tried this many times more
+    max_consecutive_failures: int = 3  # a run stops after this many failed trials in a row; 0: never
+    node_timeout: float | None = None  # seconds a node may run (local runner); None: no limit
     search_space: dict[str, Any] = dataclasses.field(default_factory=dict)
     module_file: str | None = None  # custom blocks
     # Transfer and budget control during the search.
@@ -49,11 +57,15 @@ class StudyConfig:
     ensemble_weights: str = "auto"  # auto | bagged | greedy | learned (search_algo/ensemble.py)
     student: Any = None  # a trial id, or an architecture (mapping or JSON); None: chosen from the search
     select: str = "best"  # best | lowest-loss | smallest-within=X (search_algo/selection.py)
+    # Whose trial files stay on disk: all | best-K | members (search_algo/retention.py).
+    keep: str = "best-10"
     # Where and how it runs.
     metadata: str | None = None  # None: DIR/metadata.sqlite; or mysql://user:pw@host:port/db
     runner: str = "local"  # local | beam
 
     def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
         for name in ("rounds", "trainers", "trials_per_trainer", "epochs", "ensemble_size", "distill_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -67,8 +79,18 @@ class StudyConfig:
         self.distill_temperature, self.distill_alpha = float(self.distill_temperature), float(self.distill_alpha)
         if self.max_params < 0:
             raise UserError(f"max-params must be 0 (automatic) or positive, got {self.max_params}")
-        if self.time_limit is not None and self.time_limit <= 0:
-            raise UserError(f"time-limit must be positive seconds, got {self.time_limit}")
+        for name in ("time_limit", "node_timeout"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise UserError(f"{name.replace('_', '-')} must be positive seconds, got {value!r}")
+            # A YAML `2` is an int; the components take seconds as a float.
+            setattr(self, name, float(value))
+        for name in ("max_retries", "max_consecutive_failures"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UserError(f"{name.replace('_', '-')} must be 0 or a positive integer, got {value!r}")
         if self.early_stopping not in ("median", "none"):
             raise UserError(f"early-stopping must be median or none, not {self.early_stopping!r}")
         for name in ("weight_sharing", "teacher_distillation"):
@@ -81,6 +103,9 @@ class StudyConfig:
         from search_algo.selection import parse_policy
 
         self.select = str(parse_policy(self.select))
+        from search_algo.retention import parse_retention
+
+        self.keep = str(parse_retention(self.keep))
         if self.distill_augment not in AUGMENTATIONS:
             raise UserError(f"distill-augment must be one of {', '.join(AUGMENTATIONS)}, not {self.distill_augment!r}")
         if self.ensemble_weights not in WEIGHT_METHODS:

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import os
 from typing import Optional, Union
-from urllib.parse import unquote, urlparse
 
-from tfx.orchestration import data_types, metadata, pipeline as tfx_pipeline
+from tfx.orchestration import data_types, pipeline as tfx_pipeline
 
 from components.distiller.component import Distiller
 from components.ensembler.component import Ensembler
@@ -34,9 +33,9 @@ from components.study_history.component import StudyHistory
 from components.study_record import record_root
 from components.trainer.component import TrialTrainer
 from components.validator.component import ModelValidator
+from pipeline import metadata_uri
 from pipeline.code_version import code_version
 from pipeline.config import StudyConfig
-from search_algo.errors import UserError
 
 SERVING_DIR = "serving"
 TENSORBOARD_DIR = "tensorboard"
@@ -53,27 +52,16 @@ def pipeline_root(output_dir: str) -> str:
 
 def metadata_connection_config(config: StudyConfig):
     """SQLite in the run directory by default; `--metadata` takes a SQLite path
-    or `mysql://user:password@host:port/database`."""
-    uri = config.metadata
-    if not uri:
-        return metadata.sqlite_metadata_connection_config(metadata_path(os.path.abspath(config.output_dir)))
-    parsed = urlparse(uri)
-    if parsed.scheme == "mysql":
-        if not parsed.hostname or not parsed.path.strip("/"):
-            raise UserError(f"--metadata {uri!r}: expected mysql://user:password@host:port/database")
-        return metadata.mysql_metadata_connection_config(
-            host=parsed.hostname,
-            port=parsed.port or 3306,
-            database=parsed.path.strip("/"),
-            username=unquote(parsed.username or "root"),
-            password=unquote(parsed.password or ""),
-        )
-    if parsed.scheme in ("", "sqlite", "file"):
-        path = os.path.abspath(parsed.path if parsed.scheme else uri)
-        # SQLite is a local file by nature.
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return metadata.sqlite_metadata_connection_config(path)
-    raise UserError(f"--metadata {uri!r}: use a SQLite file path or mysql://user:password@host:port/database")
+    or `mysql://user:password@host:port/database` (pipeline/metadata_uri.py)."""
+    return metadata_uri.connection_config(config.metadata, metadata_path(os.path.abspath(config.output_dir)))
+
+
+def metadata_location(config: StudyConfig) -> str:
+    """Where the study's ML Metadata is, fit to show: `--metadata` with its
+    password hidden, or the SQLite file in the run directory."""
+    if config.metadata:
+        return metadata_uri.redacted(config.metadata)
+    return metadata_path(os.path.abspath(config.output_dir))
 
 
 def trainer_id(round_index: int, trainer: int) -> str:
@@ -160,6 +148,8 @@ def create_pipeline(
                 module_file=module_file,
                 tensorboard_root=tensorboard_root,
                 study_record=study_record,
+                max_retries=config.max_retries,
+                max_consecutive_failures=config.max_consecutive_failures,
             ).with_id(trainer_id(round_index, trainer))
             components.append(node)
             history.append(node.outputs["trials"])

@@ -139,10 +139,10 @@ def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root
               write_out=True)
         with open(os.path.join(scratch, "pipeline.json")) as handle:
             spec = json.load(handle)
-    spec = normalize(spec)
+    spec = normalize(spec, trainer_retries=config.trials_per_trainer * (config.max_retries + 1))
     directory = os.path.dirname(os.path.abspath(out_file))
     os.makedirs(directory, exist_ok=True)
-    tmp = out_file + ".tmp"
+    tmp = f"{out_file}.tmp-{os.getpid()}"
     with open(tmp, "w") as handle:
         json.dump(spec, handle, indent=2, sort_keys=True)
         handle.write("\n")
@@ -150,14 +150,22 @@ def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root
     return spec
 
 
-def normalize(spec: dict) -> dict:
+def normalize(spec: dict, trainer_retries: int = 0) -> dict:
     """Drops what depends on the compiling machine (Python/TFX versions in
-    labels), so the same study compiles to the same bytes everywhere, and
-    keeps the StudyHistory task out of the orchestrator's cache: served from
-    the cache, a run would take an earlier run's id and history."""
+    labels), so the same study compiles to the same bytes everywhere; keeps
+    the StudyHistory task out of the orchestrator's cache (served from the
+    cache, a run would take an earlier run's id and history); and lets the
+    orchestrator retry a trainer task whose pod died (out of memory, or its
+    watchdog stopping a trial past the time limit): the retry takes finished
+    trials from the trial cache and records the trial that died as failed
+    once it has died --max-retries + 1 times, as the local runner does."""
     labels = spec.get("labels", {})
     for key in VOLATILE_LABELS:
         labels.pop(key, None)
-    history_task = spec["pipelineSpec"]["root"]["dag"]["tasks"][factory.STUDY_HISTORY_ID]
-    history_task["cachingOptions"] = {"enableCache": False}
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    tasks[factory.STUDY_HISTORY_ID]["cachingOptions"] = {"enableCache": False}
+    for name, task in tasks.items():
+        if name.startswith("Trainer_") and trainer_retries:
+            task["retryPolicy"] = {"maxRetryCount": trainer_retries, "backoffDuration": "0s",
+                                   "backoffFactor": 1.0, "backoffMaxDuration": "3600s"}
     return spec

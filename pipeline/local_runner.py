@@ -89,14 +89,22 @@ def _best_so_far(store, run_id: str) -> str:
 
 
 def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[str, Any]:
+    """Runs the study's next run - or resumes its unfinished one - holding the
+    run directory's lock, so one command at a time writes there."""
+    from pipeline.run_lock import run_directory_lock
+
+    output_dir = os.path.abspath(config.output_dir)
+    with run_directory_lock(output_dir, "run"):
+        return _run_study(config, output_dir, debug, show_progress)
+
+
+def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dict[str, Any]:
     quiet_libraries(debug)
     from components.study_record import StudyRecord
-    from pipeline import factory
+    from pipeline import cleanup, factory
     from pipeline.parallel_runner import ParallelDagRunner
     from pipeline.study_store import StudyStore
 
-    output_dir = os.path.abspath(config.output_dir)
-    os.makedirs(output_dir, exist_ok=True)
     connection_config = factory.metadata_connection_config(config)
     record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)
     store = StudyStore(connection_config, config.pipeline_name, record=record)
@@ -116,11 +124,18 @@ def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[
                 debug=debug,
                 on_node_started=progress.started,
                 on_node_finished=progress.finished,
+                node_timeout=config.node_timeout,
+                max_retries=config.max_retries,
+                # Each death of a trainer's worker is one attempt of one of its trials.
+                trainer_relaunches=config.trials_per_trainer * (config.max_retries + 1),
             ).run(pipeline)
     finally:
         progress.close()
     seconds = time.monotonic() - started
-    return collect_results(config, store, run_id, output_dir, seconds)
+    summary = collect_results(config, store, run_id, output_dir, seconds)
+    # The study's retention setting (`keep`), so that the disk does not only grow.
+    summary["freed"] = cleanup.after_run(config, output_dir, connection_config)
+    return summary
 
 
 def collect_results(config, store, run_id: str, output_dir: str, seconds: float) -> dict[str, Any]:
@@ -134,7 +149,7 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
     if validation is not None:
         leaderboard["validation"] = validation
     leaderboard_path = os.path.join(output_dir, "leaderboard.json")
-    tmp = leaderboard_path + ".tmp"
+    tmp = f"{leaderboard_path}.tmp-{os.getpid()}"
     with open(tmp, "w") as handle:
         json.dump(leaderboard, handle, indent=2)
     os.replace(tmp, leaderboard_path)
@@ -155,7 +170,7 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
         "serving": _newest_push(os.path.join(output_dir, factory.SERVING_DIR)),
         "blessed": (validation or {}).get("blessed"),
         "pushed": (validation or {}).get("pushed"),
-        "metadata": config.metadata or factory.metadata_path(output_dir),
+        "metadata": factory.metadata_location(config),
         "trials": {
             "total": len(trials),
             "completed": sum(t.completed for t in trials),

@@ -14,6 +14,7 @@ import argparse
 import os
 from typing import Any, Optional
 
+from pipeline import metadata_uri
 from search_algo.errors import UserError
 
 
@@ -24,8 +25,8 @@ def add_location_arguments(parser: argparse.ArgumentParser, metadata: bool = Tru
                        help="a study's pipeline root, local or gs://... (the --pipeline-root of a compiled "
                        "pipeline, or DIR/pipeline_root of a local run): reads the study record there")
     if metadata:
-        parser.add_argument("--metadata", help="with --output: ML Metadata (default DIR/metadata.sqlite; "
-                            "or mysql://...)")
+        parser.add_argument("--metadata", help="with --output: ML Metadata (default DIR/metadata.sqlite; or "
+                            f"{metadata_uri.MYSQL_FORM}; {metadata_uri.PASSWORD_HELP})")
     parser.add_argument("--study", help="the study name (default: the only study there)")
 
 
@@ -54,29 +55,27 @@ def open_record(pipeline_root: str, study: Optional[str] = None):
 
 def open_store(args: argparse.Namespace):
     """The ML Metadata of a local run directory (`--output`, `--metadata`, `--study`)."""
-    path = args.metadata or os.path.join(args.output, "metadata.sqlite")
-    if not args.metadata and not os.path.isfile(path):
+    where = metadata_uri.redacted(args.metadata) if args.metadata else os.path.join(args.output, "metadata.sqlite")
+    if not args.metadata and not os.path.isfile(where):
         raise UserError(f"{args.output}: no metadata.sqlite; is this a run directory of `model-search run`?")
     from pipeline import local_runner
 
     local_runner.quiet_libraries(getattr(args, "debug", False))
-    from ml_metadata import metadata_store
-
     from pipeline import factory
     from pipeline.config import StudyConfig
     from pipeline.study_store import StudyStore
 
     config = StudyConfig(output=args.output, metadata=args.metadata)
     connection = factory.metadata_connection_config(config)
-    names = [c.name for c in metadata_store.MetadataStore(connection).get_contexts_by_type("pipeline")]
+    names = [c.name for c in metadata_uri.connect(connection).get_contexts_by_type("pipeline")]
     if args.study:
         name = StudyConfig(study=args.study).pipeline_name
         if name not in names:
-            raise UserError(f"no study {args.study!r} in {path}; studies: {', '.join(names) or 'none'}")
+            raise UserError(f"no study {args.study!r} in {where}; studies: {', '.join(names) or 'none'}")
     elif len(names) == 1:
         name = names[0]
     else:
-        raise UserError(f"{path} holds {len(names)} studies ({', '.join(names) or 'none'}); name one with --study")
+        raise UserError(f"{where} holds {len(names)} studies ({', '.join(names) or 'none'}); name one with --study")
     return StudyStore(connection, name, record=_local_record(args.output, name))
 
 

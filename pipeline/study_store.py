@@ -10,9 +10,9 @@ import json
 import re
 from typing import Any, Optional
 
-from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline import metadata_uri
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.trial import Trial, trials_from_json
 
@@ -28,7 +28,9 @@ class StudyStore:
     record in the run directory's pipeline root) answers the blessing history."""
 
     def __init__(self, connection_config, pipeline_name: str, record=None):
-        self._store = metadata_store.MetadataStore(connection_config)
+        # A store that cannot be opened (a MySQL server down, a wrong password) is a
+        # one-line UserError naming it; `run` opens this before the pipeline starts.
+        self._store = metadata_uri.connect(connection_config)
         self._pipeline_name = pipeline_name
         self._record = record
 
@@ -74,7 +76,11 @@ class StudyStore:
         return sorted((r for r in runs if r), key=_run_number)
 
     def finished_run_ids(self) -> set[str]:
-        return {self._string(a, "run_id") for a in self._artifacts(LEADERBOARD_TYPE)} - {None}
+        """Runs whose last node, the Pusher, has finished (pushed or not): a
+        run that died anywhere before it - even after its leaderboard - is
+        unfinished, and the next `run` resumes it."""
+        runs = {self._string(model, "run_id") for model in self._chosen_models()}
+        return {run for run in runs if run and self.validation(run) is not None}
 
     def leaderboard(self, run_id: Optional[str] = None) -> Optional[dict[str, Any]]:
         boards = [a for a in self._artifacts(LEADERBOARD_TYPE) if run_id is None or self._string(a, "run_id") == run_id]
@@ -82,30 +88,39 @@ class StudyStore:
             return None
         return json.loads(self._string(boards[-1], "leaderboard_json") or "null")
 
+    def _chosen_models(self) -> list[metadata_store_pb2.Artifact]:
+        """The SearchEvaluator's chosen models (they alone carry the label key)."""
+        return [a for a in self._artifacts("Model") if self._string(a, "label_key") is not None]
+
     def validation(self, run_id: str) -> Optional[dict[str, Any]]:
         """Whether TFX's Evaluator blessed the run's chosen model (against the
-        latest blessed model of earlier runs) and whether the Pusher pushed it,
-        found through the executions that took the chosen model as input."""
-        chosen = [a for a in self._artifacts("Model")
-                  if self._string(a, "run_id") == run_id and self._string(a, "label_key") is not None]
-        if not chosen:
-            return None
-        model = chosen[-1]
+        model in production) and whether the Pusher pushed it, found through
+        the executions that took the chosen model as input; None until the
+        Pusher has finished."""
+        for model in reversed([m for m in self._chosen_models() if self._string(m, "run_id") == run_id]):
+            found = self._validation_of(model)
+            if found is not None:
+                return found
+        return None
+
+    def _validation_of(self, model: metadata_store_pb2.Artifact) -> Optional[dict[str, Any]]:
         executions = {e.execution_id for e in self._store.get_events_by_artifact_ids([model.id])
                       if e.type == metadata_store_pb2.Event.INPUT}
         outputs = {e.artifact_id for e in self._store.get_events_by_execution_ids(list(executions))
                    if e.type == metadata_store_pb2.Event.OUTPUT}
-        result: dict[str, Any] = {"blessed": None, "baseline_model": None, "pushed": False, "pushed_to": None}
+        result: dict[str, Any] = {"blessed": None, "baseline_model": None, "pushed": None, "pushed_to": None}
         types = {t.id: t.name for t in self._store.get_artifact_types()}
         for artifact in self._store.get_artifacts_by_id(sorted(outputs)):
             values = artifact.custom_properties
+            if artifact.state != metadata_store_pb2.Artifact.LIVE:
+                continue
             if types.get(artifact.type_id) == "ModelBlessing" and "blessed" in values:
                 result["blessed"] = bool(values["blessed"].int_value)
                 result["baseline_model"] = self._string(artifact, "baseline_model")
             elif types.get(artifact.type_id) == "PushedModel" and "pushed" in values:
                 result["pushed"] = bool(values["pushed"].int_value)
                 result["pushed_to"] = self._string(artifact, "pushed_destination") if result["pushed"] else None
-        return result
+        return result if result["pushed"] is not None else None
 
     def dataset_spec(self) -> Optional[DatasetSpec]:
         """The spec of the study's newest ingested data (read from its artifact's file)."""

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import posixpath
+import uuid
 from typing import Any
 
 SPEC_FILE_NAME = "dataset_spec.json"
@@ -115,7 +116,7 @@ class DatasetSpec:
         directory = os.fspath(directory)
         tf.io.gfile.makedirs(directory)
         path = posixpath.join(directory, SPEC_FILE_NAME)
-        tmp = path + ".tmp"
+        tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         with tf.io.gfile.GFile(tmp, "w") as handle:
             handle.write(self.to_json())
         # Never leave a half-written spec that looks finished.

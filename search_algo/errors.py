@@ -16,3 +16,8 @@ class DataError(UserError):
 
 class SearchSpaceError(UserError):
     """An architecture or search space that cannot be built."""
+
+
+class RunFailing(UserError):
+    """A run cannot go on: its trials keep failing, or none completed. Retrying
+    as it is repeats the failure; the message says what to fix."""

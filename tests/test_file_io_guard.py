@@ -37,8 +37,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "--module-file must be a local file to be imported (checked before TensorFlow loads)",
     ("pipeline/commands/run.py", "_data_exists"):
         "a local --data path is checked with os.path before TensorFlow loads; URIs go through fileio there",
-    ("pipeline/local_runner.py", "run_study"):
-        "the local runner's run directory holds metadata.sqlite, so it is on this machine",
     ("pipeline/local_runner.py", "collect_results"):
         "DIR/leaderboard.json is the local runner's own output file in its run directory",
     ("pipeline/local_runner.py", "_newest_push"):
@@ -47,10 +45,18 @@ ALLOWED: dict[tuple[str, str], str] = {
         "reads DIR/leaderboard.json, the local runner's own output file",
     ("pipeline/study_access.py", "open_store"):
         "checks for DIR/metadata.sqlite: SQLite metadata is a local file",
-    ("pipeline/factory.py", "metadata_connection_config"):
+    ("pipeline/metadata_uri.py", "connection_config"):
         "creates the folder of a SQLite metadata file: SQLite needs a local file",
-    ("pipeline/parallel_runner.py", "resident_mib"):
-        "reads /proc/<pid>/status of a local worker process",
+    ("pipeline/metadata_uri.py", "mysql_password"):
+        "reads MODEL_SEARCH_MYSQL_PASSWORD_FILE, a secret on this machine like the environment that names it",
+    ("pipeline/commands/run.py", "_check_run_directory"):
+        "the local runner's run directory is on this machine (its lock and SQLite metadata need a local file)",
+    ("pipeline/parallel_runner.py", "_cgroup_memory_counters"):
+        "reads the kernel's /proc and /sys/fs/cgroup files for the out-of-memory kill counter of this machine",
+    ("pipeline/run_lock.py", "_holder"):
+        "the run directory's lock file is a local file: flock works on local files only",
+    ("pipeline/run_lock.py", "run_directory_lock"):
+        "the run directory's lock file is a local file: flock works on local files only",
     ("pipeline/submission.py", "load_spec"):
         "reads the compiled spec named on the command line (the output of `compile --out`), a local file",
     ("pipeline/submission.py", "write_kfp_package"):

@@ -65,7 +65,8 @@ def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, give
     whose eval score kept at least half the best trial's gain over chance;
     else the best trial's architecture narrowed (then shortened) until it
     fits the budget."""
-    ranked = rank_trials(trials, spec.task)
+    # A trial whose files were removed (`path` None) can be no student.
+    ranked = rank_trials([t for t in trials if t.path], spec.task)
     if not ranked:
         raise RuntimeError("no completed trial to distil into")
     best = ranked[0]

@@ -14,6 +14,7 @@ from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
 from search_algo.ensemble import choose_ensemble
+from search_algo.errors import RunFailing
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def no_completed_trial_message(trials) -> str:
     if not trials:
         return "this run trained no trial: nothing to ensemble, nothing is pushed"
     reasons = sorted({t.error or "unknown" for t in trials})
-    return (f"all {len(trials)} trials of run {trials[0].run_id} failed, so nothing is ensembled or pushed; "
+    which = f"all {len(trials)} trials" if len(trials) > 1 else "the only trial"
+    return (f"{which} of run {trials[0].run_id} failed, so nothing is ensembled or pushed; "
             f"first reason: {reasons[0]}" + (f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else "")
             + "; see `model-search trials`")
 
@@ -46,14 +48,15 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
+        executor_inputs.stop_if_a_trainer_stopped(input_dict, TRIALS_PREFIX)
         examples, spec = executor_inputs.examples_and_spec(input_dict)
         this_run = executor_inputs.this_runs_trials(input_dict, TRIALS_PREFIX)
         if not any(t.completed for t in this_run):
             # Earlier runs' models could still be ensembled, but a run that
             # trained nothing must not push anything: it fails here, visibly.
-            raise RuntimeError(no_completed_trial_message(this_run))
+            raise RunFailing(no_completed_trial_message(this_run))
         trials = executor_inputs.earlier_trials(input_dict) + this_run
-        pool = rank_trials(trials, spec.task)[: int(exec_properties[POOL_SIZE_KEY])]
+        pool = rank_trials([t for t in trials if t.path], spec.task)[: int(exec_properties[POOL_SIZE_KEY])]
         serialized = examples_io.serialized_split(examples, "eval")
         _, labels = examples_io.load_split(examples, "eval", spec)
         predictions = [scoring.predictions(t.path, serialized, spec) for t in pool]

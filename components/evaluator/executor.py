@@ -87,7 +87,8 @@ class Executor(base_executor.BaseExecutor):
         ensemble = artifact_utils.get_single_instance(input_dict[ENSEMBLE_KEY])
         distilled = artifact_utils.get_single_instance(input_dict[DISTILLED_KEY])
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
-        best = rank_trials(trials, spec.task)[0]
+        # A trial whose files were removed (`path` None) cannot be served.
+        best = rank_trials([t for t in trials if t.path], spec.task)[0]
         members = json.loads(ensemble.get_string_custom_property("members"))
 
         candidates = [

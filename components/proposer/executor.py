@@ -54,8 +54,10 @@ class Executor(base_executor.BaseExecutor):
         exec_properties: Dict[str, Any],
     ) -> None:
         executor_inputs.load_user_modules(exec_properties)
+        executor_inputs.stop_if_a_trainer_stopped(input_dict, HISTORY_PREFIX)
         spec = executor_inputs.dataset_spec(input_dict)
-        history = executor_inputs.study_trials(input_dict, HISTORY_PREFIX)
+        this_run = executor_inputs.this_runs_trials(input_dict, HISTORY_PREFIX)
+        history = executor_inputs.earlier_trials(input_dict) + this_run
         round_index = int(exec_properties[ROUND_KEY])
         run_id = executor_inputs.run_id(input_dict)
         study = exec_properties[STUDY_KEY]
@@ -90,5 +92,7 @@ class Executor(base_executor.BaseExecutor):
         output.set_string_custom_property("algorithm", algorithm.name)
         output.set_int_custom_property("count", len(proposals))
         output.set_int_custom_property("history_size", len(history))
+        output.set_int_custom_property(trial_files.CONSECUTIVE_FAILURES_PROPERTY,
+                                       trial_files.consecutive_failures(this_run))
         log.info("round %d: %s proposed %d trials from a history of %d", round_index, algorithm.name,
                  len(proposals), len(history))

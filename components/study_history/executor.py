@@ -6,6 +6,7 @@ the record grows meanwhile, so a resumed run proposes what it proposed before.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import logging
@@ -47,6 +48,10 @@ class Executor(base_executor.BaseExecutor):
         record = StudyRecord(exec_properties[STUDY_RECORD_KEY])
         # A resumed run (same id) must not count its own first attempt as history.
         earlier = [t for t in record.trials() if t.run_id != run_id]
+        # Trials whose files were removed still inform the search; without a
+        # path, no node loads their files (weight sharing, ensembles, students).
+        removed = record.removed_trial_ids()
+        earlier = [dataclasses.replace(t, path=None) if t.trial_id in removed else t for t in earlier]
         trial_files.write_history(output, run_id, earlier)
         runs = sorted({t.run_id for t in earlier})
         output.set_string_custom_property("study", exec_properties[STUDY_KEY])

@@ -13,7 +13,8 @@ from components import artifacts
 from components.trainer import executor as trainer_executor
 from components.trainer.executor import (
     CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, PROPOSALS_KEY,
-    STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIAL_CACHE_KEY, TRIALS_KEY,
+    MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY, STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY,
+    TRAINER_INDEX_KEY, TRIAL_CACHE_KEY, TRIALS_KEY,
 )
 
 
@@ -29,6 +30,10 @@ class TrialTrainerSpec(component_spec.ComponentSpec):
         TENSORBOARD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         # Each finished trial is added to the study record (components/study_record.py).
         STUDY_RECORD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        # A trial whose process died is tried this many times more.
+        MAX_RETRIES_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        # The run stops after this many failed trials in a row (0: never).
+        MAX_CONSECUTIVE_FAILURES_KEY: component_spec.ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -48,7 +53,8 @@ class TrialTrainer(base_component.BaseComponent):
     `time_limit_seconds` (per trial; 0 or unset: none), `trial_cache_root`
     (finished trials reused by a resumed run), `code_version`, `module_file`,
     `tensorboard_root`, `study_record` (where finished trials are recorded
-    for later runs).
+    for later runs), `max_retries` (attempts after a process death),
+    `max_consecutive_failures` (0: no limit).
     """
 
     SPEC_CLASS = TrialTrainerSpec
@@ -67,6 +73,8 @@ class TrialTrainer(base_component.BaseComponent):
         module_file: Optional[str] = None,
         tensorboard_root: Optional[str] = None,
         study_record: Optional[str] = None,
+        max_retries: int = 2,
+        max_consecutive_failures: int = 3,
     ):
         super().__init__(
             spec=TrialTrainerSpec(
@@ -81,6 +89,8 @@ class TrialTrainer(base_component.BaseComponent):
                 module_file=module_file,
                 tensorboard_root=tensorboard_root,
                 study_record=study_record,
+                max_retries=max_retries,
+                max_consecutive_failures=max_consecutive_failures,
                 trials=types.Channel(type=artifacts.TrialResults),
             )
         )

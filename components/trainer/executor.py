@@ -8,18 +8,20 @@ import json
 import logging
 import os
 import posixpath
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, trial_files
+from components import examples_io, executor_inputs, failpoints, files, trial_files
 from components.study_record import StudyRecord
+from components.trainer.trial_cache import TrialCache, describe_death, failed_after_attempts, stop_reason
 from components.trainer.training import SplitData, train_trial
+from components.trainer.watchdog import TrialWatchdog
 from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
-from search_algo.trial import COMPLETED, Trial
+from search_algo.trial import COMPLETED, FAILED, Trial
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,12 @@ TIME_LIMIT_KEY = "time_limit_seconds"
 TRIAL_CACHE_KEY = "trial_cache_root"
 TENSORBOARD_KEY = "tensorboard_root"
 STUDY_RECORD_KEY = "study_record"
+MAX_RETRIES_KEY = "max_retries"
+MAX_CONSECUTIVE_FAILURES_KEY = "max_consecutive_failures"
+# A trial whose process died is tried this many times more (Optuna's RetryFailedTrialCallback).
+DEFAULT_MAX_RETRIES = 2
+# KerasTuner's `max_consecutive_failed_trials` default.
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 3
 CODE_VERSION_KEY = "code_version"
 MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 TRIALS_FILE = "trials.json"
@@ -73,28 +81,32 @@ class Executor(base_executor.BaseExecutor):
         cache_root = exec_properties.get(TRIAL_CACHE_KEY) or ""
         tensorboard_root = exec_properties.get(TENSORBOARD_KEY) or ""
         record = StudyRecord(exec_properties[STUDY_RECORD_KEY]) if exec_properties.get(STUDY_RECORD_KEY) else None
+        cache = TrialCache(cache_root) if cache_root else None
+        max_retries = int(exec_properties.get(MAX_RETRIES_KEY) if exec_properties.get(MAX_RETRIES_KEY) is not None
+                          else DEFAULT_MAX_RETRIES)
 
         stopping = stopping_rule(proposals_artifact.uri, epochs)
         train = SplitData(*examples_io.load_split(examples, "train", spec))
         evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
+        failures = ConsecutiveFailures(
+            int(exec_properties.get(MAX_CONSECUTIVE_FAILURES_KEY) or 0),
+            int(proposals_artifact.get_int_custom_property(trial_files.CONSECUTIVE_FAILURES_PROPERTY) or 0))
         results: list[Trial] = []
         for position, proposal in enumerate(share, start=1):
+            failpoints.reach_in_node(f"trial-{position}")
             trial_dir = os.path.join(output.uri, proposal.trial_id)
             # The rule as this trial sees it: history plus this trainer's earlier trials.
             key = trial_cache_key(proposal, exec_properties, examples,
                                   stopping and [stopping.warmup, stopping.reference])
-            cached = _cached(cache_root, key)
-            if cached is not None:
+            result = cache.lookup(key) if cache else None
+            if result is not None:
                 log.info("trial %s: reusing the finished result of an earlier execution", proposal.trial_id)
-                result = cached["trial"]
                 if result.status == COMPLETED:
-                    files.copy_tree(cached["dir"], trial_dir)
+                    files.copy_tree(cache.files_dir(key), trial_dir)
             else:
-                log.info("trial %s (%d/%d of trainer %d): %s", proposal.trial_id, position, len(share), index,
-                         proposal.architecture.describe())
-                result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir, stopping,
-                                     tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id))
-                _store(cache_root, key, result, trial_dir)
+                result = self._attempt(proposal, cache, key, max_retries, time_limit, position, len(share), index,
+                                       spec, train, evaluation, epochs, trial_dir, stopping,
+                                       tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id))
             if stopping is not None and result.status == COMPLETED:
                 stopping.add(result.curve)
             result.path = proposal.trial_id if result.status == COMPLETED else None
@@ -103,6 +115,14 @@ class Executor(base_executor.BaseExecutor):
                 record.add_trial(dataclasses.replace(result, path=result.path and posixpath.join(output.uri, result.path)))
             _log_result(result)
             results.append(result)
+            failures.add(result)
+            if failures.tripped:
+                # The rest is not trained; the next node stops the run with the reasons.
+                results += [dataclasses.replace(p, status=FAILED, error=f"not trained: {failures.message}")
+                            for p in share[position:]]
+                output.set_string_custom_property(trial_files.STOPPED_PROPERTY, failures.message)
+                log.error("%s", failures.message)
+                break
 
         trial_files.record_trials(output, results, TRIALS_FILE)
         completed = [t for t in results if t.status == COMPLETED]
@@ -114,6 +134,64 @@ class Executor(base_executor.BaseExecutor):
         output.set_int_custom_property("failed", len(results) - len(completed))
         if completed:
             output.set_float_custom_property("best_score", max(t.score(spec.task) for t in completed))
+
+
+    @staticmethod
+    def _attempt(proposal: Trial, cache: Optional[TrialCache], key: str, max_retries: int,
+                 time_limit: Optional[float], position: int, count: int, index: int, spec, train, evaluation,
+                 epochs: int, trial_dir: str, stopping, tensorboard_dir: str) -> Trial:
+        """Trains the trial, unless earlier attempts died often enough (or for a
+        reason retrying cannot help) that it is recorded failed instead."""
+        earlier = cache.attempts(key) if cache else []
+        if earlier and (earlier[-1].final or len(earlier) > max_retries):
+            result = failed_after_attempts(proposal, earlier)
+            cache.store(key, result, trial_dir)
+            return result
+        if earlier:
+            log.warning("trial %s: attempt %d of %d; the last one ended: %s", proposal.trial_id, len(earlier) + 1,
+                        max_retries + 1, describe_death(earlier[-1]))
+        log.info("trial %s (%d/%d of trainer %d): %s", proposal.trial_id, position, count, index,
+                 proposal.architecture.describe())
+        attempt = cache.begin_attempt(key, proposal, time_limit) if cache else None
+
+        def expire(reason: str) -> None:
+            if attempt is not None:
+                stop_reason(attempt, reason, final=True)
+            log.error("trial %s %s", proposal.trial_id, reason)
+
+        with TrialWatchdog(time_limit, expire) as watchdog:
+            result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir, stopping,
+                                 tensorboard_dir, progress=watchdog)
+        if cache:
+            cache.store(key, result, trial_dir)
+        return result
+
+
+class ConsecutiveFailures:
+    """KerasTuner's `max_consecutive_failed_trials`: a run whose trials keep
+    failing stops with the reasons instead of spending its budget. The count
+    goes on from the Proposer's (this run's earlier trials)."""
+
+    def __init__(self, limit: int, so_far: int = 0):
+        self._limit = limit
+        self._count = so_far
+        self._reasons: list[str] = []
+        self.message = ""
+
+    @property
+    def tripped(self) -> bool:
+        return bool(self.message)
+
+    def add(self, trial: Trial) -> None:
+        if trial.status == COMPLETED:
+            self._count, self._reasons = 0, []
+            return
+        self._count += 1
+        self._reasons.append(f"{trial.trial_id}: {trial.error}")
+        if self._limit and self._count >= self._limit:
+            self.message = (f"the last {self._count} trials of run {trial.run_id} failed "
+                            f"({'; '.join(self._reasons[-3:])}); fix the cause (`model-search trials` lists every "
+                            "trial and its reason), then run again (--max-consecutive-failures sets the limit, 0 none)")
 
 
 def stopping_rule(proposals_uri: str, epochs: int):
@@ -135,24 +213,3 @@ def _log_result(trial: Trial) -> None:
                  trial.train_seconds or 0, stopped)
     else:
         log.warning("trial %s failed: %s", trial.trial_id, trial.error)
-
-
-def _cached(cache_root: str, key: str):
-    if not cache_root:
-        return None
-    directory = os.path.join(cache_root, key)
-    record = os.path.join(directory, "result.json")
-    if not fileio.exists(record):
-        return None
-    trial = Trial.from_dict(json.loads(files.read_text(record)))
-    return {"trial": trial, "dir": os.path.join(directory, "files")}
-
-
-def _store(cache_root: str, key: str, trial: Trial, trial_dir: str) -> None:
-    if not cache_root:
-        return
-    directory = os.path.join(cache_root, key)
-    if trial.status == COMPLETED:
-        files.copy_tree(trial_dir, os.path.join(directory, "files"))
-    # Written last: a crash before this line leaves no reusable entry.
-    files.write_text(os.path.join(directory, "result.json"), json.dumps(trial.to_dict()))

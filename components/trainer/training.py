@@ -15,8 +15,9 @@ import math
 import os
 import tempfile
 import time
+import types
 import warnings
-from typing import Optional
+from typing import Any, Optional
 
 import keras
 import numpy as np
@@ -140,20 +141,26 @@ def train_trial(
     trial_dir: str,
     stopping: Optional[MedianStoppingRule] = None,
     tensorboard_dir: Optional[str] = None,
+    progress: Optional[Any] = None,
 ) -> Trial:
     """Trains one proposal and returns its completed or failed record. Writes
-    the trial's files into `trial_dir` only if it completed.
+    the trial's files into `trial_dir` only if it completed; a trial whose
+    files could not all be written is failed, its partial files removed.
 
     Weight sharing starts the model from its parent's trained blocks; a teacher
     adds its soft predictions to the labels (classification); `stopping` ends
-    a clearly bad trial early, which still completes with what it reached."""
+    a clearly bad trial early, which still completes with what it reached.
+    `progress.phase` (the watchdog's) is told what the trial is doing."""
+    progress = progress if progress is not None else types.SimpleNamespace(phase="")
     result = dataclasses.replace(trial, started_at=_now(), status=FAILED)
     started = time.monotonic()
     try:
         keras.utils.set_random_seed(trial.seed)
+        progress.phase = "building the model"
         model = build_model(trial.architecture, spec, seed=trial.seed)
         result.num_params = parameter_count(model)
         if trial.parent and trial.transfer == TRANSFER_WEIGHTS and trial.parent_uri:
+            progress.phase = "transferring the parent's weights"
             parent_model, parent_arch = load_trial_model(trial.parent_uri, spec)
             report = transfer_weights(parent_model, parent_arch, model, trial.architecture)
             result.transferred_blocks = [t.layer for t in report.transferred]
@@ -161,6 +168,7 @@ def train_trial(
         train_targets, eval_targets = train.labels, evaluation.labels
         distilling = bool(trial.teacher_uri) and spec.task == "classification"
         if distilling:
+            progress.phase = "computing the teacher's predictions"
             soft_train, soft_eval = _teacher_predictions(trial.teacher_uri, spec, train, evaluation)
             train_targets = distillation_targets(train.labels, soft_train, spec.task)
             eval_targets = distillation_targets(evaluation.labels, soft_eval, spec.task)
@@ -172,6 +180,7 @@ def train_trial(
         if tensorboard_dir:
             callbacks.append(keras.callbacks.TensorBoard(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
+        progress.phase = "training"
         history = model.fit(
             train.features,
             train_targets,
@@ -190,17 +199,27 @@ def train_trial(
         if distilling:
             # Scored like every other trial: plain loss and accuracy on the labels.
             compile_model(model, trial.architecture.hyperparameters, spec)
+        progress.phase = "evaluating"
         scores = model.evaluate(evaluation.features, evaluation.labels, batch_size=1024, verbose=0, return_dict=True)
         metrics = {key: float(value) for key, value in scores.items()}
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrialFailure(f"eval metrics are not finite: {metrics}")
         result.metrics = metrics
         result.train_seconds = round(time.monotonic() - started, 3)
-        result.status = COMPLETED
-        result.error = None
-        _save_trial(model, result, spec, history.history, trial_dir)
+        progress.phase = "saving the model"
+        completed = dataclasses.replace(result, status=COMPLETED, error=None)
+        try:
+            _save_trial(model, completed, spec, history.history, trial_dir)
+        except Exception as error:  # noqa: BLE001 - disk full, permissions, a bucket gone
+            _remove_partial(trial_dir)
+            raise TrialFailure(f"could not save the trained model: {_one_line(error)}") from error
+        # Completed only now that every file is written.
+        result = completed
         if tensorboard_dir:
-            write_hparams(tensorboard_dir, result)
+            try:
+                write_hparams(tensorboard_dir, result)
+            except Exception as error:  # noqa: BLE001 - a missing summary does not make the trial fail
+                log.warning("trial %s: its TensorBoard summary was not written: %s", trial.trial_id, _one_line(error))
     except TrialFailure as failure:
         result.error = str(failure)
     except Exception as error:  # noqa: BLE001 - one trial must never stop the search
@@ -214,6 +233,16 @@ def train_trial(
         keras.backend.clear_session()
         gc.collect()
     return result
+
+
+def _remove_partial(trial_dir: str) -> None:
+    from tfx.dsl.io import fileio
+
+    try:
+        if fileio.exists(trial_dir):
+            fileio.rmtree(trial_dir)
+    except Exception:  # noqa: BLE001 - what cannot be removed has no trial.json, so it is never used
+        log.debug("could not remove %s", trial_dir, exc_info=True)
 
 
 def trial_hparams(trial: Trial) -> dict:

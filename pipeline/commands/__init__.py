@@ -6,4 +6,4 @@ status. Modules import heavy libraries (TensorFlow, TFX) inside the handler so
 that `--help` and argument errors stay instant.
 """
 
-COMMAND_MODULES = ("run", "trials", "leaderboard", "report", "predict", "compile", "datasets", "blocks", "submit", "schedule")
+COMMAND_MODULES = ("run", "trials", "leaderboard", "report", "predict", "compile", "datasets", "blocks", "submit", "schedule", "gc")

@@ -18,6 +18,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MODEL_SPEC_PATH = posixpath.join("assets.extra", "dataset_spec.json")
+# What every exported model serves (components/model_export.py).
+SIGNATURE = "serving_default"
+SIGNATURE_INPUT = "examples"
 
 
 def register(subparsers) -> None:
@@ -72,6 +75,32 @@ def load_spec(model_dir: str):
             raise UserError(f"{model_dir}: the model has no {MODEL_SPEC_PATH} (exported by an older version); "
                             "run the study again to export it")
         return DatasetSpec.load(path)
+
+
+def load_serving_signature(model_dir: str, spec):
+    """The model's tf.Example serving signature; a UserError when the folder
+    holds no loadable SavedModel, or one without that signature."""
+    import tensorflow as tf
+
+    from search_algo.errors import UserError
+
+    try:
+        model = tf.saved_model.load(model_dir)
+    except Exception as error:  # noqa: BLE001 - TensorFlow raises many kinds for a corrupt or foreign folder
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UserError(f"{model_dir}: not a loadable SavedModel ({type(error).__name__}: {reason})") from None
+    signature = model.signatures.get(SIGNATURE)
+    if signature is None:
+        raise UserError(f"{model_dir}: the SavedModel has no {SIGNATURE!r} signature "
+                        f"(it has: {', '.join(model.signatures) or 'none'}); is it a model pushed by `model-search run`?")
+    output = "probabilities" if spec.task == "classification" else "predictions"
+    inputs = sorted(signature.structured_input_signature[1])
+    outputs = sorted(signature.structured_outputs)
+    if inputs != [SIGNATURE_INPUT] or output not in outputs:
+        raise UserError(f"{model_dir}: its {SIGNATURE!r} signature takes {', '.join(inputs) or 'nothing'} and returns "
+                        f"{', '.join(outputs) or 'nothing'}; a pushed model takes {SIGNATURE_INPUT!r} and returns "
+                        f"{output!r}")
+    return signature
 
 
 # --------------------------------------------------------------------------
@@ -231,7 +260,7 @@ def predict(model_path: str, data: list[str]) -> list[dict[str, Any]]:
     import numpy as np
     import tensorflow as tf
 
-    signature = tf.saved_model.load(model_dir).signatures["serving_default"]
+    signature = load_serving_signature(model_dir, spec)
     results: list[dict[str, Any]] = []
     batch_size = 256
     for start in range(0, len(inputs), batch_size):

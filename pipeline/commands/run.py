@@ -8,6 +8,8 @@ import logging
 import os
 import sys
 
+from pipeline import metadata_uri
+
 log = logging.getLogger(__name__)
 
 def parse_split(text: str) -> tuple[float, float, float]:
@@ -62,7 +64,16 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trials each trainer trains per round (default 2)")
     search.add_argument("--epochs", type=int, help="training epochs per trial (default 5)")
     search.add_argument("--time-limit", dest="time_limit", type=float, metavar="SECONDS",
-                        help="per-trial time limit; a trial over it is recorded as failed (default none)")
+                        help="per-trial time limit, enforced from outside the trial (a few seconds of grace); a "
+                        "trial over it is recorded as failed (default none)")
+    search.add_argument("--max-retries", dest="max_retries", type=int,
+                        help="a trial whose process died (out of memory, a crash) is tried this many times more, "
+                        "then recorded failed with the reason (default 2)")
+    search.add_argument("--max-consecutive-failures", dest="max_consecutive_failures", type=int,
+                        help="stop the run when this many trials in a row failed, with their reasons (default 3; "
+                        "0: never)")
+    search.add_argument("--node-timeout", dest="node_timeout", type=float, metavar="SECONDS",
+                        help="stop the run when one node (e.g. a trainer) runs longer (default none; local runner)")
     search.add_argument("--module-file", dest="module_file", help="a Python file registering custom blocks")
     search.add_argument("--weight-sharing", dest="weight_sharing", action=argparse.BooleanOptionalAction,
                         help="children start from their parent's trained blocks (default on)")
@@ -98,17 +109,18 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
                        "points of the best)")
     where = parser.add_argument_group("where it runs")
     where.add_argument("--metadata", help="ML Metadata: a SQLite path (default DIR/metadata.sqlite) or "
-                       "mysql://user:password@host:port/database")
+                       f"{metadata_uri.MYSQL_FORM} ({metadata_uri.PASSWORD_HELP})")
     where.add_argument("--runner", choices=("local", "beam"),
                        help="local: trainers of a round run concurrently (default); beam: TFX's BeamDagRunner")
 
 
 STUDY_FLAGS = (
     "output", "study", "seed", "dataset", "data", "label", "task", "test_data", "split_ratios", "image_size",
-    "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "module_file",
+    "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "max_retries",
+    "max_consecutive_failures", "node_timeout", "module_file",
     "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs",
     "distill_temperature", "distill_alpha", "distill_augment",
-    "ensemble_weights", "student", "select", "metadata", "runner",
+    "ensemble_weights", "student", "select", "metadata", "runner", "keep",
 )
 
 
@@ -120,6 +132,10 @@ def register(subparsers) -> None:
         "Re-running the same command reuses finished work.",
     )
     add_study_arguments(parser)
+    # Not a study argument of `compile`: a cluster's pipeline root is not cleaned up.
+    parser.add_argument("--keep", metavar="all|best-K|members",
+                        help="whose trial files stay once the run has finished: every trial's, the K best and "
+                        "those the study uses (default best-10), or only those the study uses (see `model-search gc`)")
     parser.add_argument("--json", action="store_true", help="print a summary as JSON on stdout")
     parser.set_defaults(handler=run)
 
@@ -143,11 +159,28 @@ def study_config_from_args(args: argparse.Namespace, check_local_paths: bool = T
             raise DataError(f"{location}: no such file or directory")
     if check_local_paths and config.module_file and not os.path.isfile(config.module_file):
         raise UserError(f"--module-file {config.module_file}: no such file")
+    if check_local_paths:
+        _check_run_directory(config.output_dir)
     from search_algo.algorithms import ALGORITHM_NAMES
 
     if config.algorithm not in ALGORITHM_NAMES:
         raise UserError(f"unknown search algorithm {config.algorithm!r}; choose one of {', '.join(ALGORITHM_NAMES)}")
     return config
+
+
+def _check_run_directory(output_dir: str) -> None:
+    """The run directory must be a directory, or creatable as one: a file
+    there, or where one of its parents should be, stops the run here."""
+    from search_algo.errors import UserError
+
+    existing = os.path.abspath(output_dir)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if os.path.isdir(existing):
+        return
+    if existing == os.path.abspath(output_dir):
+        raise UserError(f"--output {output_dir}: is a file, not a run directory")
+    raise UserError(f"--output {output_dir}: cannot create it, {existing} is a file")
 
 
 def _data_exists(location: str) -> bool:

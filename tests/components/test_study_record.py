@@ -87,3 +87,24 @@ def test_derived_run_ids_differ_per_execution_and_sort_by_start():
     later = history_executor.derived_run_id("gs://b/root/p/job-1/StudyHistory/history",
                                             noon + datetime.timedelta(hours=1))
     assert first.startswith("run-20261201-120000-") and first != other and first < later
+
+
+def test_removed_trials_are_recorded_once_and_history_hands_them_on_without_files(tmp_path, ram_root):
+    remote = StudyRecord.of(f"{ram_root}/root", "s")
+    assert remote.removed_trial_ids() == set()
+    gone = _trial("a-r1-00", "a", "1", path=f"{ram_root}/artifacts/a-r1-00")
+    assert remote.mark_removed(gone, {"keep": "best-1"})
+    assert not remote.mark_removed(gone, {"keep": "members"}), "written once, like every record object"
+    assert remote.removed_trial_ids() == {"a-r1-00"}
+    assert [t.trial_id for t in remote.trials()] == [], "a removed marker is no trial"
+
+    record = StudyRecord(str(tmp_path / "record"))
+    for trial in (_trial("a-r1-00", "a", "1", path=str(tmp_path / "a0")),
+                  _trial("a-r1-01", "a", "2", path=str(tmp_path / "a1"))):
+        record.add_trial(trial)
+    record.mark_removed(record.trials()[0], {"keep": "best-1"})
+    history = {t.trial_id: t for t in trial_files.read_history(_history(tmp_path, record.root, "b"))}
+    assert history["a-r1-00"].path is None and history["a-r1-00"].metrics == {"accuracy": 0.5}, \
+        "a removed trial stays history, without files"
+    assert history["a-r1-01"].path == str(tmp_path / "a1")
+    assert [t.trial_id for t in record.trials()] == ["a-r1-00", "a-r1-01"], "its record stays"

@@ -5,9 +5,10 @@ parameters, constants, upstream tasks' outputs). Outputs flow downstream as
 the launcher passes them: the artifacts each task reports in its
 executor_output.json. Artifact URIs follow KFP's layout,
 `<pipeline root>/<pipeline name>/<job id>/<task>/<output>`, so every run
-(job) of a spec writes its own artifacts, on a local root or on gs://. Nothing
-is served from a cache: every task runs, as when a run is resubmitted with
-caching off (as `model-search submit` does on Vertex AI)."""
+(job) of a spec writes its own artifacts, on a local root or on gs://. Given
+a `cache` shared by the jobs, a task whose spec enables caching and whose
+inputs (parameters, input artifacts) match an earlier execution's is not run:
+its outputs are reused, as Kubeflow Pipelines does."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class CompiledPipeline:
     `wrap` turns a command into the one to run (e.g. inside a namespace)."""
 
     def __init__(self, job: dict, root: str, scratch: str, job_id: str = "job-1",
-                 wrap: Optional[Callable[[Sequence[str]], list[str]]] = None):
+                 wrap: Optional[Callable[[Sequence[str]], list[str]]] = None, cache: Optional[dict] = None):
         self.job = job
         self.spec = job["pipelineSpec"]
         self.root = root.rstrip("/")
@@ -55,6 +56,9 @@ class CompiledPipeline:
         self.wrap = wrap or list
         self.tasks = self.spec["root"]["dag"]["tasks"]
         self.runs: dict[str, TaskRun] = {}
+        self.retries: dict[str, int] = {}
+        self.cache = cache
+        self.cached: set[str] = set()
 
     @property
     def job_root(self) -> str:
@@ -104,8 +108,22 @@ class CompiledPipeline:
             command[0] = sys.executable
         return self.wrap(command + [arg.replace(INVOCATION_PLACEHOLDER, invocation) for arg in container["args"]])
 
+    def _cache_key(self, name: str, executor_input: dict) -> Optional[str]:
+        task = self.tasks[name]
+        if self.cache is None or not task.get("cachingOptions", {}).get("enableCache"):
+            return None
+        inputs = {"parameters": executor_input["inputs"]["parameters"],
+                  "artifacts": {k: [a["uri"] for a in v["artifacts"]]
+                                for k, v in executor_input["inputs"]["artifacts"].items()}}
+        return json.dumps([task["componentRef"]["name"], inputs], sort_keys=True)
+
     def run_task(self, name: str, parameters: dict, env: dict) -> TaskRun:
         executor_input = self.executor_input(name, parameters)
+        cache_key = self._cache_key(name, executor_input)
+        if cache_key is not None and cache_key in self.cache:
+            self.runs[name] = self.cache[cache_key]
+            self.cached.add(name)
+            return self.runs[name]
         os.makedirs(os.path.dirname(executor_input["outputs"]["outputFile"]), exist_ok=True)
         for declared in executor_input["outputs"]["artifacts"].values():
             uri = declared["artifacts"][0]["uri"]
@@ -126,15 +144,23 @@ class CompiledPipeline:
             run.outputs[key] = [{**declared["artifacts"][0], **a, "type": declared["artifacts"][0]["type"]}
                                 for a in artifacts]
         self.runs[name] = run
+        if cache_key is not None and run.returncode == 0:
+            self.cache[cache_key] = run
         return run
 
     def run_all(self, parameters: dict | None = None, env: dict | None = None,
                 stop_after: Optional[str] = None) -> dict[str, TaskRun]:
         """Runs the tasks in order until one fails (as a fail-fast run does) or
-        `stop_after` has run (a run that died there)."""
+        `stop_after` has run (a run that died there). A failed task with a
+        `retryPolicy` runs again, as often as it allows (as the orchestrator
+        retries it; `retries` counts them)."""
         values = self._runtime_parameters(parameters or {})
         for name in self.order():
+            allowed = int(self.tasks[name].get("retryPolicy", {}).get("maxRetryCount", 0))
             run = self.run_task(name, values, env or dict(os.environ))
+            while run.returncode != 0 and self.retries.get(name, 0) < allowed:
+                self.retries[name] = self.retries.get(name, 0) + 1
+                run = self.run_task(name, values, env or dict(os.environ))
             if run.returncode != 0 or name == stop_after:
                 break
         return self.runs

@@ -58,6 +58,8 @@ def bad_inputs(tmp_path_factory):
     for name in ("a", "b"):
         (bad_wavs / name).mkdir(parents=True)
         (bad_wavs / name / "x.wav").write_bytes(b"RIFF\x00\x00garbage")
+    (root / "records").mkdir()
+    (root / "records" / "bad.tfrecord").write_bytes(b"not a record")
     return root
 
 
@@ -76,6 +78,17 @@ BAD_INPUTS = [
     (["--data", "nowhere://bucket/x.csv"], "nowhere://bucket/x.csv: cannot read it (UnimplementedError: "),
     (["--dataset", "cifar10"], "unknown built-in data set 'cifar10'"),
     (["--dataset", "wine", "--split", "0.5,0.1,0.1"], "split ratios must be three non-negative numbers summing to 1"),
+    # An absolute glob is expanded (the second fails on the file it found).
+    (["--data", "{root}/nowhere/*.tfrecord"], "no file matches {root}/nowhere/*.tfrecord"),
+    (["--data", "{root}/records/*.tfrecord"], "{root}/records/bad.tfrecord: not a readable TFRecord file"),
+    (["--dataset", "wine", "--seed", "-1"], "seed must be an integer from 0 to 2147483647, got -1"),
+    (["--dataset", "wine", "--seed", "4294967296"], "seed must be an integer from 0 to 2147483647, got 4294967296"),
+    (["--dataset", "wine", "--metadata", "mysql://u:SECRET@127.0.0.1:abc/db"],
+     "--metadata mysql://u:***@127.0.0.1:abc/db: expected mysql://user:password@host:port/database, the port a number"),
+    # Nothing listens on port 1.
+    (["--dataset", "wine", "--metadata", "mysql://u:SECRET@127.0.0.1:1/db"],
+     "ML Metadata at mysql://u:***@127.0.0.1:1/db could not be opened: nothing listens on 127.0.0.1:1 "
+     "(connection refused)"),
 ]
 
 
@@ -84,10 +97,47 @@ def test_bad_input_exits_2_with_one_clear_line(args, message, bad_inputs, tmp_pa
     argv = ["run", *[a.format(root=bad_inputs) for a in args], "--output", str(tmp_path / "run")]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err
-    assert "Traceback" not in err
+    assert message.format(root=bad_inputs) in err
+    assert "Traceback" not in err and "SECRET" not in err
     error_lines = [line for line in err.splitlines() if line.startswith("model-search: error:")]
     assert len(error_lines) == 1
+
+
+@pytest.mark.parametrize("output, message", [
+    ("empty.csv", "--output {root}/empty.csv: is a file, not a run directory"),
+    ("empty.csv/run/here", "--output {root}/empty.csv/run/here: cannot create it, {root}/empty.csv is a file"),
+])
+def test_an_output_that_is_a_file_exits_2_with_one_line(output, message, bad_inputs, capsys):
+    assert main(["run", "--dataset", "wine", "--output", str(bad_inputs / output)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"model-search: error: {message.format(root=bad_inputs)}"]
+
+
+UNREACHABLE = "mysql://u:SECRET@127.0.0.1:1/db"  # nothing listens on port 1
+CANNOT_CONNECT = ("ML Metadata at mysql://u:***@127.0.0.1:1/db could not be opened: "
+                  "nothing listens on 127.0.0.1:1 (connection refused)")
+
+
+@pytest.mark.parametrize("argv, metadata, message", [
+    (["trials"], UNREACHABLE, CANNOT_CONNECT),
+    (["trials", "--json"], UNREACHABLE, CANNOT_CONNECT),
+    (["report", "--json"], UNREACHABLE, CANNOT_CONNECT),
+    (["run", "--dataset", "wine", "--json"], UNREACHABLE, CANNOT_CONNECT),
+    (["run", "--dataset", "wine"], "mysql://u:SECRET@127.0.0.1:abc/db",
+     "--metadata mysql://u:***@127.0.0.1:abc/db: expected mysql://user:password@host:port/database, the port a "
+     "number (percent-encode / # ? @ : in the password)"),
+], ids=["trials", "trials --json", "report --json", "run --json", "run, port not a number"])
+@pytest.mark.e2e  # the installed command, one process start each
+def test_a_metadata_password_never_appears(argv, metadata, message, tmp_path):
+    """The installed command, so that whatever ML Metadata's C++ writes to
+    stderr counts: exactly one line, the password hidden, exit status 2."""
+    script = shutil.which("model-search", path=os.path.dirname(sys.executable))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("GLOG_", "MODEL_SEARCH_MYSQL"))}
+    result = subprocess.run([script, *argv, "--output", str(tmp_path / "run"), "--metadata", metadata],
+                            capture_output=True, text=True, timeout=300, env=environment)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert result.stderr.splitlines() == [f"model-search: error: {message}"]
+    assert "SECRET" not in result.stderr
 
 
 @pytest.mark.parametrize("data,study", [
@@ -157,6 +207,9 @@ def test_rerun_reuses_the_ingested_data(tmp_path, capsys):
 @pytest.mark.parametrize("setting, message", [
     ("early_stopping: sometimes", "early-stopping must be median or none, not 'sometimes'"),
     ("teacher_distillation: maybe", "teacher-distillation must be true or false, got 'maybe'"),
+    ("seed: -3", "seed must be an integer from 0 to 2147483647, got -3"),
+    ("seed: yes", "seed must be an integer from 0 to 2147483647, got True"),
+    ("seed: 2147483648", "seed must be an integer from 0 to 2147483647, got 2147483648"),
 ])
 def test_bad_search_options_in_a_config_file(setting, message, tmp_path, capsys):
     config = tmp_path / "study.yaml"

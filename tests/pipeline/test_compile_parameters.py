@@ -63,6 +63,20 @@ def test_a_compiled_run_continues_the_study_from_its_record_under_the_root(compi
         "stringValue"])
     assert pusher == {"study_record": record}
 
+
+def test_a_trainer_task_whose_pod_dies_is_retried_as_often_as_its_trials_may_die(compiled):
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from google.protobuf import json_format
+
+    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
+    # examples/digits.yaml: 2 trials per trainer, each tried --max-retries (2) more times.
+    for name, task in tasks.items():
+        if name.startswith("Trainer_"):
+            assert task["retryPolicy"]["maxRetryCount"] == 2 * 3
+            json_format.ParseDict(task, pipeline_spec_pb2.PipelineTaskSpec())  # a valid task spec
+        else:
+            assert "retryPolicy" not in task
+
 def test_only_trainer_nodes_carry_the_resource_requests(compiled):
     executors = compiled["pipelineSpec"]["deploymentSpec"]["executors"]
     with_resources = {name for name, e in executors.items() if "resources" in e.get("container", {})}

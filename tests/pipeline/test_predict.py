@@ -213,6 +213,43 @@ def test_images_and_wavs_at_a_uri_read_as_local_files(image_folder, audio_folder
             np.testing.assert_array_equal(uri_values[feature.name], local_values[feature.name])
 
 
+def _save_foreign_model(version_dir: str, signature_name: str) -> None:
+    """A SavedModel whose only signature takes a float tensor `x`, not serialized tf.Examples."""
+    import tensorflow as tf
+
+    class Foreign(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def double(self, x):
+            return 2 * x
+
+    module = Foreign()
+    tf.saved_model.save(module, version_dir, signatures={signature_name: module.double})
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: (d / "saved_model.pb").write_bytes(b"not a model"),
+     "{model}: not a loadable SavedModel (OSError: Cannot parse file"),
+    (lambda d: _save_foreign_model(str(d), "other"),
+     "{model}: the SavedModel has no 'serving_default' signature (it has: other); is it a model pushed by"),
+    (lambda d: _save_foreign_model(str(d), "serving_default"),
+     "{model}: its 'serving_default' signature takes x and returns output_0; a pushed model takes 'examples' and "
+     "returns 'probabilities'"),
+], ids=["garbage saved_model.pb", "no serving signature", "another serving signature"])
+def test_a_folder_that_is_not_a_pushed_model_exits_2(make, message, tmp_path, capsys):
+    model = tmp_path / "serving" / "1"
+    model.mkdir(parents=True)
+    make(model)
+    # The dataset spec of a real export, so that loading the model itself is what fails.
+    _save_tiny_model(str(tmp_path / "tiny"))
+    (tmp_path / "tiny" / "assets.extra").rename(model / "assets.extra")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x value,label\n2.0,pos\n")
+    status, out, err = predict(capsys, model, rows)
+    assert (status, out) == (2, "")
+    assert_one_error_line(err, message.format(model=model))
+    assert err.count("\n") == 1, err
+
+
 def test_missing_model_and_data_at_a_uri_exit_2(ram_root, capsys):
     status, _, err = predict(capsys, f"{ram_root}/serving", f"{ram_root}/rows.csv")
     assert status == 2

@@ -19,6 +19,7 @@ from components.evaluator import executor as evaluator_executor
 from components.ingest.sources import SourceConfig
 from components.proposer import executor as proposer_executor
 from components.trainer import executor as trainer_executor
+from search_algo.algorithms import ALGORITHM_NAMES
 from search_algo.architecture import Architecture
 from search_algo.trial import Trial
 from tests.tfx_helpers import history_artifact, new_artifact, run_ingest
@@ -347,7 +348,9 @@ def test_a_run_none_of_whose_trials_completed_is_not_ensembled_from_earlier_runs
     inputs = {"examples": [examples], "dataset_spec": [spec_artifact], "trials_0": [this_run],
               "study_history": [history_artifact(tmp_path / "history", "run2", earlier)]}
     ensemble = new_artifact(standard_artifacts.Model, tmp_path / "ensemble")
-    with pytest.raises(RuntimeError, match=r"all 4 trials of run run2 failed.*out of memory"):
+    from search_algo.errors import RunFailing
+
+    with pytest.raises(RunFailing, match=r"all 4 trials of run run2 failed.*out of memory"):
         ensembler_executor.Executor().Do(inputs, {"model": [ensemble]},
                                          {"max_members": 3, "pool_size": 4, "weights_method": "auto",
                                           "code_version": "test"})
@@ -419,3 +422,126 @@ def test_the_pusher_pushes_only_a_blessed_model_and_records_the_outcome(evaluate
         assert record.production_model()["model_uri"] == chosen.uri
     else:
         assert validation["pushed_to"] is None and record.production_model() is None
+
+
+def _proposals_of(tmp_path, name, architectures):
+    trials = [Trial(f"run1-r1-{i:02d}", 1, 0, arch, seed=i, algorithm="random", run_id="run1", study="wine")
+              for i, arch in enumerate(architectures)]
+    proposals = new_artifact(artifacts.Proposals, tmp_path / name)
+    trial_files.record_trials(proposals, trials, "proposals.json")
+    proposals.set_int_custom_property("round", 1)
+    proposals.set_string_custom_property("run_id", "run1")
+    proposals.set_string_custom_property("study", "wine")
+    return proposals
+
+
+def test_a_trainer_stops_its_share_after_too_many_failures_in_a_row_and_the_run_stops_with_the_reasons(
+        wine, tmp_path):
+    from components.executor_inputs import stop_if_a_trainer_stopped
+    from search_algo.errors import RunFailing
+
+    examples, spec_artifact, _ = wine
+    impossible = Architecture.from_dict({"blocks": [{"name": "conv2d"}]})  # no 2-D map in tabular data
+    good = Architecture.from_dict({"blocks": [{"name": "dense"}]})
+    proposals = _proposals_of(tmp_path, "p", [impossible, impossible, good])
+    trials = new_artifact(artifacts.TrialResults, tmp_path / "trials")
+    trainer_executor.Executor().Do(
+        {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals]}, {"trials": [trials]},
+        {"trainer_index": 0, "epochs": 1, "code_version": "test", "max_consecutive_failures": 2})
+    results = trial_files.trials_of([trials])
+    assert [t.status for t in results] == ["failed", "failed", "failed"]
+    assert results[2].error.startswith("not trained: the last 2 trials of run run1 failed")
+    assert "conv2d" in results[2].error, "the message carries the reasons"
+    with pytest.raises(RunFailing, match="stopped: the last 2 trials"):
+        stop_if_a_trainer_stopped({"trials_0": [trials]}, "trials")
+
+
+def test_a_trial_whose_files_cannot_be_written_is_failed_and_leaves_nothing_behind(wine, tmp_path, monkeypatch):
+    from components import model_export
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model_export, "export_keras_model", disk_full)
+    examples, spec_artifact, spec = wine
+    proposals = _proposals_of(tmp_path, "p", [Architecture.from_dict({"blocks": [{"name": "dense"}]})])
+    cache = tmp_path / "cache"
+    (result,) = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "t", epochs=1, cache=str(cache))])
+    assert result.status == "failed" and "could not save the trained model" in result.error
+    assert "No space left on device" in result.error
+    assert not (tmp_path / "t" / result.trial_id).exists(), "no partial trial folder looks finished"
+    (entry,) = cache.iterdir()
+    assert json.loads((entry / "result.json").read_text())["status"] == "failed"
+    assert not (entry / "files").exists()
+
+
+def test_a_damaged_trial_cache_entry_is_trained_again_not_trusted(wine, round_one, tmp_path):
+    proposals, results = round_one
+    cache = tmp_path / "cache"
+    first = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "first", cache=str(cache))])
+    entries = sorted(cache.iterdir(), key=lambda e: json.loads((e / "result.json").read_text())["trial_id"])
+    (entries[0] / "result.json").write_text("{not json")  # a half-written record
+    (entries[1] / "files" / "model.weights.h5").unlink()  # a completed trial without its weights
+    again = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "again", cache=str(cache))])
+    assert [t.status for t in again] == ["completed", "completed"]
+    assert all(a.started_at != f.started_at for a, f in zip(again, first)), "both were trained again"
+    for trial in again:
+        assert os.path.exists(os.path.join(trial.path, "model.weights.h5"))
+
+
+def test_the_watchdog_stops_a_trial_past_its_limit_from_outside_and_says_where(tmp_path):
+    import time
+
+    from components.trainer.watchdog import TrialWatchdog
+
+    expired, stopped = [], []
+    with TrialWatchdog(0.2, expired.append, stop=lambda: stopped.append(True), grace_seconds=0.1) as watchdog:
+        watchdog.phase = "saving the model"
+        time.sleep(1.0)
+    assert stopped == [True] and watchdog.expired
+    assert expired[0].startswith("exceeded the per-trial time limit of 0.2 s: stopped from outside after")
+    assert expired[0].endswith("while saving the model")
+    with TrialWatchdog(5, expired.append, stop=lambda: stopped.append(True)):
+        pass
+    time.sleep(0.1)
+    assert stopped == [True], "a trial within its limit is left alone"
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
+def test_every_algorithm_proposes_new_distinct_candidates_from_real_history(wine, round_one, tmp_path, algorithm):
+    """The Proposer with each algorithm, on round one's real trained trials (the
+    pipeline around it is the same for all; tests/e2e runs a portfolio through it)."""
+    _, results = round_one
+    first = trial_files.trials_of([propose(wine, tmp_path / "r1", algorithm=algorithm)])
+    second = trial_files.trials_of([propose(wine, tmp_path / "r2", history=results, round_index=2,
+                                            algorithm=algorithm)])
+    seen = {json.dumps(t.architecture.to_dict(), sort_keys=True) for t in trial_files.trials_of(results)}
+    for proposals in (first, second):
+        assert len(proposals) == 4
+        specs = {json.dumps(t.architecture.to_dict(), sort_keys=True) for t in proposals}
+        assert len(specs) == 4, "no candidate twice in a round"
+        labels = {t.algorithm for t in proposals}
+        assert labels <= set(ALGORITHM_NAMES) - {"portfolio"} if algorithm == "portfolio" else labels == {algorithm}
+    assert not seen & {json.dumps(t.architecture.to_dict(), sort_keys=True) for t in second}, \
+        "round two does not propose what round one trained"
+    round_one_ids = {t.trial_id for t in trial_files.trials_of(results)}
+    assert all(t.parent is None or t.parent in round_one_ids for t in second)
+
+
+def test_the_trial_cache_knows_the_data_by_what_was_read_not_where_the_examples_are():
+    """A resubmitted run ingests the same data into a new artifact; its trials
+    must still be found (and different data must not be)."""
+    trial = Trial("run1-r1-00", 1, 0, Architecture.from_dict({"blocks": [{"name": "dense"}]}), seed=0,
+                  algorithm="beam", run_id="run1", study="s")
+    properties = {"epochs": 2, "code_version": "test"}
+
+    def examples(uri, fingerprint):
+        item = standard_artifacts.Examples()
+        item.uri = uri
+        item.set_string_custom_property("data_fingerprint", fingerprint)
+        return item
+
+    first = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-1/DataIngest/examples", "f1"))
+    again = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-2/DataIngest/examples", "f1"))
+    other = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-2/DataIngest/examples", "f2"))
+    assert first == again != other

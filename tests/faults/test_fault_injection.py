@@ -1,0 +1,163 @@
+"""Fault injection: a real study killed at every stage, re-run with the same
+command, and what went wrong inside trials, all through the installed CLI.
+
+The kills are failpoints (components/failpoints.py): the runner or a worker
+SIGKILLs itself at an exact place, as the out-of-memory killer or `kill -9`
+would, each point firing once. One 2 x 2 x 2 study on digits (1 epoch) is
+killed seven times in a row - a runner kill at every stage boundary, a worker
+kill inside a trainer, the Ensembler, the SearchEvaluator, the Evaluator and
+the Pusher - and run again each time; the eighth run finishes. Nothing may be
+lost or done twice: one run id, exactly the planned trials, no finished trial
+trained again, the chosen model validated and pushed exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+FAULT_BLOCKS = Path(__file__).resolve().parent / "fault_blocks.py"
+STUDY = ["--dataset", "digits", "--rounds", "2", "--trainers", "1", "--trials-per-trainer", "2", "--epochs", "1",
+         "--distill-epochs", "1"]
+TRIALS = [f"run1-r{r}-{i:02d}" for r in (1, 2) for i in range(2)]
+# Each run of the command arms these failpoints; a runner kill ends the run, a
+# worker kill is survived (the node starts again on a fresh worker). The last
+# run is killed only in a worker: it finishes.
+KILLS = [
+    ("the runner during ingest", "runner@DataIngest:start"),
+    ("a trainer's worker mid-round, then the runner between rounds",
+     "worker@Trainer_r1_t0:trial-2,runner@Proposer_r2:done"),
+    ("the runner mid-round", "runner@Trainer_r2_t0:start"),
+    ("the Ensembler's worker, then the runner in the Distiller", "worker@Ensembler:start,runner@Distiller:start"),
+    ("the SearchEvaluator's worker, then the runner in the Evaluator",
+     "worker@SearchEvaluator:start,runner@Evaluator:start"),
+    ("the Evaluator's worker, then the runner in the Pusher", "worker@Evaluator:start,runner@Pusher:start"),
+    ("the Pusher's worker", "worker@Pusher:start"),
+]
+
+
+def model_search(*argv, env=None, timeout=900):
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def trials(output: Path) -> list[dict]:
+    """What `model-search trials --output` lists (ML Metadata), read in this process."""
+    from tfx.orchestration import metadata
+
+    from pipeline.study_store import StudyStore
+
+    connection = metadata.sqlite_metadata_connection_config(str(output / "metadata.sqlite"))
+    return [t.summary() for t in StudyStore(connection, "digits").trials()]
+
+
+@pytest.fixture(scope="module")
+def killed_study(tmp_path_factory):
+    base = tmp_path_factory.mktemp("faults")
+    output, fired = base / "study", base / "fired"
+    fired.mkdir()
+    attempts, started = [], {}
+    for stage, points in KILLS:
+        done = model_search("run", *STUDY, "--output", str(output), "--json",
+                            env={"MODEL_SEARCH_FAILPOINTS": points, "MODEL_SEARCH_FAILPOINTS_DIR": str(fired)})
+        attempts.append((stage, done))
+        if (output / "metadata.sqlite").exists():
+            for trial in trials(output):
+                started.setdefault(trial["trial_id"], set()).add(trial["started_at"])
+    final = attempts[-1][1]
+    assert final.returncode == 0, final.stderr[-3000:]
+    return {"output": output, "attempts": attempts, "summary": json.loads(final.stdout), "started": started,
+            "fired": sorted(p.name for p in fired.iterdir())}
+
+
+def test_every_kill_fired_and_each_runner_kill_ended_its_run(killed_study):
+    armed = {point for _, points in KILLS for point in points.split(",")}
+    assert set(killed_study["fired"]) == armed
+    for stage, done in killed_study["attempts"][:-1]:
+        assert done.returncode == -signal.SIGKILL, f"{stage}: exit {done.returncode}\n{done.stderr[-3000:]}"
+    survived = "".join(done.stderr for _, done in killed_study["attempts"])
+    for node in ("Trainer_r1_t0", "Ensembler", "SearchEvaluator", "Evaluator", "Pusher"):
+        assert f"{node}: its worker process was killed by SIGKILL" in survived, node
+
+
+def test_the_run_resumed_each_time_and_has_exactly_its_planned_trials(killed_study):
+    summary = killed_study["summary"]
+    assert summary["run_id"] == "run1", "every re-run resumed the unfinished run"
+    assert summary["trials"] == {"total": len(TRIALS), "completed": len(TRIALS), "failed": 0}
+    assert sorted(t["trial_id"] for t in trials(killed_study["output"])) == TRIALS
+
+
+def test_no_finished_trial_was_trained_again(killed_study):
+    final = {t["trial_id"]: t["started_at"] for t in trials(killed_study["output"])}
+    for trial_id, seen in killed_study["started"].items():
+        assert seen == {final[trial_id]}, f"{trial_id} was trained again: {sorted(seen)}"
+
+
+def test_the_chosen_model_was_validated_and_pushed_exactly_once(killed_study):
+    output = killed_study["output"]
+    summary = killed_study["summary"]
+    assert summary["blessed"] is True and summary["pushed"] is True
+    versions = [v for v in (output / "serving").iterdir() if (v / "saved_model.pb").exists()]
+    assert len(versions) == 1 and str(versions[0]) == summary["serving"]
+    record = output / "pipeline_root" / "StudyRecord" / "digits" / "validations" / "run1"
+    assert len(list(record.glob("*.json"))) == 1, "one validation recorded"
+    leaderboard = json.loads((output / "leaderboard.json").read_text())
+    assert leaderboard["run_id"] == "run1" and leaderboard["validation"]["pushed"] is True
+    assert (output / "report.html").is_file()
+
+
+def _study_config(tmp_path: Path, blocks: list[str], **settings) -> Path:
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump({
+        "dataset": "digits", "module_file": str(FAULT_BLOCKS), "rounds": 1, "trainers": 1, "trials_per_trainer": 1,
+        "epochs": 1, "distill_epochs": 1, "search_space": {"blocks": blocks, "min_depth": 1, "max_depth": 1},
+        **settings}))
+    return config
+
+
+def test_a_trial_that_kills_its_process_is_retried_then_recorded_failed_and_the_run_stops_clearly(tmp_path):
+    output = tmp_path / "run"
+    done = model_search("run", str(_study_config(tmp_path, ["fatal"], max_retries=1)), "--output", str(output))
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("model-search: error:")]
+    assert len(lines) == 1 and "the only trial of run run1 failed" in lines[0]
+    assert "the process training it died: killed by SIGKILL" in lines[0]
+    assert "Traceback" not in done.stderr
+    recorded = trials(output)
+    assert [t["status"] for t in recorded] == ["failed"]
+    for trial in recorded:
+        assert "the process training it died: killed by SIGKILL" in trial["error"]
+        assert "(2 attempts)" in trial["error"], "tried once more (--max-retries 1), then recorded failed"
+
+
+def test_the_time_limit_stops_a_trial_hung_outside_training(tmp_path):
+    output = tmp_path / "run"
+    config = _study_config(tmp_path, ["sleepy"], time_limit=2, max_consecutive_failures=0)
+    done = model_search("run", str(config), "--output", str(output))
+    assert done.returncode == 2, done.stderr[-3000:]
+    recorded = trials(output)
+    assert len(recorded) == 1
+    for trial in recorded:
+        assert trial["status"] == "failed"
+        assert "exceeded the per-trial time limit of 2 s: stopped from outside" in trial["error"]
+        assert "while building the model" in trial["error"]
+        assert trial["train_seconds"] is None or trial["train_seconds"] < 60
+
+
+def test_a_node_past_its_time_out_ends_the_run_with_one_line(tmp_path):
+    output = tmp_path / "run"
+    done = model_search("run", str(_study_config(tmp_path, ["sleepy"])), "--node-timeout", "20",
+                        "--output", str(output))
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("model-search: error:")]
+    assert len(lines) == 1 and "Trainer_r1_t0 ran longer than --node-timeout 20 s" in lines[0]
