@@ -156,7 +156,7 @@ def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[l
         candidates = algorithm.propose(history, space, count, rng, data.spec.task)
         proposals = proposal_trials(
             candidates, history, study="bench", run_id=f"{method}-s{seed}", round_index=round_index,
-            trials_per_trainer=count, seed=seed, algorithm=method, task=data.spec.task,
+            trials_per_trainer=count, seed=seed, algorithm=method, objective=data.spec.task,
             weight_sharing=not args.no_weight_sharing, teacher_distillation=args.teacher_distillation,
         )
         stopping = None

@@ -10,6 +10,7 @@ from tfx.types import artifact_utils
 from components import fan_in, trial_files
 from components.ingest.executor import read_dataset_spec
 from search_algo import module_file as user_modules
+from search_algo import objective as objectives
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.errors import RunFailing
 from search_algo.trial import Trial
@@ -19,6 +20,8 @@ DATASET_SPEC_KEY = "dataset_spec"
 # The run's TrialHistory (components/study_history): its id and the earlier runs' trials.
 STUDY_HISTORY_KEY = "study_history"
 MODULE_FILE_KEY = "module_file"
+# The study's objective (search_algo/objective.py); unset: the task's default.
+OBJECTIVE_KEY = "objective"
 
 
 def load_user_modules(exec_properties: Mapping[str, Any]) -> None:
@@ -29,6 +32,12 @@ def load_user_modules(exec_properties: Mapping[str, Any]) -> None:
 
 def dataset_spec(input_dict: Mapping[str, list[types.Artifact]]) -> DatasetSpec:
     return read_dataset_spec(artifact_utils.get_single_instance(input_dict[DATASET_SPEC_KEY]))
+
+
+def objective(exec_properties: Mapping[str, Any], spec: DatasetSpec) -> objectives.Objective:
+    """The study's objective for this data; UserError when it does not fit."""
+    return objectives.resolve(exec_properties.get(OBJECTIVE_KEY), spec.task,
+                              spec.num_classes if spec.task == "classification" else None)
 
 
 def examples_and_spec(input_dict: Mapping[str, list[types.Artifact]]) -> tuple[types.Artifact, DatasetSpec]:

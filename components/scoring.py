@@ -14,7 +14,7 @@ from sklearn import metrics as sk_metrics
 
 from components import model_export
 from search_algo.dataset_spec import DatasetSpec
-from search_algo.ensemble import EPSILON
+from search_algo.objective import prediction_metrics
 
 LATENCY_BATCH_SIZES = (1, 256)
 
@@ -28,34 +28,9 @@ def predictions(model_uri: str, serialized: np.ndarray, spec: DatasetSpec) -> np
 
 
 def metrics(values: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> dict[str, float]:
-    """The scalar metrics, keyed as the trial records key them.
-
-    Classification: accuracy, loss (cross-entropy) and, with two classes,
-    roc_auc (of the second class's probability). Regression: rmse, loss
-    (mean squared error), mae and r2 (coefficient of determination).
-    """
-    if spec.task == "classification":
-        labels = labels.astype(np.int64)
-        picked = np.clip(values[np.arange(len(labels)), labels], EPSILON, 1.0)
-        result = {
-            "accuracy": float(np.mean(np.argmax(values, axis=-1) == labels)),
-            "loss": float(-np.mean(np.log(picked))),
-        }
-        # Undefined (and left out) when the split holds one class only.
-        if values.shape[-1] == 2 and len(np.unique(labels)) == 2:
-            result["roc_auc"] = float(sk_metrics.roc_auc_score(labels, values[:, 1]))
-        return result
-    values, labels = values.reshape(-1).astype(np.float64), labels.reshape(-1).astype(np.float64)
-    errors = values - labels
-    result = {
-        "rmse": float(np.sqrt(np.mean(errors**2))),
-        "loss": float(np.mean(errors**2)),
-        "mae": float(np.mean(np.abs(errors))),
-    }
-    # Undefined (and left out) when every label is the same.
-    if len(labels) > 1 and np.ptp(labels) > 0:
-        result["r2"] = float(sk_metrics.r2_score(labels, values))
-    return result
+    """The scalar metrics, keyed as the trial records key them
+    (search_algo.objective.prediction_metrics)."""
+    return prediction_metrics(values, labels, spec.task)
 
 
 def classification_details(values: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> dict:
@@ -76,11 +51,6 @@ def classification_details(values: np.ndarray, labels: np.ndarray, spec: Dataset
         ],
         "confusion_matrix": sk_metrics.confusion_matrix(labels, predicted, labels=classes).tolist(),
     }
-
-
-def score(metric_values: dict[str, float], spec: DatasetSpec) -> float:
-    """Higher is better."""
-    return metric_values["accuracy"] if spec.task == "classification" else -metric_values["rmse"]
 
 
 def latency_ms(model_uri: str, serialized: np.ndarray, batch_sizes=LATENCY_BATCH_SIZES,

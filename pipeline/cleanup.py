@@ -43,6 +43,7 @@ from typing import Any, Iterable, Optional
 from tfx.dsl.io import fileio
 
 from search_algo.errors import UserError
+from search_algo.objective import Objective, resolve
 from search_algo.retention import Retention, kept_trials, parse_retention
 from search_algo.trial import Trial, trials_from_json
 
@@ -277,7 +278,8 @@ def _study_view(connection_config, name: str, record, metadata: _Metadata, reten
             pushed_runs.add(run_id)
     in_use = _histories_in_use(metadata, name, unfinished, trials)
     removed = record.removed_trial_ids() if record.exists() else set()
-    kept = kept_trials(trials, retention, _task(record, store, trials), finished, boards, in_use, removed)
+    kept = kept_trials(trials, retention, _objective(record, store, trials, boards, runs), finished, boards,
+                       in_use, removed)
     to_mark = [t for t in trials if t.completed and t.run_id in finished and t.trial_id not in kept
                and t.trial_id not in removed]
     protected = {t.path for t in trials if t.path and t.trial_id in kept and t.trial_id not in removed}
@@ -291,12 +293,17 @@ def _study_view(connection_config, name: str, record, metadata: _Metadata, reten
     return _Study(name, finished, unfinished, runs[-1] if runs else None, pushed_runs, plan, protected)
 
 
-def _task(record, store, trials: list[Trial]) -> str:
+def _objective(record, store, trials: list[Trial], boards: dict[str, dict], runs: list[str]) -> Objective:
+    """The objective the study's latest finished run was chosen by."""
     spec = (record.dataset_spec() if record.exists() else None) or store.dataset_spec()
     if spec is not None:
-        return spec.task
-    completed = [t for t in trials if t.completed]
-    return "classification" if any("accuracy" in t.metrics for t in completed) else "regression"
+        task = spec.task
+    else:
+        completed = [t for t in trials if t.completed]
+        task = "classification" if any("accuracy" in t.metrics for t in completed) else "regression"
+    latest = sorted(boards, key=lambda r: (runs.index(r) if r in runs else -1, r))
+    name = (boards[latest[-1]].get("objective") or {}).get("metric") if latest else None
+    return resolve(name, task)
 
 
 def _histories_in_use(metadata: _Metadata, pipeline: str, unfinished: set[str],

@@ -57,6 +57,8 @@ class StudyConfig:
     ensemble_weights: str = "auto"  # auto | bagged | greedy | learned (search_algo/ensemble.py)
     student: Any = None  # a trial id, or an architecture (mapping or JSON); None: chosen from the search
     select: str = "best"  # best | lowest-loss | smallest-within=X (search_algo/selection.py)
+    # What the study optimizes (search_algo/objective.py); None: accuracy, or RMSE for regression.
+    objective: str | None = None
     # Whose trial files stay on disk: all | best-K | members (search_algo/retention.py).
     keep: str = "best-10"
     # Where and how it runs.
@@ -91,6 +93,12 @@ class StudyConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise UserError(f"{name.replace('_', '-')} must be 0 or a positive integer, got {value!r}")
+        from search_algo.objective import OBJECTIVES
+
+        if self.objective is not None:
+            self.objective = str(self.objective).strip().lower() or None
+        if self.objective is not None and self.objective not in OBJECTIVES:
+            raise UserError(f"objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
         if self.early_stopping not in ("median", "none"):
             raise UserError(f"early-stopping must be median or none, not {self.early_stopping!r}")
         for name in ("weight_sharing", "teacher_distillation"):

@@ -133,6 +133,7 @@ def create_pipeline(
             weight_sharing=config.weight_sharing,
             teacher_distillation=config.teacher_distillation,
             early_stopping=config.early_stopping,
+            objective=config.objective,
         ).with_id(proposer_id(round_index))
         components.append(proposer)
         for trainer in range(config.trainers):
@@ -150,6 +151,7 @@ def create_pipeline(
                 study_record=study_record,
                 max_retries=config.max_retries,
                 max_consecutive_failures=config.max_consecutive_failures,
+                objective=config.objective,
             ).with_id(trainer_id(round_index, trainer))
             components.append(node)
             history.append(node.outputs["trials"])
@@ -161,6 +163,7 @@ def create_pipeline(
         trials=history,
         max_members=config.ensemble_size,
         weights_method=config.ensemble_weights,
+        objective=config.objective,
         code_version=version,
     )
     distiller = Distiller(
@@ -178,6 +181,7 @@ def create_pipeline(
         code_version=version,
         module_file=module_file,
         student=config.student,
+        objective=config.objective,
     )
     evaluator = SearchEvaluator(
         examples=examples,
@@ -189,6 +193,7 @@ def create_pipeline(
         study=study,
         code_version=version,
         select=config.select,
+        objective=config.objective,
         study_record=study_record,
     )
     # The chosen model must do at least as well as the study's model in

@@ -61,7 +61,7 @@ class Progress:
 
     def finished(self, node_id: str, seconds: float) -> None:
         if node_id.startswith("Trainer_"):
-            self._best = _best_so_far(self._store, self._run_id)
+            self._best = _best_so_far(self._store, self._run_id, self._config.objective)
         if self._bar:
             self._bar.update(self._task, advance=1, description=self._describe(f"done {_label(node_id, self._config)}"))
 
@@ -79,13 +79,19 @@ def _label(node_id: str, config) -> str:
     return node_id
 
 
-def _best_so_far(store, run_id: str) -> str:
+def _best_so_far(store, run_id: str, objective_name: Optional[str]) -> str:
     completed = [t for t in store.trials() if t.run_id == run_id and t.completed]
     if not completed:
         return "-"
-    if "accuracy" in completed[0].metrics:
-        return f"accuracy {max(t.metrics['accuracy'] for t in completed):.4f}"
-    return f"rmse {min(t.metrics['rmse'] for t in completed):.4g}"
+    from search_algo.objective import for_metrics
+    from search_algo.trial import best_trial
+
+    objective = for_metrics(completed[0].metrics, objective_name)
+    best = best_trial(completed, objective)
+    value = objective.value(best.metrics) if best else None
+    if value is None:
+        return "-"
+    return f"{objective.label} {value:.4f}" if objective.bounded else f"{objective.label} {value:.4g}"
 
 
 def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[str, Any]:
@@ -163,6 +169,7 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
         "study": config.study_name,
         "run_id": run_id,
         "chosen": leaderboard["chosen"],
+        "objective": (leaderboard.get("objective") or {}).get("metric"),
         "chosen_metrics": {"eval": chosen["eval"], "test": chosen["test"]},
         "num_params": chosen["num_params"],
         "leaderboard": leaderboard_path,

@@ -16,6 +16,8 @@ import math
 import os
 from typing import Any, Iterable, Optional, Sequence
 
+from search_algo.objective import MAXIMIZE, Objective, resolve
+
 REPORT_FILE = "report.html"
 TOP_MODELS = 3
 # A palette that stays readable for the common colour-vision deficiencies (Okabe-Ito).
@@ -36,12 +38,12 @@ def _number(value: Any, digits: int = 4) -> str:
 
 
 class Metric:
-    """The search's score: eval accuracy (higher is better) or eval RMSE (lower)."""
+    """The study's objective as the report shows it (search_algo/objective.py)."""
 
-    def __init__(self, task: str):
-        self.classification = task != "regression"
-        self.key = "accuracy" if self.classification else "rmse"
-        self.label = "eval accuracy" if self.classification else "eval RMSE"
+    def __init__(self, objective: Objective):
+        self.key = objective.name
+        self.label = f"eval {objective.label}"
+        self.higher_is_better = objective.direction == MAXIMIZE
 
     def of(self, trial: dict[str, Any]) -> Optional[float]:
         value = (trial.get("metrics") or {}).get(self.key)
@@ -50,7 +52,7 @@ class Metric:
         return float(value)
 
     def better(self, a: float, b: float) -> bool:
-        return a > b if self.classification else a < b
+        return a > b if self.higher_is_better else a < b
 
 
 # --------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def pareto_front(points: Sequence[tuple[float, float, Any]], metric: Metric) -> 
     """Points (params, score, key) no other point beats on both size and score,
     smallest first."""
     front: list[tuple[float, float, Any]] = []
-    for point in sorted(points, key=lambda p: (p[0], -p[1] if metric.classification else p[1])):
+    for point in sorted(points, key=lambda p: (p[0], -p[1] if metric.higher_is_better else p[1])):
         if not front or metric.better(point[1], front[-1][1]):
             front.append(point)
     return front
@@ -488,14 +490,15 @@ def build_report(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
     """The report page. `trials` are `Trial.summary()` dicts, oldest first;
     `dataset_spec` is a DatasetSpec dict (optional); `history` the study's
     blessing history (`study_access.blessing_history`)."""
-    metric = Metric(leaderboard.get("task") or (dataset_spec or {}).get("task") or "classification")
+    task = leaderboard.get("task") or (dataset_spec or {}).get("task") or "classification"
+    metric = Metric(resolve((leaderboard.get("objective") or {}).get("metric"), task))
     # Trial number: the order of the search (runs, then rounds; a round's trials train side by side).
     runs = _run_order(trials)
     trials = sorted(trials, key=lambda t: (runs.get(t.get("run_id") or "", ""), t.get("run_id") or "",
                                            int(t.get("round") or 0),
                                            str(t.get("trial_id"))))
     ranked = sorted((t for t in trials if metric.of(t) is not None),
-                    key=lambda t: (-metric.of(t) if metric.classification else metric.of(t), t.get("num_params") or 0))
+                    key=lambda t: (-metric.of(t) if metric.higher_is_better else metric.of(t), t.get("num_params") or 0))
     top = ranked[:TOP_MODELS]
     candidates = leaderboard.get("candidates") or []
     chosen = next((c for c in candidates if c.get("name") == leaderboard.get("chosen")), None)
@@ -521,7 +524,7 @@ def build_report(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
         f"{blessing_table(history, metric)}</section>",
         dataset_section(dataset_spec),
         f"<section><h2>Best {_text(metric.label)} so far</h2>{best_so_far_chart(trials, metric)}</section>",
-        f"<section><h2>{_text(metric.label.capitalize())} against size</h2>"
+        f"<section><h2>{_text(metric.label[:1].upper() + metric.label[1:])} against size</h2>"
         f"<p>Red: the Pareto front, trials no other trial beats on both size and score. Green diamonds (hollow): the "
         f"ensemble, student and best single model.</p>{pareto_chart(trials, candidates, metric)}</section>",
         f"<section><h2>Top {len(top)} models</h2><div class=\"diagrams\">"

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import keras
 import numpy as np
 
+from search_algo.objective import ObjectiveLike, as_objective
 from search_algo.trial import Trial, rank_trials
 
 EPSILON = 1e-7
@@ -112,13 +113,14 @@ def compile_for_distillation(model: keras.Model, hyperparameters, spec, temperat
     model.compile(optimizer=make_optimizer(hyperparameters), loss=loss, metrics=metrics)
 
 
-def choose_teacher(history: Sequence[Trial], task: str) -> Optional[Trial]:
+def choose_teacher(history: Sequence[Trial], objective: ObjectiveLike) -> Optional[Trial]:
     """The teacher for distillation during the search: the best completed trial
     so far whose model is on disk; None for regression, whose soft labels are
     just another regression target and add little."""
-    if task != "classification":
+    objective = as_objective(objective)
+    if objective.task != "classification":
         return None
-    ranked = [t for t in rank_trials(history, task) if t.path]
+    ranked = [t for t in rank_trials(history, objective) if t.path]
     return ranked[0] if ranked else None
 
 

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from search_algo.algorithms import Candidate
 from search_algo.distillation import choose_teacher
 from search_algo.trial import TRANSFER_NONE, Trial
+from search_algo.objective import ObjectiveLike
 
 
 def derived_seed(*parts: Any) -> int:
@@ -31,7 +32,7 @@ def proposal_trials(
     trials_per_trainer: int,
     seed: int,
     algorithm: str,
-    task: str,
+    objective: ObjectiveLike,
     weight_sharing: bool = True,
     teacher_distillation: bool = False,
 ) -> list[Trial]:
@@ -41,7 +42,7 @@ def proposal_trials(
     (`path`); with `teacher_distillation`, every trial of the round learns
     from the best completed trial so far as well (classification only)."""
     by_id = {t.trial_id: t for t in history}
-    teacher = choose_teacher(history, task) if teacher_distillation else None
+    teacher = choose_teacher(history, objective) if teacher_distillation else None
     trials = []
     for index, candidate in enumerate(candidates):
         parent = by_id.get(candidate.parent) if candidate.parent else None

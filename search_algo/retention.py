@@ -24,6 +24,7 @@ import re
 from typing import Any, Iterable, Mapping
 
 from search_algo.errors import UserError
+from search_algo.objective import ObjectiveLike
 from search_algo.trial import Trial, rank_trials
 
 ALL, MEMBERS, BEST = "all", "members", "best"
@@ -73,7 +74,7 @@ def leaderboard_trials(leaderboards: Mapping[str, Mapping[str, Any]]) -> dict[st
 def kept_trials(
     trials: Iterable[Trial],
     retention: Retention,
-    task: str,
+    objective: ObjectiveLike,
     finished_runs: Iterable[str],
     leaderboards: Mapping[str, Mapping[str, Any]],
     in_use: Mapping[str, Iterable[str]] = {},
@@ -98,6 +99,6 @@ def kept_trials(
         kept.setdefault(trial_id, reason)
     if retention.mode == BEST:
         gone = set(removed)
-        for trial in rank_trials((t for t in trials if t.trial_id not in gone), task)[: retention.best]:
+        for trial in rank_trials((t for t in trials if t.trial_id not in gone), objective)[: retention.best]:
             kept.setdefault(trial.trial_id, f"among the {retention}")
     return kept

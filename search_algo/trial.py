@@ -13,6 +13,7 @@ import math
 from typing import Any, Iterable, Optional
 
 from search_algo.architecture import Architecture
+from search_algo.objective import ObjectiveLike, as_objective
 
 PROPOSED, COMPLETED, FAILED = "proposed", "completed", "failed"
 STATUSES = (PROPOSED, COMPLETED, FAILED)
@@ -71,13 +72,12 @@ class Trial:
     def completed(self) -> bool:
         return self.status == COMPLETED
 
-    def score(self, task: str) -> float:
-        """Higher is better: eval accuracy, or minus eval RMSE; -inf unless completed."""
+    def score(self, objective: ObjectiveLike) -> float:
+        """The objective on eval, oriented so that higher is better (a task's
+        name means its default objective); -inf unless completed."""
         if not self.completed:
             return -math.inf
-        if task == "classification":
-            return float(self.metrics.get("accuracy", -math.inf))
-        return -float(self.metrics.get("rmse", math.inf))
+        return as_objective(objective).score(self.metrics)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -129,12 +129,14 @@ def trials_from_json(text: str) -> list[Trial]:
     return [Trial.from_dict(d) for d in json.loads(text)]
 
 
-def rank_trials(trials: Iterable[Trial], task: str) -> list[Trial]:
-    """Completed trials, best first, with the same tie-breaks as `best_trial`."""
+def rank_trials(trials: Iterable[Trial], objective: ObjectiveLike) -> list[Trial]:
+    """Completed trials, best first by the objective; ties go to the smaller,
+    then to the earlier trial id."""
+    objective = as_objective(objective)
     completed = [t for t in trials if t.completed]
-    return sorted(completed, key=lambda t: (-t.score(task), t.num_params or 0, t.trial_id))
+    return sorted(completed, key=lambda t: (-t.score(objective), t.num_params or 0, t.trial_id))
 
 
-def best_trial(trials: Iterable[Trial], task: str) -> Optional[Trial]:
-    ranked = rank_trials(trials, task)
+def best_trial(trials: Iterable[Trial], objective: ObjectiveLike) -> Optional[Trial]:
+    ranked = rank_trials(trials, objective)
     return ranked[0] if ranked else None

@@ -9,6 +9,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
+from components.executor_inputs import OBJECTIVE_KEY
 from components.distiller import executor as distiller_executor
 from components.distiller.executor import (
     ALPHA_KEY, AUGMENT_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY, MODEL_KEY,
@@ -18,6 +19,7 @@ from components.distiller.executor import (
 
 class DistillerSpec(component_spec.ComponentSpec):
     PARAMETERS = {
+        OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         MAX_PARAMS_KEY: component_spec.ExecutionParameter(type=int),
         EPOCHS_KEY: component_spec.ExecutionParameter(type=int),
         TEMPERATURE_KEY: component_spec.ExecutionParameter(type=float),
@@ -45,7 +47,7 @@ class Distiller(base_component.BaseComponent):
     Parameters: `epochs`, `temperature`, `alpha` (weight of the true labels),
     `augment` (none | mixup), `max_params` (the student's budget; 0: half the
     best single model), `student` (a trial id or an architecture as JSON),
-    `seed`, `code_version`, `module_file`.
+    `seed`, `code_version`, `module_file`, `objective` (the study's metric; unset: accuracy or RMSE).
     """
 
     SPEC_CLASS = DistillerSpec
@@ -67,10 +69,12 @@ class Distiller(base_component.BaseComponent):
         augment: str = "none",
         module_file: Optional[str] = None,
         student: Optional[str] = None,
+        objective: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(DistillerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
             spec=spec_class(
+                objective=objective,
                 examples=examples,
                 dataset_spec=dataset_spec,
                 teacher=teacher,

@@ -26,6 +26,7 @@ from search_algo.distillation import (
 from search_algo.errors import SearchSpaceError, UserError
 from search_algo.model_builder import build_model, learning_rate_callbacks, parameter_count
 from search_algo.stack import normalize
+from search_algo.objective import ObjectiveLike, as_objective
 from search_algo.trial import Trial, rank_trials
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,17 @@ class StudentChoice:
     trial: Optional[Trial] = None
 
 
-def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, given: str = "") -> StudentChoice:
+def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, given: str = "",
+                   objective: ObjectiveLike = "") -> StudentChoice:
     """The student: `given` (a trial id of the study, or an architecture as
     JSON) if set; else the best completed trial within the parameter budget
     (default: half the best single model's) that trained its full epochs and
     whose eval score kept at least half the best trial's gain over chance;
     else the best trial's architecture narrowed (then shortened) until it
     fits the budget."""
+    objective = as_objective(objective or spec.task)
     # A trial whose files were removed (`path` None) can be no student.
-    ranked = rank_trials([t for t in trials if t.path], spec.task)
+    ranked = rank_trials([t for t in trials if t.path], objective)
     if not ranked:
         raise RuntimeError("no completed trial to distil into")
     best = ranked[0]
@@ -86,12 +89,12 @@ def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, give
             raise UserError(f"student: not a completed trial id of the study nor an architecture as JSON ({error})") from None
         return StudentChoice(architecture, "given", budget, count(architecture), "given architecture")
 
-    chance = (1.0 / max(spec.num_classes, 1)) if spec.task == "classification" else -float(spec.label_std or 0.0)
-    threshold = usable_threshold(best.score(spec.task), chance)
+    chance = objective.chance_score(spec.num_classes, float(spec.label_std or 0.0))
+    threshold = usable_threshold(best.score(objective), chance)
     within = [t for t in ranked if (t.num_params or 0) <= budget]
     # A trial the early-stopping rule cut short was judged unpromising by the
     # search itself, and its score says little about the architecture.
-    usable = [t for t in within if not t.stopped_early and t.score(spec.task) >= threshold]
+    usable = [t for t in within if not t.stopped_early and t.score(objective) >= threshold]
     if usable:
         trial = usable[0]
         return StudentChoice(trial.architecture, "search", budget, trial.num_params or 0,
@@ -116,7 +119,8 @@ class Executor(base_executor.BaseExecutor):
         teacher = artifact_utils.get_single_instance(input_dict[TEACHER_KEY])
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
         choice = choose_student(trials, spec, int(exec_properties.get(MAX_PARAMS_KEY) or 0),
-                                exec_properties.get(STUDENT_KEY) or "")
+                                exec_properties.get(STUDENT_KEY) or "",
+                                executor_inputs.objective(exec_properties, spec))
 
         train_features, train_labels = examples_io.load_split(examples, "train", spec)
         eval_features, eval_labels = examples_io.load_split(examples, "eval", spec)

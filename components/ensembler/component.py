@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
+from components.executor_inputs import OBJECTIVE_KEY
 from components.ensembler import executor as ensembler_executor
 from components.ensembler.executor import (
     CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, POOL_SIZE_KEY, STUDY_HISTORY_KEY, WEIGHTS_KEY,
@@ -18,6 +19,7 @@ from components.ensembler.executor import (
 
 class EnsemblerSpec(component_spec.ComponentSpec):
     PARAMETERS = {
+        OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         MAX_MEMBERS_KEY: component_spec.ExecutionParameter(type=int),
         POOL_SIZE_KEY: component_spec.ExecutionParameter(type=int),
         WEIGHTS_KEY: component_spec.ExecutionParameter(type=str),
@@ -39,7 +41,9 @@ class Ensembler(base_component.BaseComponent):
     and `trials_0..k` (this run's trainers; a run none of whose trials
     completed fails here, so it pushes nothing). Parameters: `max_members`,
     `pool_size` (the best trials considered), `weights_method` (auto | bagged |
-    greedy | learned | average), `code_version`.
+    greedy | learned | average), `code_version`, `objective` (the study's metric; unset: accuracy or RMSE);
+    the members' weights are fitted on log loss or squared error whatever
+    the objective (a smooth score that does not overfit a small eval split).
     """
 
     SPEC_CLASS = EnsemblerSpec
@@ -55,10 +59,12 @@ class Ensembler(base_component.BaseComponent):
         max_members: int = 5,
         pool_size: int = 10,
         weights_method: str = "auto",
+        objective: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(EnsemblerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
             spec=spec_class(
+                objective=objective,
                 examples=examples,
                 dataset_spec=dataset_spec,
                 study_history=study_history,

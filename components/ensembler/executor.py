@@ -56,7 +56,10 @@ class Executor(base_executor.BaseExecutor):
             # trained nothing must not push anything: it fails here, visibly.
             raise RunFailing(no_completed_trial_message(this_run))
         trials = executor_inputs.earlier_trials(input_dict) + this_run
-        pool = rank_trials([t for t in trials if t.path], spec.task)[: int(exec_properties[POOL_SIZE_KEY])]
+        # The pool is the best by the study's objective; the members' weights
+        # are then fitted on log loss / squared error (search_algo/ensemble.py).
+        objective = executor_inputs.objective(exec_properties, spec)
+        pool = rank_trials([t for t in trials if t.path], objective)[: int(exec_properties[POOL_SIZE_KEY])]
         serialized = examples_io.serialized_split(examples, "eval")
         _, labels = examples_io.load_split(examples, "eval", spec)
         predictions = [scoring.predictions(t.path, serialized, spec) for t in pool]

@@ -9,6 +9,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
+from components.executor_inputs import OBJECTIVE_KEY
 from components.evaluator import executor as evaluator_executor
 from components.evaluator.executor import (
     CHOSEN_MODEL_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY,
@@ -18,6 +19,7 @@ from components.evaluator.executor import (
 
 class SearchEvaluatorSpec(component_spec.ComponentSpec):
     PARAMETERS = {
+        OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         STUDY_KEY: component_spec.ExecutionParameter(type=str),
         # Where the model in production is found and the leaderboard recorded.
         STUDY_RECORD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
@@ -46,7 +48,7 @@ class SearchEvaluator(base_component.BaseComponent):
     Inputs: `examples`, `dataset_spec`, `ensemble`, `distilled`,
     `study_history` (the run's id, earlier runs' trials) and `trials_0..k`.
     Parameters: `study`, `study_record`, `select` (best | lowest-loss |
-    smallest-within=X), `code_version`.
+    smallest-within=X), `code_version`, `objective` (the study's metric; unset: accuracy or RMSE).
     """
 
     SPEC_CLASS = SearchEvaluatorSpec
@@ -64,10 +66,12 @@ class SearchEvaluator(base_component.BaseComponent):
         code_version: str,
         select: str = "best",
         study_record: Optional[str] = None,
+        objective: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(SearchEvaluatorSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
             spec=spec_class(
+                objective=objective,
                 examples=examples,
                 dataset_spec=dataset_spec,
                 ensemble=ensemble,

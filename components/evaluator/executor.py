@@ -23,6 +23,7 @@ from tfx.types import artifact_utils
 from components import examples_io, executor_inputs, files, model_export, scoring
 from components.study_record import StudyRecord
 from components.validator import BASELINE_MODEL_PROPERTY, LABEL_KEY_PROPERTY, TASK_PROPERTY
+from search_algo.objective import Objective
 from search_algo.selection import choose, parse_policy
 from search_algo.trial import rank_trials
 
@@ -56,19 +57,19 @@ def _candidate_metrics(candidate: dict, splits: dict, spec) -> None:
     candidate["latency_ms_batch_256"] = round(latency[256], 3)
 
 
-def distillation_summary(by_name: dict, spec) -> dict:
+def distillation_summary(by_name: dict, objective: Objective) -> dict:
     """What the student kept of the ensemble's test score, at what size."""
     student, ensemble, best = by_name["distilled"], by_name["ensemble"], by_name["best_single"]
-    key = "accuracy" if spec.task == "classification" else "rmse"
+    key = objective.name
 
     def ratio(a, b):
-        return round(a / b, 4) if b else None
+        return round(a / b, 4) if a is not None and b else None
 
     return {
         "metric": key,
-        "student_test": student["test"][key],
-        "ensemble_test": ensemble["test"][key],
-        "kept_of_ensemble": ratio(student["test"][key], ensemble["test"][key]),
+        "student_test": student["test"].get(key),
+        "ensemble_test": ensemble["test"].get(key),
+        "kept_of_ensemble": ratio(student["test"].get(key), ensemble["test"].get(key)),
         "student_params": student["num_params"],
         "params_vs_best_single": ratio(student["num_params"] or 0, best["num_params"] or 0),
         "params_vs_ensemble": ratio(student["num_params"] or 0, ensemble["num_params"] or 0),
@@ -83,12 +84,13 @@ class Executor(base_executor.BaseExecutor):
         exec_properties: Dict[str, Any],
     ) -> None:
         examples, spec = executor_inputs.examples_and_spec(input_dict)
+        objective = executor_inputs.objective(exec_properties, spec)
         run_id = executor_inputs.run_id(input_dict)
         ensemble = artifact_utils.get_single_instance(input_dict[ENSEMBLE_KEY])
         distilled = artifact_utils.get_single_instance(input_dict[DISTILLED_KEY])
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
         # A trial whose files were removed (`path` None) cannot be served.
-        best = rank_trials([t for t in trials if t.path], spec.task)[0]
+        best = rank_trials([t for t in trials if t.path], objective)[0]
         members = json.loads(ensemble.get_string_custom_property("members"))
 
         candidates = [
@@ -108,7 +110,7 @@ class Executor(base_executor.BaseExecutor):
         for candidate in candidates:
             _candidate_metrics(candidate, splits, spec)
         # Chosen on eval metrics only, never on test.
-        chosen = choose(candidates, policy, spec.task)
+        chosen = choose(candidates, policy, objective)
         record = StudyRecord(exec_properties[STUDY_RECORD_KEY]) if exec_properties.get(STUDY_RECORD_KEY) else None
         # The model in production, which the chosen one must match or beat to be pushed.
         production = record.production_model() if record is not None else None
@@ -119,8 +121,9 @@ class Executor(base_executor.BaseExecutor):
             "study": exec_properties[STUDY_KEY],
             "run_id": run_id,
             "task": spec.task,
+            "objective": {"metric": objective.name, "direction": objective.direction},
             "candidates": [{k: v for k, v in c.items() if k != "uri"} for c in candidates],
-            "distillation": distillation_summary({c["name"]: c for c in candidates}, spec),
+            "distillation": distillation_summary({c["name"]: c for c in candidates}, objective),
             "production": production and {k: production.get(k) for k in PRODUCTION_FIELDS},
         }
         output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])
@@ -146,5 +149,5 @@ class Executor(base_executor.BaseExecutor):
         for split in ("eval", "test"):
             for key, value in chosen[split].items():
                 model.set_float_custom_property(f"{split}_{key}", value)
-        shown = {c["name"]: round(scoring.score(c["test"], spec), 4) for c in candidates}
-        log.info("chose %s on the eval split; test scores %s", chosen["name"], shown)
+        shown = {c["name"]: round(objective.value(c["test"]) or float("nan"), 4) for c in candidates}
+        log.info("chose %s on the eval split; test %s %s", chosen["name"], objective.name, shown)

@@ -10,6 +10,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec
 
 from components import artifacts, fan_in
+from components.executor_inputs import OBJECTIVE_KEY
 from components.proposer import executor as proposer_executor
 from components.proposer.executor import (
     ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EARLY_STOPPING_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
@@ -20,6 +21,7 @@ from components.proposer.executor import (
 
 class ProposerSpec(component_spec.ComponentSpec):
     PARAMETERS = {
+        OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         ROUND_KEY: component_spec.ExecutionParameter(type=int),
         STUDY_KEY: component_spec.ExecutionParameter(type=str),
         ALGORITHM_KEY: component_spec.ExecutionParameter(type=str),
@@ -54,7 +56,8 @@ class Proposer(base_component.BaseComponent):
     Parameters: `round`, `study`, `algorithm`, `num_trainers`,
     `trials_per_trainer` (the round proposes their product), `seed`,
     `search_space` (JSON), `code_version`, `module_file` (custom blocks),
-    `weight_sharing`, `teacher_distillation`, `early_stopping` (median | none).
+    `weight_sharing`, `teacher_distillation`, `early_stopping` (median | none),
+    `objective` (the study's metric; unset: accuracy or RMSE).
     """
 
     SPEC_CLASS = ProposerSpec
@@ -77,10 +80,12 @@ class Proposer(base_component.BaseComponent):
         weight_sharing: bool = True,
         teacher_distillation: bool = False,
         early_stopping: str = "median",
+        objective: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(ProposerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)
         super().__init__(
             spec=spec_class(
+                objective=objective,
                 dataset_spec=dataset_spec,
                 study_history=study_history,
                 round=round_index,

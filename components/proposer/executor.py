@@ -68,10 +68,11 @@ class Executor(base_executor.BaseExecutor):
         algorithm = get_algorithm(exec_properties[ALGORITHM_KEY])
 
         rng = np.random.default_rng(derived_seed(seed, study, run_id, round_index, "propose"))
-        candidates = algorithm.propose(history, space, trainers * per_trainer, rng, spec.task)
+        objective = executor_inputs.objective(exec_properties, spec)
+        candidates = algorithm.propose(history, space, trainers * per_trainer, rng, objective)
         proposals = proposal_trials(
             candidates, history, study=study, run_id=run_id, round_index=round_index,
-            trials_per_trainer=per_trainer, seed=seed, algorithm=algorithm.name, task=spec.task,
+            trials_per_trainer=per_trainer, seed=seed, algorithm=algorithm.name, objective=objective,
             weight_sharing=bool(int(_setting(exec_properties, WEIGHT_SHARING_KEY, 1))),
             teacher_distillation=bool(int(_setting(exec_properties, TEACHER_DISTILLATION_KEY, 0))),
         )

@@ -10,6 +10,7 @@ from tfx.orchestration import data_types
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts
+from components.executor_inputs import OBJECTIVE_KEY
 from components.trainer import executor as trainer_executor
 from components.trainer.executor import (
     CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, PROPOSALS_KEY,
@@ -20,6 +21,7 @@ from components.trainer.executor import (
 
 class TrialTrainerSpec(component_spec.ComponentSpec):
     PARAMETERS = {
+        OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         TRAINER_INDEX_KEY: component_spec.ExecutionParameter(type=int),
         EPOCHS_KEY: component_spec.ExecutionParameter(type=int),
         TIME_LIMIT_KEY: component_spec.ExecutionParameter(type=float, optional=True),
@@ -54,7 +56,9 @@ class TrialTrainer(base_component.BaseComponent):
     (finished trials reused by a resumed run), `code_version`, `module_file`,
     `tensorboard_root`, `study_record` (where finished trials are recorded
     for later runs), `max_retries` (attempts after a process death),
-    `max_consecutive_failures` (0: no limit).
+    `max_consecutive_failures` (0: no limit), `objective` (the study's
+    metric, recorded per epoch and used by early stopping; unset: accuracy
+    or RMSE).
     """
 
     SPEC_CLASS = TrialTrainerSpec
@@ -75,9 +79,11 @@ class TrialTrainer(base_component.BaseComponent):
         study_record: Optional[str] = None,
         max_retries: int = 2,
         max_consecutive_failures: int = 3,
+        objective: Optional[str] = None,
     ):
         super().__init__(
             spec=TrialTrainerSpec(
+                objective=objective,
                 examples=examples,
                 dataset_spec=dataset_spec,
                 proposals=proposals,

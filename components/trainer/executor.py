@@ -60,6 +60,9 @@ def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples: typ
         "examples": examples.get_string_custom_property(examples_io.DATA_FINGERPRINT_PROPERTY) or examples.uri,
         "stopping": stopping,
     }
+    if exec_properties.get(executor_inputs.OBJECTIVE_KEY):
+        # The curve and early stopping follow the objective.
+        identity["objective"] = exec_properties[executor_inputs.OBJECTIVE_KEY]
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -72,6 +75,7 @@ class Executor(base_executor.BaseExecutor):
     ) -> None:
         executor_inputs.load_user_modules(exec_properties)
         examples, spec = executor_inputs.examples_and_spec(input_dict)
+        objective = executor_inputs.objective(exec_properties, spec)
         proposals_artifact = artifact_utils.get_single_instance(input_dict[PROPOSALS_KEY])
         output = artifact_utils.get_single_instance(output_dict[TRIALS_KEY])
         index = int(exec_properties[TRAINER_INDEX_KEY])
@@ -105,7 +109,7 @@ class Executor(base_executor.BaseExecutor):
                     files.copy_tree(cache.files_dir(key), trial_dir)
             else:
                 result = self._attempt(proposal, cache, key, max_retries, time_limit, position, len(share), index,
-                                       spec, train, evaluation, epochs, trial_dir, stopping,
+                                       spec, objective, train, evaluation, epochs, trial_dir, stopping,
                                        tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id))
             if stopping is not None and result.status == COMPLETED:
                 stopping.add(result.curve)
@@ -133,12 +137,12 @@ class Executor(base_executor.BaseExecutor):
         output.set_int_custom_property("completed", len(completed))
         output.set_int_custom_property("failed", len(results) - len(completed))
         if completed:
-            output.set_float_custom_property("best_score", max(t.score(spec.task) for t in completed))
+            output.set_float_custom_property("best_score", max(t.score(objective) for t in completed))
 
 
     @staticmethod
     def _attempt(proposal: Trial, cache: Optional[TrialCache], key: str, max_retries: int,
-                 time_limit: Optional[float], position: int, count: int, index: int, spec, train, evaluation,
+                 time_limit: Optional[float], position: int, count: int, index: int, spec, objective, train, evaluation,
                  epochs: int, trial_dir: str, stopping, tensorboard_dir: str) -> Trial:
         """Trains the trial, unless earlier attempts died often enough (or for a
         reason retrying cannot help) that it is recorded failed instead."""
@@ -161,7 +165,7 @@ class Executor(base_executor.BaseExecutor):
 
         with TrialWatchdog(time_limit, expire) as watchdog:
             result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir, stopping,
-                                 tensorboard_dir, progress=watchdog)
+                                 tensorboard_dir, progress=watchdog, objective=objective)
         if cache:
             cache.store(key, result, trial_dir)
         return result

@@ -28,6 +28,7 @@ from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import compile_for_distillation, distillation_targets
 from search_algo.early_stopping import MedianStoppingRule
 from search_algo.model_builder import build_model, compile_model, learning_rate_callbacks, parameter_count
+from search_algo.objective import Objective, ObjectiveLike, as_objective, prediction_metrics
 from search_algo.trial import COMPLETED, FAILED, TRANSFER_WEIGHTS, Trial
 from search_algo.weight_transfer import transfer_weights
 
@@ -70,21 +71,36 @@ class _Guard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class _CurveRecorder(keras.callbacks.Callback):
-    """Records the eval score after each epoch and applies the early-stopping rule."""
+# Objectives Keras computes on the validation data anyway, by its log key.
+KERAS_VALIDATION_KEYS = {"accuracy": "val_accuracy", "rmse": "val_rmse"}
 
-    def __init__(self, task: str, rule: Optional[MedianStoppingRule]):
+
+class _CurveRecorder(keras.callbacks.Callback):
+    """Records the eval objective after each epoch (higher is better) and
+    applies the early-stopping rule."""
+
+    def __init__(self, objective: Objective, rule: Optional[MedianStoppingRule], evaluation: "SplitData"):
         super().__init__()
-        self._key, self._sign = ("val_accuracy", 1.0) if task == "classification" else ("val_rmse", -1.0)
+        self._objective = objective
         self._rule = rule
+        self._evaluation = evaluation
         self.curve: list[float] = []
         self.stopped = False
 
+    def _score(self, logs) -> Optional[float]:
+        key = KERAS_VALIDATION_KEYS.get(self._objective.name)
+        if key is not None:
+            value = (logs or {}).get(key)
+            return None if value is None else self._objective.score({self._objective.name: float(value)})
+        # Other objectives (ROC AUC, macro-F1, ...) need the eval predictions.
+        values = np.asarray(self.model.predict(self._evaluation.features, batch_size=1024, verbose=0))
+        return self._objective.score(prediction_metrics(values, self._evaluation.labels, self._objective.task))
+
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self._key)
-        if value is None:
+        value = self._score(logs)
+        if value is None or not math.isfinite(value):
             return
-        self.curve.append(round(self._sign * float(value), 6))
+        self.curve.append(round(value, 6))
         last_epoch = len(self.curve) >= int(self.params.get("epochs") or 0)
         if self._rule is not None and not last_epoch and self._rule.should_stop(self.curve):
             self.stopped = True
@@ -142,6 +158,7 @@ def train_trial(
     stopping: Optional[MedianStoppingRule] = None,
     tensorboard_dir: Optional[str] = None,
     progress: Optional[Any] = None,
+    objective: ObjectiveLike = "",
 ) -> Trial:
     """Trains one proposal and returns its completed or failed record. Writes
     the trial's files into `trial_dir` only if it completed; a trial whose
@@ -152,6 +169,7 @@ def train_trial(
     a clearly bad trial early, which still completes with what it reached.
     `progress.phase` (the watchdog's) is told what the trial is doing."""
     progress = progress if progress is not None else types.SimpleNamespace(phase="")
+    objective = as_objective(objective or spec.task)
     result = dataclasses.replace(trial, started_at=_now(), status=FAILED)
     started = time.monotonic()
     try:
@@ -175,7 +193,7 @@ def train_trial(
             compile_for_distillation(model, trial.architecture.hyperparameters, spec,
                                      SEARCH_DISTILLATION_TEMPERATURE, SEARCH_DISTILLATION_ALPHA)
         guard = _Guard(time_limit_seconds)
-        recorder = _CurveRecorder(spec.task, stopping)
+        recorder = _CurveRecorder(objective, stopping, evaluation)
         callbacks = [guard, recorder, *learning_rate_callbacks(trial.architecture.hyperparameters, epochs)]
         if tensorboard_dir:
             callbacks.append(keras.callbacks.TensorBoard(
@@ -202,6 +220,10 @@ def train_trial(
         progress.phase = "evaluating"
         scores = model.evaluate(evaluation.features, evaluation.labels, batch_size=1024, verbose=0, return_dict=True)
         metrics = {key: float(value) for key, value in scores.items()}
+        # What Keras does not compute (log loss, macro-F1, ROC AUC, MAE), from the eval predictions.
+        values = np.asarray(model.predict(evaluation.features, batch_size=1024, verbose=0))
+        for key, value in prediction_metrics(values, evaluation.labels, spec.task).items():
+            metrics.setdefault(key, value)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrialFailure(f"eval metrics are not finite: {metrics}")
         result.metrics = metrics

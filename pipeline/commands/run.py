@@ -9,6 +9,7 @@ import os
 import sys
 
 from pipeline import metadata_uri
+from search_algo.objective import OBJECTIVES
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,11 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     after.add_argument("--student", help="the distilled student: a trial id, or an architecture as JSON "
                        "(default: chosen from the search within --max-params)")
     after.add_argument("--select", help="which candidate becomes the run's model, on eval metrics: best (default; "
-                       "accuracy), lowest-loss (cross-entropy) or smallest-within=X (the smallest within X accuracy "
-                       "points of the best)")
+                       "the best --objective), lowest-loss (cross-entropy) or smallest-within=X (the smallest within "
+                       "X points of the best, or X percent for RMSE, MAE and log loss)")
+    after.add_argument("--objective", choices=tuple(OBJECTIVES),
+                       help="what the study optimizes, on eval: accuracy, log_loss, roc_auc (two classes) or macro_f1 "
+                       "for classification; rmse or mae for regression (default accuracy, or rmse)")
     where = parser.add_argument_group("where it runs")
     where.add_argument("--metadata", help="ML Metadata: a SQLite path (default DIR/metadata.sqlite) or "
                        f"{metadata_uri.MYSQL_FORM} ({metadata_uri.PASSWORD_HELP})")
@@ -120,7 +124,7 @@ STUDY_FLAGS = (
     "max_consecutive_failures", "node_timeout", "module_file",
     "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs",
     "distill_temperature", "distill_alpha", "distill_augment",
-    "ensemble_weights", "student", "select", "metadata", "runner", "keep",
+    "ensemble_weights", "student", "select", "objective", "metadata", "runner", "keep",
 )
 
 
@@ -210,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in summary["chosen_metrics"]["test"].items())
     print(f"{summary['study']} {summary['run_id']}: {trials['total']} trials "
           f"({trials['completed']} completed, {trials['failed']} failed) in {summary['seconds']:.0f} s")
-    print(f"  chosen:      {summary['chosen']} ({summary['num_params']} params; test {metrics})")
+    print(f"  chosen:      {summary['chosen']} by eval {summary['objective']} ({summary['num_params']} params; "
+          f"test {metrics})")
     print(f"  leaderboard: {summary['leaderboard']}")
     pushed = "pushed by this run" if summary.get("pushed") else "not pushed: worse than the latest blessed model"
     print(f"  serving:     {summary['serving'] or 'nothing pushed'} ({pushed})")

@@ -24,6 +24,7 @@ import numpy as np
 from search_algo.architecture import Architecture
 from search_algo.errors import UserError
 from search_algo.search_space import SearchSpace
+from search_algo.objective import ObjectiveLike
 from search_algo.trial import TRANSFER_NONE, Trial
 
 
@@ -47,7 +48,7 @@ class SearchAlgorithm(Protocol):
         space: SearchSpace,
         count: int,
         rng: np.random.Generator,
-        task: str,
+        objective: ObjectiveLike,
     ) -> list[Candidate]:
         ...
 

@@ -26,6 +26,7 @@ from search_algo.algorithms import Candidate
 from search_algo.algorithms.common import finished_count, sample_new, seen_ids
 from search_algo.mutation import mutate
 from search_algo.search_space import SearchSpace
+from search_algo.objective import ObjectiveLike
 from search_algo.trial import TRANSFER_WEIGHTS, Trial, rank_trials
 
 BEAM_WIDTH = 3
@@ -51,9 +52,9 @@ class BeamSearch:
         return min(space.max_depth, shallowest + finished_count(history) // self.grow_every)
 
     def propose(self, history: Sequence[Trial], space: SearchSpace, count: int,
-                rng: np.random.Generator, task: str) -> list[Candidate]:
+                rng: np.random.Generator, objective: ObjectiveLike) -> list[Candidate]:
         seen = seen_ids(history)
-        beam = rank_trials(history, task)[: self.beam_width]
+        beam = rank_trials(history, objective)[: self.beam_width]
         limit = self.depth_limit(history, space)
         proposals: list[Candidate] = []
         for index in range(count):

@@ -30,6 +30,7 @@ from search_algo.algorithms import Candidate
 from search_algo.algorithms.common import completed, sample_new, seen_ids
 from search_algo.mutation import mutate
 from search_algo.search_space import SearchSpace
+from search_algo.objective import ObjectiveLike
 from search_algo.trial import TRANSFER_WEIGHTS, Trial, rank_trials
 
 POPULATION_SIZE = 8
@@ -49,7 +50,7 @@ class RegularizedEvolution:
         return completed(history)[-self.population_size:]
 
     def propose(self, history: Sequence[Trial], space: SearchSpace, count: int,
-                rng: np.random.Generator, task: str) -> list[Candidate]:
+                rng: np.random.Generator, objective: ObjectiveLike) -> list[Candidate]:
         seen = seen_ids(history)
         population = self.population(history)
         full = len(population) >= self.population_size
@@ -60,7 +61,7 @@ class RegularizedEvolution:
                 proposals.append(Candidate(arch))
             else:
                 picks = rng.choice(len(population), size=self.sample_size, replace=False)
-                parent = rank_trials([population[int(i)] for i in picks], task)[0]
+                parent = rank_trials([population[int(i)] for i in picks], objective)[0]
                 arch = mutate(parent.architecture, space, rng, exclude=frozenset(seen))
                 proposals.append(Candidate(arch, parent=parent.trial_id, transfer=TRANSFER_WEIGHTS))
             seen.add(arch.arch_id)

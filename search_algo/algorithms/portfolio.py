@@ -21,6 +21,7 @@ import numpy as np
 
 from search_algo.algorithms import Candidate, SearchAlgorithm
 from search_algo.search_space import SearchSpace
+from search_algo.objective import ObjectiveLike
 from search_algo.trial import PROPOSED, Trial
 
 DEFAULT_MEMBERS = ("beam", "evolution", "surrogate", "random")
@@ -50,7 +51,7 @@ class Portfolio:
         return shares
 
     def propose(self, history: Sequence[Trial], space: SearchSpace, count: int,
-                rng: np.random.Generator, task: str) -> list[Candidate]:
+                rng: np.random.Generator, objective: ObjectiveLike) -> list[Candidate]:
         shares = self.allocation(history, count)
         seeds = rng.integers(0, 2**31 - 1, size=len(self.members))
         start = len(history) % len(self.members)
@@ -63,7 +64,7 @@ class Portfolio:
             if not share:
                 continue
             member_rng = np.random.default_rng(int(seeds[index]))
-            made = member.propose(list(history) + in_flight, space, share, member_rng, task)
+            made = member.propose(list(history) + in_flight, space, share, member_rng, objective)
             for candidate in made:
                 proposals.append(dataclasses.replace(candidate, algorithm=candidate.algorithm or member.name))
                 in_flight.append(Trial(

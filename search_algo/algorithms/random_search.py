@@ -9,6 +9,7 @@ import numpy as np
 from search_algo.algorithms import Candidate
 from search_algo.algorithms.common import sample_new, seen_ids
 from search_algo.search_space import SearchSpace
+from search_algo.objective import ObjectiveLike
 from search_algo.trial import Trial
 
 
@@ -16,7 +17,7 @@ class RandomSearch:
     name = "random"
 
     def propose(self, history: Sequence[Trial], space: SearchSpace, count: int,
-                rng: np.random.Generator, task: str) -> list[Candidate]:
+                rng: np.random.Generator, objective: ObjectiveLike) -> list[Candidate]:
         seen = seen_ids(history)
         proposals: list[Candidate] = []
         for _ in range(count):

@@ -113,7 +113,7 @@ def propose_round(
     candidates = algorithm.propose(list(history), space, count, rng, task)
     return proposal_trials(
         candidates, history, study=study, run_id=run_id, round_index=round_index,
-        trials_per_trainer=per_trainer or max(1, count), seed=seed, algorithm=algorithm.name, task=task,
+        trials_per_trainer=per_trainer or max(1, count), seed=seed, algorithm=algorithm.name, objective=task,
     )
 
 

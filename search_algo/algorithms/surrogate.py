@@ -33,6 +33,7 @@ from search_algo.algorithms.common import completed, sample_new, seen_ids
 from search_algo.architecture import Architecture
 from search_algo.mutation import mutate
 from search_algo.search_space import SearchSpace
+from search_algo.objective import ObjectiveLike
 from search_algo.trial import FAILED, TRANSFER_WEIGHTS, Trial, rank_trials
 
 MIN_HISTORY = 4
@@ -119,11 +120,11 @@ class SurrogateSearch:
         self.random_samples = random_samples
 
     def fit(self, history: Sequence[Trial], space: SearchSpace, rng: np.random.Generator,
-            task: str) -> Optional[RidgeEnsemble]:
+            objective: ObjectiveLike) -> Optional[RidgeEnsemble]:
         done = completed(history)
         if len(done) < self.min_history:
             return None
-        scores = [t.score(task) for t in done]
+        scores = [t.score(objective) for t in done]
         finite = [s for s in scores if math.isfinite(s)]
         if len(finite) < self.min_history:
             return None
@@ -133,7 +134,7 @@ class SurrogateSearch:
             if trial.status == FAILED:
                 value = worst
             elif trial.completed:
-                value = trial.score(task)
+                value = trial.score(objective)
                 if not math.isfinite(value):
                     value = worst
             else:
@@ -143,9 +144,9 @@ class SurrogateSearch:
         return RidgeEnsemble(np.stack(rows), np.asarray(targets), rng, self.ensemble_size, self.alpha)
 
     def propose(self, history: Sequence[Trial], space: SearchSpace, count: int,
-                rng: np.random.Generator, task: str) -> list[Candidate]:
+                rng: np.random.Generator, objective: ObjectiveLike) -> list[Candidate]:
         seen = seen_ids(history)
-        model = self.fit(history, space, rng, task)
+        model = self.fit(history, space, rng, objective)
         if model is None:
             proposals = []
             for _ in range(count):
@@ -163,7 +164,7 @@ class SurrogateSearch:
                 pooled.add(key)
                 pool.append(candidate)
 
-        parents = rank_trials(history, task)[: self.top_k]
+        parents = rank_trials(history, objective)[: self.top_k]
         for index in range(self.mutations):
             parent = parents[index % len(parents)]
             child = mutate(parent.architecture, space, rng, exclude=frozenset(seen))

@@ -7,6 +7,7 @@ import pytest
 from pipeline import report
 from pipeline.cli import main
 from search_algo.architecture import Architecture
+from search_algo.objective import resolve
 
 
 @pytest.mark.parametrize("command", ("leaderboard", "report", "predict"))
@@ -19,9 +20,9 @@ def test_new_commands_have_help(command, capsys):
 
 def test_pareto_front_keeps_only_undominated_points():
     points = [(100, 0.70, "a"), (200, 0.65, "b"), (300, 0.80, "c"), (300, 0.75, "d"), (50, 0.60, "e"), (400, 0.80, "f")]
-    assert [p[2] for p in report.pareto_front(points, report.Metric("classification"))] == ["e", "a", "c"]
+    assert [p[2] for p in report.pareto_front(points, report.Metric(resolve(None, "classification")))] == ["e", "a", "c"]
     # Regression: lower RMSE is better.
-    assert [p[2] for p in report.pareto_front(points, report.Metric("regression"))] == ["e"]
+    assert [p[2] for p in report.pareto_front(points, report.Metric(resolve(None, "regression")))] == ["e"]
 
 
 def _trial(trial_id, round_, rmse, params, parent=None, algorithm="evolution", status="completed"):

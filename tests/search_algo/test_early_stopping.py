@@ -78,7 +78,7 @@ def propose(**options):
                             transfer=TRANSFER_WEIGHTS),
                   Candidate(ARCH.with_hyperparameters(batch_size=128))]
     return proposal_trials(candidates, history(), study="s", run_id="run1", round_index=2,
-                           trials_per_trainer=1, seed=0, algorithm="beam", task=options.pop("task", "classification"),
+                           trials_per_trainer=1, seed=0, algorithm="beam", objective=options.pop("task", "classification"),
                            teacher_distillation=options.pop("teacher_distillation", True), **options)
 
 
@@ -103,5 +103,5 @@ def test_regression_has_no_teacher():
 def test_distillation_is_off_unless_asked_for():
     candidates = [Candidate(ARCH.with_hyperparameters(batch_size=128))]
     (trial,) = proposal_trials(candidates, history(), study="s", run_id="run1", round_index=2, trials_per_trainer=1,
-                               seed=0, algorithm="beam", task="classification")
+                               seed=0, algorithm="beam", objective="classification")
     assert trial.teacher is None

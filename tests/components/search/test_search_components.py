@@ -81,7 +81,7 @@ def test_trainer_trains_its_share_and_records_everything(round_one):
     assert [t.trainer for t in trials] == [0, 0, 1, 1]
     for trial in trials:
         assert trial.status == "completed", trial.error
-        assert set(trial.metrics) == {"accuracy", "loss"} and 0 <= trial.metrics["accuracy"] <= 1
+        assert set(trial.metrics) == {"accuracy", "loss", "log_loss", "macro_f1"} and 0 <= trial.metrics["accuracy"] <= 1
         assert trial.num_params > 0 and trial.epochs == 2 and trial.train_seconds > 0
         assert trial.started_at < trial.finished_at
         for name in ("trial.json", "model.weights.h5", "history.json", "Format-Serving/saved_model.pb"):
@@ -288,7 +288,7 @@ def test_children_learn_from_the_best_trial_and_record_their_curves(wine, round_
     trained = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "t0", epochs=3)])
     for trial in trained:
         assert trial.status == "completed", trial.error
-        assert trial.teacher == best.trial_id and set(trial.metrics) == {"accuracy", "loss"}
+        assert trial.teacher == best.trial_id and set(trial.metrics) == {"accuracy", "loss", "log_loss", "macro_f1"}
         assert len(trial.curve) == trial.epochs and (trial.epochs == 3 or trial.stopped_early)
         assert trial.curve[-1] == pytest.approx(trial.metrics["accuracy"])
         # Scored on the labels alone, like every trial: the loss is the cross-entropy.
