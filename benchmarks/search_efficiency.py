@@ -140,25 +140,15 @@ def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[l
     from components.trainer.training import train_trial
     from search_algo.algorithms import get_algorithm
     from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
-    from search_algo.proposals import derived_seed, proposal_trials
+    from search_algo.loop import run_search
+    from search_algo.proposals import derived_seed
     from search_algo.search_space import SearchSpace
     from search_algo.trial import COMPLETED
 
-    algorithm = get_algorithm(method)
-    space = SearchSpace.from_dict(SPACE, data.spec.input_kind)
-    history, records = [], []
+    records = []
     started = time.monotonic()
-    round_index = 0
-    while len(history) < args.budget:
-        round_index += 1
-        count = min(TRIALS_PER_ROUND, args.budget - len(history))
-        rng = np.random.default_rng(derived_seed(seed, "bench", method, round_index, "propose"))
-        candidates = algorithm.propose(history, space, count, rng, data.spec.task)
-        proposals = proposal_trials(
-            candidates, history, study="bench", run_id=f"{method}-s{seed}", round_index=round_index,
-            trials_per_trainer=count, seed=seed, algorithm=method, objective=data.spec.task,
-            weight_sharing=not args.no_weight_sharing, teacher_distillation=args.teacher_distillation,
-        )
+
+    def train_round(proposals, history):
         stopping = None
         if not args.no_early_stopping:
             stopping = MedianStoppingRule.from_curves(
@@ -174,10 +164,19 @@ def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[l
                 if stopping is not None:
                     stopping.add(result.curve)
             keras.backend.clear_session()
-            history.append(result)
             records.append(record(result, test, time.monotonic() - started))
-            log.info("%s seed %d trial %d: eval %s test %s (%s epochs%s)", method, seed, len(history),
+            log.info("%s seed %d trial %d: eval %s test %s (%s epochs%s)", method, seed, len(records),
                      result.metrics.get("accuracy"), test, result.epochs, ", stopped" if result.stopped_early else "")
+            yield result
+
+    history = run_search(
+        get_algorithm(method), SearchSpace.from_dict(SPACE, data.spec.input_kind), train_round,
+        budget=args.budget, per_round=TRIALS_PER_ROUND, objective=data.spec.task, seed=seed, study="bench",
+        run_id=f"{method}-s{seed}", weight_sharing=not args.no_weight_sharing,
+        teacher_distillation=args.teacher_distillation,
+        # The seeds the committed results were measured with.
+        rng_for_round=lambda r: np.random.default_rng(derived_seed(seed, "bench", method, r, "propose")),
+    )
     return records, history
 
 

@@ -7,7 +7,6 @@ import logging
 import os
 from typing import Any, Dict, List
 
-import numpy as np
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
@@ -15,8 +14,8 @@ from tfx.types import artifact_utils
 from components import executor_inputs, files, trial_files
 from search_algo.algorithms import get_algorithm
 from search_algo.early_stopping import RULES
+from search_algo.loop import propose_round
 from search_algo.search_space import SearchSpace
-from search_algo.proposals import derived_seed, proposal_trials
 from search_algo.trial import COMPLETED
 
 log = logging.getLogger(__name__)
@@ -67,12 +66,10 @@ class Executor(base_executor.BaseExecutor):
         space = SearchSpace.from_dict(json.loads(exec_properties.get(SEARCH_SPACE_KEY) or "{}"), spec.input_kind)
         algorithm = get_algorithm(exec_properties[ALGORITHM_KEY])
 
-        rng = np.random.default_rng(derived_seed(seed, study, run_id, round_index, "propose"))
-        objective = executor_inputs.objective(exec_properties, spec)
-        candidates = algorithm.propose(history, space, trainers * per_trainer, rng, objective)
-        proposals = proposal_trials(
-            candidates, history, study=study, run_id=run_id, round_index=round_index,
-            trials_per_trainer=per_trainer, seed=seed, algorithm=algorithm.name, objective=objective,
+        proposals = propose_round(
+            algorithm, history, space, trainers * per_trainer, round_index,
+            objective=executor_inputs.objective(exec_properties, spec), seed=seed, study=study, run_id=run_id,
+            per_trainer=per_trainer,
             weight_sharing=bool(int(_setting(exec_properties, WEIGHT_SHARING_KEY, 1))),
             teacher_distillation=bool(int(_setting(exec_properties, TEACHER_DISTILLATION_KEY, 0))),
         )

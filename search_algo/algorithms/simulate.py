@@ -26,9 +26,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from search_algo import loop
 from search_algo.architecture import Architecture
+from search_algo.proposals import derived_seed
 from search_algo.search_space import SearchSpace
-from search_algo.proposals import derived_seed, proposal_trials
 from search_algo.trial import COMPLETED, FAILED, PROPOSED, TRANSFER_NONE, Trial, rank_trials
 
 # An objective maps (architecture, trial seed) to a score (higher is better)
@@ -108,13 +109,9 @@ def propose_round(
     run_id: str = "sim",
     per_trainer: Optional[int] = None,
 ) -> list[Trial]:
-    """One Proposer step: the algorithm's candidates as `proposed` trials."""
-    rng = np.random.default_rng(derived_seed(seed, study, run_id, round_index, "propose"))
-    candidates = algorithm.propose(list(history), space, count, rng, task)
-    return proposal_trials(
-        candidates, history, study=study, run_id=run_id, round_index=round_index,
-        trials_per_trainer=per_trainer or max(1, count), seed=seed, algorithm=algorithm.name, objective=task,
-    )
+    """One Proposer step (search_algo/loop.py) with the simulator's defaults."""
+    return loop.propose_round(algorithm, history, space, count, round_index, objective=task, seed=seed,
+                              study=study, run_id=run_id, per_trainer=per_trainer)
 
 
 def evaluate(trial: Trial, objective: Objective, task: str = "classification") -> Trial:
@@ -149,12 +146,11 @@ def simulate_study(
     first_round: int = 1,
 ) -> list[Trial]:
     """`history` plus `rounds` rounds of `per_round` finished trials each."""
-    trials = list(history)
-    for round_index in range(first_round, first_round + rounds):
-        proposed = propose_round(algorithm, trials, space, per_round, round_index, seed=seed,
-                                 task=task, study=study, run_id=run_id)
-        trials.extend(evaluate(t, objective, task) for t in proposed)
-    return trials
+    return loop.run_search(
+        algorithm, space, lambda proposed, _: [evaluate(t, objective, task) for t in proposed],
+        budget=rounds * per_round, per_round=per_round, objective=task, seed=seed, study=study, run_id=run_id,
+        history=history, first_round=first_round,
+    )
 
 
 def best_score(trials: Sequence[Trial], task: str = "classification") -> float:
