@@ -62,7 +62,9 @@ class SearchEvaluator(base_component.BaseComponent):
         trials: Sequence[types.BaseChannel],
         study: str,
         code_version: str,
-        select: str = "best",
+        *,
+        # A study setting, always given: its default lives in pipeline/config_schema.py.
+        select: str,
         study_record: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(SearchEvaluatorSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
