@@ -16,7 +16,7 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast run lock clean specs image bench bench-quick
+.PHONY: setup test test-fast run lock clean specs config-docs image bench bench-quick
 
 setup: $(STAMP)
 
@@ -71,6 +71,12 @@ specs: setup
 		$(VENV)/bin/model-search compile examples/$$study.yaml --target kubeflow --image $(SPEC_IMAGE) \
 			--pipeline-root $(SPEC_ROOT)/$$study --out kfp_specs/$$study.json || exit 1; \
 	done
+
+# The study config's reference, docs/config.md, and its JSON Schema for editors,
+# docs/config.schema.json, from pipeline/config_schema.py (checked for
+# freshness by tests/pipeline/test_config_schema.py).
+config-docs: setup
+	$(PY) -m pipeline.config_docs
 
 # The component image (Dockerfile); push it where the cluster pulls from, e.g.
 #   make image IMAGE=europe-docker.pkg.dev/PROJECT/REPO/tfx-model-search:0.1.0 && docker push $(IMAGE)

@@ -49,6 +49,7 @@ from tfx.proto.orchestration import pipeline_pb2
 
 from components import failpoints
 from components.trainer.trial_cache import WORKER_DEATH_ENV
+from pipeline.config_schema import default_of
 from search_algo.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ class ParallelDagRunner(tfx_runner.IrBasedRunner):
         on_node_finished: Optional[NodeCallback] = None,
         run_id: Optional[str] = None,
         node_timeout: Optional[float] = None,
-        max_retries: int = 2,
+        max_retries: int = default_of("max_retries"),
         trainer_relaunches: int = 10,
     ):
         if max_workers < 1:

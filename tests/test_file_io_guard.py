@@ -33,6 +33,8 @@ ALLOWED: dict[tuple[str, str], str] = {
         "the code fingerprint hashes this package's own source files (and the --module-file), which are local",
     ("pipeline/config.py", "load_config_file"):
         "the YAML study config is the CLI's own input file on the user's machine",
+    ("pipeline/config_docs.py", "main"):
+        "writes docs/config.md and docs/config.schema.json of this checkout, the developer's local files",
     ("pipeline/commands/run.py", "study_config_from_args"):
         "--module-file must be a local file to be imported (checked before TensorFlow loads)",
     ("pipeline/commands/run.py", "_data_exists"):

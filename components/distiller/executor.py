@@ -118,7 +118,7 @@ class Executor(base_executor.BaseExecutor):
         examples, spec = executor_inputs.examples_and_spec(input_dict)
         teacher = artifact_utils.get_single_instance(input_dict[TEACHER_KEY])
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
-        choice = choose_student(trials, spec, int(exec_properties.get(MAX_PARAMS_KEY) or 0),
+        choice = choose_student(trials, spec, int(exec_properties[MAX_PARAMS_KEY]),
                                 exec_properties.get(STUDENT_KEY) or "",
                                 executor_inputs.objective(exec_properties, spec))
 
@@ -138,7 +138,7 @@ class Executor(base_executor.BaseExecutor):
         compile_for_distillation(student, hyperparameters, spec, float(exec_properties[TEMPERATURE_KEY]),
                                  float(exec_properties[ALPHA_KEY]))
         epochs = int(exec_properties[EPOCHS_KEY])
-        augment = exec_properties.get(AUGMENT_KEY) or "none"
+        augment = exec_properties[AUGMENT_KEY]
         transfer_sets = _transfer_sets(train_features, train_labels, examples, spec, teacher_predict, augment, seed)
         eval_targets = distillation_targets(eval_labels, soft_eval, spec.task)
         callbacks = learning_rate_callbacks(hyperparameters, epochs)

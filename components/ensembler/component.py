@@ -56,9 +56,11 @@ class Ensembler(base_component.BaseComponent):
         study_history: types.BaseChannel,
         trials: Sequence[types.BaseChannel],
         code_version: str,
-        max_members: int = 5,
+        *,
+        # Study settings, always given: their defaults live in pipeline/config_schema.py.
+        max_members: int,
+        weights_method: str,
         pool_size: int = 10,
-        weights_method: str = "auto",
         objective: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(EnsemblerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)

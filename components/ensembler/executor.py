@@ -65,7 +65,7 @@ class Executor(base_executor.BaseExecutor):
         predictions = [scoring.predictions(t.path, serialized, spec) for t in pool]
         choice, comparison = choose_ensemble(
             predictions, labels, spec.task, max_members=int(exec_properties[MAX_MEMBERS_KEY]),
-            method=exec_properties.get(WEIGHTS_KEY) or "auto")
+            method=exec_properties[WEIGHTS_KEY])
         members = [pool[i] for i in choice.members]
         combined = sum(w * predictions[i] for i, w in zip(choice.members, choice.weights))
 

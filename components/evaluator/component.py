@@ -64,7 +64,9 @@ class SearchEvaluator(base_component.BaseComponent):
         trials: Sequence[types.BaseChannel],
         study: str,
         code_version: str,
-        select: str = "best",
+        *,
+        # A study setting, always given: its default lives in pipeline/config_schema.py.
+        select: str,
         study_record: Optional[str] = None,
         objective: Optional[str] = None,
     ):

@@ -102,7 +102,7 @@ class Executor(base_executor.BaseExecutor):
              "student_source": distilled.get_string_custom_property("student_source") or "search",
              "num_params": distilled.get_int_custom_property("num_params")},
         ]
-        policy = parse_policy(exec_properties.get(SELECT_KEY) or "best")
+        policy = parse_policy(exec_properties[SELECT_KEY])
         splits = {}
         for split in ("eval", "test"):
             _, labels = examples_io.load_split(examples, split, spec)

@@ -32,11 +32,11 @@ class ProposerSpec(component_spec.ComponentSpec):
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         # 1: a child starts from its parent's trained blocks.
-        WEIGHT_SHARING_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        WEIGHT_SHARING_KEY: component_spec.ExecutionParameter(type=int),
         # 1: children also learn from the best trial so far (classification).
-        TEACHER_DISTILLATION_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        TEACHER_DISTILLATION_KEY: component_spec.ExecutionParameter(type=int),
         # median | none
-        EARLY_STOPPING_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        EARLY_STOPPING_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
@@ -75,11 +75,13 @@ class Proposer(base_component.BaseComponent):
         trials_per_trainer: int,
         seed: int,
         code_version: str,
+        *,
+        # Study settings, always given: their defaults live in pipeline/config_schema.py.
+        weight_sharing: bool,
+        teacher_distillation: bool,
+        early_stopping: str,
         search_space: Optional[dict[str, Any]] = None,
         module_file: Optional[str] = None,
-        weight_sharing: bool = True,
-        teacher_distillation: bool = False,
-        early_stopping: str = "median",
         objective: Optional[str] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(ProposerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)

@@ -39,12 +39,6 @@ EARLY_STOPPING_KEY = "early_stopping"
 PROPOSALS_FILE = "proposals.json"
 
 
-def _setting(exec_properties: Dict[str, Any], key: str, default: Any) -> Any:
-    """An optional parameter, with the component's default when unset."""
-    value = exec_properties.get(key)
-    return default if value is None or value == "" else value
-
-
 class Executor(base_executor.BaseExecutor):
     def Do(
         self,
@@ -70,13 +64,13 @@ class Executor(base_executor.BaseExecutor):
             algorithm, history, space, trainers * per_trainer, round_index,
             objective=executor_inputs.objective(exec_properties, spec), seed=seed, study=study, run_id=run_id,
             per_trainer=per_trainer,
-            weight_sharing=bool(int(_setting(exec_properties, WEIGHT_SHARING_KEY, 1))),
-            teacher_distillation=bool(int(_setting(exec_properties, TEACHER_DISTILLATION_KEY, 0))),
+            weight_sharing=bool(int(exec_properties[WEIGHT_SHARING_KEY])),
+            teacher_distillation=bool(int(exec_properties[TEACHER_DISTILLATION_KEY])),
         )
         teacher = proposals[0].teacher if proposals else None
         output = artifact_utils.get_single_instance(output_dict[PROPOSALS_KEY])
         trial_files.record_trials(output, proposals, PROPOSALS_FILE)
-        rule = _setting(exec_properties, EARLY_STOPPING_KEY, "median")
+        rule = exec_properties[EARLY_STOPPING_KEY]
         if rule not in RULES:
             raise ValueError(f"early_stopping must be one of {RULES}, got {rule!r}")
         # The trainers compare their trials with the study's finished ones.

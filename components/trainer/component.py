@@ -33,9 +33,9 @@ class TrialTrainerSpec(component_spec.ComponentSpec):
         # Each finished trial is added to the study record (components/study_record.py).
         STUDY_RECORD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         # A trial whose process died is tried this many times more.
-        MAX_RETRIES_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        MAX_RETRIES_KEY: component_spec.ExecutionParameter(type=int),
         # The run stops after this many failed trials in a row (0: never).
-        MAX_CONSECUTIVE_FAILURES_KEY: component_spec.ExecutionParameter(type=int, optional=True),
+        MAX_CONSECUTIVE_FAILURES_KEY: component_spec.ExecutionParameter(type=int),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -72,13 +72,15 @@ class TrialTrainer(base_component.BaseComponent):
         trainer_index: int,
         epochs: Union[int, data_types.RuntimeParameter],
         code_version: str,
+        *,
+        # Study settings, always given: their defaults live in pipeline/config_schema.py.
+        max_retries: int,
+        max_consecutive_failures: int,
         time_limit_seconds: Union[None, float, data_types.RuntimeParameter] = None,
         trial_cache_root: Optional[str] = None,
         module_file: Optional[str] = None,
         tensorboard_root: Optional[str] = None,
         study_record: Optional[str] = None,
-        max_retries: int = 2,
-        max_consecutive_failures: int = 3,
         objective: Optional[str] = None,
     ):
         super().__init__(

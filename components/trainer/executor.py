@@ -37,10 +37,6 @@ TENSORBOARD_KEY = "tensorboard_root"
 STUDY_RECORD_KEY = "study_record"
 MAX_RETRIES_KEY = "max_retries"
 MAX_CONSECUTIVE_FAILURES_KEY = "max_consecutive_failures"
-# A trial whose process died is tried this many times more (Optuna's RetryFailedTrialCallback).
-DEFAULT_MAX_RETRIES = 2
-# KerasTuner's `max_consecutive_failed_trials` default.
-DEFAULT_MAX_CONSECUTIVE_FAILURES = 3
 CODE_VERSION_KEY = "code_version"
 MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 TRIALS_FILE = "trials.json"
@@ -86,14 +82,13 @@ class Executor(base_executor.BaseExecutor):
         tensorboard_root = exec_properties.get(TENSORBOARD_KEY) or ""
         record = StudyRecord(exec_properties[STUDY_RECORD_KEY]) if exec_properties.get(STUDY_RECORD_KEY) else None
         cache = TrialCache(cache_root) if cache_root else None
-        max_retries = int(exec_properties.get(MAX_RETRIES_KEY) if exec_properties.get(MAX_RETRIES_KEY) is not None
-                          else DEFAULT_MAX_RETRIES)
+        max_retries = int(exec_properties[MAX_RETRIES_KEY])
 
         stopping = stopping_rule(proposals_artifact.uri, epochs)
         train = SplitData(*examples_io.load_split(examples, "train", spec))
         evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
         failures = ConsecutiveFailures(
-            int(exec_properties.get(MAX_CONSECUTIVE_FAILURES_KEY) or 0),
+            int(exec_properties[MAX_CONSECUTIVE_FAILURES_KEY]),
             int(proposals_artifact.get_int_custom_property(trial_files.CONSECUTIVE_FAILURES_PROPERTY) or 0))
         results: list[Trial] = []
         for position, proposal in enumerate(share, start=1):

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from pipeline import metadata_uri
+from pipeline import config_schema, metadata_uri
 
 
 def register(subparsers) -> None:
@@ -24,10 +24,11 @@ def register(subparsers) -> None:
     parser.add_argument("--output", required=True, help="a run directory of `model-search run`")
     parser.add_argument("--metadata", help="its ML Metadata, if not DIR/metadata.sqlite "
                         f"({metadata_uri.MYSQL_FORM}; {metadata_uri.PASSWORD_HELP})")
-    parser.add_argument("--keep", default="best-10", metavar="all|best-K|members",
+    keep = config_schema.default_of("keep")
+    parser.add_argument("--keep", default=keep, metavar="all|best-K|members",
                         help="whose trial files stay: every trial's; the K best completed trials' and those the "
-                        "study uses (default best-10); or only those the study uses: ensemble members, students, "
-                        "each run's best single model, and every trial of an unfinished run")
+                        f"study uses (default {keep}); or only those the study uses: ensemble members, "
+                        "students, each run's best single model, and every trial of an unfinished run")
     parser.add_argument("--dry-run", dest="dry_run", action="store_true", help="say what would go; remove nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     parser.set_defaults(handler=run)

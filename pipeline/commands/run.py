@@ -8,10 +8,8 @@ import logging
 import os
 import sys
 
-from pipeline import metadata_uri
-from search_algo.objective import OBJECTIVES
-
 log = logging.getLogger(__name__)
+
 
 def parse_split(text: str) -> tuple[float, float, float]:
     try:
@@ -33,99 +31,85 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    data = parser.add_argument_group("data")
-    source = data.add_mutually_exclusive_group()
-    source.add_argument("--dataset", help="a built-in data set (see `model-search datasets`)")
-    source.add_argument("--data", help="a CSV file, a folder of class folders (images or WAV), or a TFRecord glob")
-    data.add_argument("--label", help="label column (CSV) or key (TFRecord); default: a column named label/target/class/y")
-    data.add_argument("--task", choices=("classification", "regression"), help="default: detected from the label")
-    data.add_argument("--test-data", dest="test_data", help="a separate test set of the same kind as --data")
-    data.add_argument("--split", dest="split_ratios", type=parse_split, metavar="TRAIN,EVAL,TEST",
-                      help="split ratios (default 0.8,0.1,0.1; with a separate test set only TRAIN:EVAL counts)")
-    data.add_argument("--image-size", dest="image_size", type=parse_size, metavar="HxW",
-                      help="resize images to this size (default: the most common size, at most 64 pixels a side)")
-    data.add_argument("--color-mode", dest="color_mode", choices=("auto", "grayscale", "rgb"),
-                      help="image channels (default auto: grayscale when every image is)")
+# A study key's flag, where it is not `--key-with-dashes`.
+FLAG_NAMES = {"split_ratios": "--split"}
+# One of these names the data: a built-in data set or the user's own.
+SOURCE_FLAGS = ("dataset", "data")
+# The study flags as `--help` groups them. Their defaults, choices and help
+# come from the study config's schema (pipeline/config_schema.py); a flag
+# left out is None, so that the config file's value or the schema's default holds.
+STUDY_FLAG_GROUPS = {
+    None: ("output", "study", "seed"),
+    "data": ("label", "task", "test_data", "split_ratios", "image_size", "color_mode"),
+    "search": ("algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "max_retries",
+               "max_consecutive_failures", "node_timeout", "module_file", "weight_sharing", "teacher_distillation",
+               "early_stopping", "objective"),
+    "ensemble and distillation": ("ensemble_size", "max_params", "distill_epochs", "distill_temperature",
+                                  "distill_alpha", "distill_augment", "ensemble_weights", "student", "select"),
+    "where it runs": ("metadata", "runner"),
+}
+# What the schema cannot tell argparse: how a value is written on the command line.
+FLAG_OPTIONS = {
+    "split_ratios": {"type": parse_split, "metavar": "TRAIN,EVAL,TEST"},
+    "image_size": {"type": parse_size, "metavar": "HxW"},
+    "time_limit": {"metavar": "SECONDS"},
+    "node_timeout": {"metavar": "SECONDS"},
+    "keep": {"metavar": "all|best-K|members"},
+}
+
+
+def flag_name(key: str) -> str:
+    return FLAG_NAMES.get(key) or f"--{key.replace('_', '-')}"
+
+
+def add_study_flag(parser, key: str) -> None:
+    """`--KEY`, with its help, choices and type from the schema."""
+    from pipeline import config_schema
+
+    field = config_schema.StudySettings.model_fields[key]
+    options: dict = {"dest": key, "default": None, "help": flag_help(key)}
+    value_type = config_schema.value_type(field)
+    if value_type is bool:
+        options["action"] = argparse.BooleanOptionalAction
+    elif config_schema.choices(field):
+        options["choices"] = config_schema.choices(field)
+    elif value_type in (int, float):
+        options["type"] = value_type
+    options.update(FLAG_OPTIONS.get(key, {}))
+    parser.add_argument(flag_name(key), **options)
+
+
+def flag_help(key: str) -> str:
+    """The schema's description, and its default as a flag would spell it."""
+    from pipeline import config_schema
+
+    field = config_schema.StudySettings.model_fields[key]
+    default = config_schema.default_of(key)
+    if default is None:
+        return field.description
+    if isinstance(default, bool):
+        shown = "on" if default else "off"
+    elif isinstance(default, (list, tuple)):
+        shown = ",".join(f"{v:g}" for v in default)
+    else:
+        shown = f"{default:g}" if isinstance(default, float) else str(default)
+    return f"{field.description} (default {shown})"
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", help="a study config file (YAML); flags override it")
-    parser.add_argument("--output", help="the run directory (default runs/<study>)")
-    parser.add_argument("--study", help="the study name (default: named after the data); "
-                        "a new run of a study continues its search")
-    parser.add_argument("--seed", type=int, help="seed for splits, proposals and training (default 0)")
-    add_data_arguments(parser)
-    search = parser.add_argument_group("search")
-    search.add_argument("--algorithm", help="beam (default), evolution, surrogate, random or portfolio; "
-                        "see docs/algorithms.md")
-    search.add_argument("--rounds", type=int, help="rounds of proposals (default 2)")
-    search.add_argument("--trainers", type=int, help="trainers per round, run concurrently (default 2)")
-    search.add_argument("--trials-per-trainer", dest="trials_per_trainer", type=int,
-                        help="trials each trainer trains per round (default 2)")
-    search.add_argument("--epochs", type=int, help="training epochs per trial (default 5)")
-    search.add_argument("--time-limit", dest="time_limit", type=float, metavar="SECONDS",
-                        help="per-trial time limit, enforced from outside the trial (a few seconds of grace); a "
-                        "trial over it is recorded as failed (default none)")
-    search.add_argument("--max-retries", dest="max_retries", type=int,
-                        help="a trial whose process died (out of memory, a crash) is tried this many times more, "
-                        "then recorded failed with the reason (default 2)")
-    search.add_argument("--max-consecutive-failures", dest="max_consecutive_failures", type=int,
-                        help="stop the run when this many trials in a row failed, with their reasons (default 3; "
-                        "0: never)")
-    search.add_argument("--node-timeout", dest="node_timeout", type=float, metavar="SECONDS",
-                        help="stop the run when one node (e.g. a trainer) runs longer (default none; local runner)")
-    search.add_argument("--module-file", dest="module_file", help="a Python file registering custom blocks")
-    search.add_argument("--weight-sharing", dest="weight_sharing", action=argparse.BooleanOptionalAction,
-                        help="children start from their parent's trained blocks (default on)")
-    search.add_argument("--teacher-distillation", dest="teacher_distillation",
-                        action=argparse.BooleanOptionalAction,
-                        help="children also learn from the best trial so far's soft predictions "
-                        "(classification; default off: a weak early teacher hurt in the benchmark)")
-    search.add_argument("--early-stopping", dest="early_stopping", choices=("median", "none"),
-                        help="median: stop a trial whose best eval score is below the median of earlier "
-                        "trials at the same epoch, after a third of its epochs (default); none: never")
-    after = parser.add_argument_group("ensemble and distillation")
-    after.add_argument("--ensemble-size", dest="ensemble_size", type=int, help="most ensemble members (default 5)")
-    after.add_argument("--max-params", dest="max_params", type=int,
-                       help="the distilled student's parameter budget (default: half the best single model)")
-    after.add_argument("--distill-epochs", dest="distill_epochs", type=int, help="student training epochs (default 5)")
-    after.add_argument("--distill-temperature", dest="distill_temperature", type=float,
-                       help="distillation temperature T (default 2)")
-    after.add_argument("--distill-alpha", dest="distill_alpha", type=float,
-                       help="weight of the true labels in the student's loss, the teacher's soft labels get 1 - alpha "
-                       "(default 0.5)")
-    after.add_argument("--distill-augment", dest="distill_augment", choices=("none", "mixup"),
-                       help="mixup: each epoch the student learns the teacher's labels of freshly mixed training "
-                       "examples (slower per epoch, closer to the teacher; default none)")
-    after.add_argument("--ensemble-weights", dest="ensemble_weights",
-                       choices=("auto", "bagged", "greedy", "learned", "average"),
-                       help="bagged or plain greedy selection, learned weights, an equal-weight average of the best, "
-                       "or auto: whichever of bagged, average and learned scores best on cross-validation within "
-                       "the eval split (default auto)")
-    after.add_argument("--student", help="the distilled student: a trial id, or an architecture as JSON "
-                       "(default: chosen from the search within --max-params)")
-    after.add_argument("--select", help="which candidate becomes the run's model, on eval metrics: best (default; "
-                       "the best --objective), lowest-loss (cross-entropy) or smallest-within=X (the smallest within "
-                       "X points of the best, or X percent for RMSE, MAE and log loss)")
-    after.add_argument("--objective", choices=tuple(OBJECTIVES),
-                       help="what the study optimizes, on eval: accuracy, log_loss, roc_auc (two classes) or macro_f1 "
-                       "for classification; rmse or mae for regression (default accuracy, or rmse)")
-    where = parser.add_argument_group("where it runs")
-    where.add_argument("--metadata", help="ML Metadata: a SQLite path (default DIR/metadata.sqlite) or "
-                       f"{metadata_uri.MYSQL_FORM} ({metadata_uri.PASSWORD_HELP})")
-    where.add_argument("--runner", choices=("local", "beam"),
-                       help="local: trainers of a round run concurrently (default); beam: TFX's BeamDagRunner")
+    parser.add_argument("config", nargs="?", help="a study config file (YAML, keys in docs/config.md); flags override it")
+    for group_name, keys in STUDY_FLAG_GROUPS.items():
+        group = parser.add_argument_group(group_name) if group_name else parser
+        if group_name == "data":
+            source = group.add_mutually_exclusive_group()
+            for key in SOURCE_FLAGS:
+                add_study_flag(source, key)
+        for key in keys:
+            add_study_flag(group, key)
 
 
-STUDY_FLAGS = (
-    "output", "study", "seed", "dataset", "data", "label", "task", "test_data", "split_ratios", "image_size",
-    "color_mode", "algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "max_retries",
-    "max_consecutive_failures", "node_timeout", "module_file",
-    "weight_sharing", "teacher_distillation", "early_stopping", "ensemble_size", "max_params", "distill_epochs",
-    "distill_temperature", "distill_alpha", "distill_augment",
-    "ensemble_weights", "student", "select", "objective", "metadata", "runner", "keep",
-)
+# `keep` is `run`'s alone (see `register`).
+STUDY_FLAGS = SOURCE_FLAGS + tuple(key for keys in STUDY_FLAG_GROUPS.values() for key in keys) + ("keep",)
 
 
 def register(subparsers) -> None:
@@ -137,9 +121,7 @@ def register(subparsers) -> None:
     )
     add_study_arguments(parser)
     # Not a study argument of `compile`: a cluster's pipeline root is not cleaned up.
-    parser.add_argument("--keep", metavar="all|best-K|members",
-                        help="whose trial files stay once the run has finished: every trial's, the K best and "
-                        "those the study uses (default best-10), or only those the study uses (see `model-search gc`)")
+    add_study_flag(parser, "keep")
     parser.add_argument("--json", action="store_true", help="print a summary as JSON on stdout")
     parser.set_defaults(handler=run)
 
@@ -152,7 +134,7 @@ def study_config_from_args(args: argparse.Namespace, check_local_paths: bool = T
     if overrides["dataset"] or overrides["data"]:
         # A source on the command line replaces the config file's source.
         file_values = {k: v for k, v in file_values.items() if k not in ("dataset", "data", "data_source")}
-    config = study_config.build_config(file_values, overrides, where=args.config or "flags")
+    config = study_config.build_config(file_values, overrides, config_file=args.config, flag_names=FLAG_NAMES)
     from search_algo.errors import DataError, UserError
 
     if not config.source.dataset and not config.source.data:
@@ -165,10 +147,6 @@ def study_config_from_args(args: argparse.Namespace, check_local_paths: bool = T
         raise UserError(f"--module-file {config.module_file}: no such file")
     if check_local_paths:
         _check_run_directory(config.output_dir)
-    from search_algo.algorithms import ALGORITHM_NAMES
-
-    if config.algorithm not in ALGORITHM_NAMES:
-        raise UserError(f"unknown search algorithm {config.algorithm!r}; choose one of {', '.join(ALGORITHM_NAMES)}")
     return config
 
 

@@ -26,12 +26,12 @@ def test_defaults_and_normalised_values():
 
 @pytest.mark.parametrize("values, message", [
     ({"select": "fastest"}, "smallest-within=X"),
-    ({"ensemble_weights": "median"}, "ensemble-weights"),
+    ({"ensemble_weights": "median"}, "ensemble_weights"),
     ({"student": 3}, "student"),
-    ({"distill_temperature": 0}, "distill-temperature"),
-    ({"distill_alpha": 1.5}, "distill-alpha"),
-    ({"distill_alpha": "half"}, "distill-alpha"),
-    ({"distill_augment": "cutmix"}, "distill-augment"),
+    ({"distill_temperature": 0}, "distill_temperature"),
+    ({"distill_alpha": 1.5}, "distill_alpha"),
+    ({"distill_alpha": "half"}, "distill_alpha"),
+    ({"distill_augment": "cutmix"}, "distill_augment"),
 ])
 def test_bad_values_are_user_errors(values, message):
     with pytest.raises(UserError, match=message):

@@ -37,7 +37,7 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
     props = {
         "round": round_index, "study": "wine", "algorithm": algorithm, "num_trainers": 2,
         "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
-        "code_version": "test", "teacher_distillation": int(teacher),
+        "code_version": "test", "teacher_distillation": int(teacher), "weight_sharing": 1, "early_stopping": "median",
     }
     study_history = history_artifact(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id)
     inputs = {"dataset_spec": [spec_artifact], "study_history": [study_history]}
@@ -50,7 +50,8 @@ def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, ca
     examples, spec_artifact, _ = wine
     trials = new_artifact(artifacts.TrialResults, out_dir)
     props = {"trainer_index": trainer_index, "epochs": epochs, "time_limit_seconds": time_limit,
-             "trial_cache_root": cache, "code_version": "test", "tensorboard_root": tensorboard}
+             "trial_cache_root": cache, "code_version": "test", "tensorboard_root": tensorboard,
+             "max_retries": 2, "max_consecutive_failures": 0}  # 0: failures in a row never stop these trainers
     trainer_executor.Executor().Do(
         {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals]}, {"trials": [trials]}, props)
     return trials
@@ -447,7 +448,7 @@ def test_a_trainer_stops_its_share_after_too_many_failures_in_a_row_and_the_run_
     trials = new_artifact(artifacts.TrialResults, tmp_path / "trials")
     trainer_executor.Executor().Do(
         {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals]}, {"trials": [trials]},
-        {"trainer_index": 0, "epochs": 1, "code_version": "test", "max_consecutive_failures": 2})
+        {"trainer_index": 0, "epochs": 1, "code_version": "test", "max_retries": 2, "max_consecutive_failures": 2})
     results = trial_files.trials_of([trials])
     assert [t.status for t in results] == ["failed", "failed", "failed"]
     assert results[2].error.startswith("not trained: the last 2 trials of run run1 failed")
