@@ -14,7 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from components.ingest import sources
+from components.ingest.naming import sanitize_name
+from components.ingest.plan import Plan, SourceConfig
+from components.ingest.splits import plan_splits
 from search_algo.dataset_spec import FeatureSpec
 from search_algo.errors import DataError
 
@@ -115,7 +117,7 @@ def get(name: str) -> BuiltinDataset:
         ) from None
 
 
-def make_plan(config: sources.SourceConfig) -> sources.Plan:
+def make_plan(config: SourceConfig) -> Plan:
     dataset = get(config.dataset)
     if config.test_data:
         raise DataError("--test-data applies to --data, not to a built-in --dataset")
@@ -126,7 +128,7 @@ def make_plan(config: sources.SourceConfig) -> sources.Plan:
     label = lambda value: int(value) if dataset.task == "classification" else float(value)  # noqa: E731
     if dataset.input_kind == "tabular":
         taken: set[str] = {"label"}
-        names = [sources.sanitize_name(n, taken) for n in data["feature_names"]]
+        names = [sanitize_name(n, taken) for n in data["feature_names"]]
         features = [FeatureSpec(k, d, "numeric", "float32", []) for k, d in zip(names, data["feature_names"])]
         to_record = lambda row, target: (tuple(float(v) for v in row), label(target))  # noqa: E731
     else:
@@ -138,7 +140,7 @@ def make_plan(config: sources.SourceConfig) -> sources.Plan:
     test_records = None
     if "x_test" in data:  # a published test split is kept as it is
         test_records = [to_record(row, target) for row, target in zip(data["x_test"], data["y_test"])]
-    return sources.Plan(
+    return Plan(
         name=dataset.name,
         source_kind="builtin",
         task=dataset.task,
@@ -147,5 +149,5 @@ def make_plan(config: sources.SourceConfig) -> sources.Plan:
         label_display_name="label",
         class_names=data.get("class_names", []),
         features=features,
-        splits=sources.plan_splits(records, stratify, config, test_records),
+        splits=plan_splits(records, stratify, config, test_records),
     )

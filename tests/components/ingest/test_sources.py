@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.ingest import builtin, sources
+from components.ingest import builtin, paths, sources
 from components.ingest.sources import SourceConfig
 from search_algo.errors import DataError
 from tests import datagen
@@ -213,7 +213,7 @@ def test_local_globs_match_as_pythons_glob(tmp_path, monkeypatch):
     patterns = ("*.tfrecord", "./*.tfrecord", "?.tfrecord", ".*.tfrecord", "*/*.tfrecord", ".*/*.tfrecord",
                 "sub/*.tfrecord", "[ab].tfrecord", "../*/*.tfrecord", f"{tmp_path}/*")
     for pattern in patterns:
-        assert sources._glob(pattern) == sorted(glob.glob(pattern)), pattern
+        assert paths.glob_paths(pattern) == sorted(glob.glob(pattern)), pattern
 
 
 @pytest.mark.parametrize("path", [
