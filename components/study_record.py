@@ -172,6 +172,10 @@ class StudyRecord:
             return next(reversed(boards.values()))["leaderboard"] if boards else None
         return boards[run_id]["leaderboard"] if run_id in boards else None
 
+    def run_leaderboards(self) -> dict[str, dict[str, Any]]:
+        """Each run's newest leaderboard (run id -> leaderboard), oldest run first."""
+        return {run_id: record["leaderboard"] for run_id, record in self.leaderboards().items()}
+
     def dataset_spec(self):
         from search_algo.dataset_spec import DatasetSpec
 

@@ -88,6 +88,16 @@ class StudyStore:
             return None
         return json.loads(self._string(boards[-1], "leaderboard_json") or "null")
 
+    def run_leaderboards(self) -> dict[str, dict[str, Any]]:
+        """Each run's newest leaderboard (run id -> leaderboard), oldest run first."""
+        boards: dict[str, dict[str, Any]] = {}
+        for artifact in self._artifacts(LEADERBOARD_TYPE):
+            run_id, board = self._string(artifact, "run_id"), json.loads(self._string(artifact, "leaderboard_json") or "null")
+            if run_id and board:
+                boards.pop(run_id, None)
+                boards[run_id] = board
+        return boards
+
     def _chosen_models(self) -> list[metadata_store_pb2.Artifact]:
         """The SearchEvaluator's chosen models (they alone carry the label key)."""
         return [a for a in self._artifacts("Model") if self._string(a, "label_key") is not None]

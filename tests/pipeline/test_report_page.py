@@ -52,3 +52,177 @@ def test_regression_report_ranks_by_lowest_rmse_and_escapes():
     # Two algorithms: a line each and one for the whole search.
     assert page.count('class="series"') == 3
     assert page.count('class="edge"') == 2
+
+
+# --------------------------------------------------------------------------
+# A classification study over three runs, with hostile names everywhere.
+
+HOSTILE_CLASS = "<script>alert(1)</script>"
+AMPERSAND_CLASS = 'R&D "new" <b>'
+HOSTILE_STUDY = "<img onerror=alert(2)> & co"
+HOSTILE_BLOCK = "<svg onload=alert(3)>"
+HOSTILE_RUN = "run3<i>&"
+CLASSES = ["cat", HOSTILE_CLASS, AMPERSAND_CLASS]
+MATRIX = [[5, 1, 0], [2, 7, 1], [0, 0, 4]]
+
+
+def _classification_trial(trial_id, run_id, round_, accuracy, curve, status="completed", parent=None):
+    architecture = Architecture.from_dict({"blocks": [{"name": "dense", "args": {"units": 8, "note": HOSTILE_BLOCK}}]})
+    return {
+        "trial_id": trial_id, "round": round_, "run_id": run_id, "status": status, "algorithm": "evolution",
+        "architecture": ["dense", HOSTILE_BLOCK], "architecture_spec": architecture.to_dict(), "parent": parent,
+        "metrics": {"accuracy": accuracy, "loss": 1 - accuracy} if status == "completed" else {},
+        "num_params": 100 + 10 * round_, "epochs": len(curve), "train_seconds": 2.0, "curve": curve,
+        "started_at": f"2024-01-0{int(run_id[3])}T10:0{round_}:00+00:00", "stopped_early": len(curve) < 3,
+        "error": None if status == "completed" else f"NaN loss {HOSTILE_CLASS}",
+    }
+
+
+def _details():
+    totals = [sum(row) for row in MATRIX]
+    return {"per_class": [{"class": name, "precision": 0.5, "recall": MATRIX[i][i] / totals[i], "support": totals[i]}
+                          for i, name in enumerate(CLASSES)],
+            "confusion_matrix": MATRIX}
+
+
+def _board(run_id, chosen="ensemble", eval_accuracy=0.8, test_accuracy=0.75, trial_ids=("run1-r1-00",)):
+    return {"chosen": chosen, "study": HOSTILE_STUDY, "run_id": run_id, "task": "classification",
+            "objective": {"metric": "accuracy", "direction": "maximize"},
+            "candidates": [{"name": name, "trial_ids": list(trial_ids), "num_params": 120,
+                            "eval": {"accuracy": eval_accuracy + 0.01 * i}, "test": {"accuracy": test_accuracy + 0.01 * i},
+                            "test_details": _details(), "eval_details": _details(), "latency_ms": 1.5}
+                           for i, name in enumerate(("best_single", chosen, "distilled"))]}
+
+
+@pytest.fixture(scope="module")
+def study_page():
+    trials = [
+        _classification_trial("run1-r1-00", "run1", 1, 0.70, [0.5, 0.6, 0.70]),
+        _classification_trial("run1-r1-01", "run1", 1, 0.60, [0.4, 0.60]),
+        _classification_trial("run2-r1-00", "run2", 1, 0.85, [0.6, 0.8, 0.85], parent="run1-r1-00"),
+        _classification_trial("run2-r1-01", "run2", 1, 0.0, [0.3], status="failed"),
+        _classification_trial("run2-r2-00", "run2", 2, 0.80, [], parent="run2-r1-00"),  # no curve recorded
+        _classification_trial(f"{HOSTILE_RUN}-r1-00", HOSTILE_RUN, 1, 0.0, [], status="failed"),
+    ]
+    history = [
+        {"run_id": "run1", "candidate": "best_single", "num_params": 100, "eval": {"accuracy": 0.70}, "blessed": True,
+         "pushed": True, "pushed_to": "/serving/1", "model_uri": "/m/1", "baseline_model": None,
+         "written_at": "2024-01-01T11:00:00+00:00"},
+        {"run_id": "run2", "candidate": "ensemble", "num_params": 120, "eval": {"accuracy": 0.65}, "blessed": False,
+         "pushed": False, "pushed_to": None, "model_uri": "/m/2", "baseline_model": "/m/1", "baseline_run": "run1",
+         "written_at": "2024-01-02T11:00:00+00:00"},
+    ]
+    earlier = {"run1": _board("run1", chosen="best_single", eval_accuracy=0.69, test_accuracy=0.66)}
+    board = _board("run2", trial_ids=("run2-r1-00", "run1-r1-00"))
+    page = report.build_report(board, trials, {"name": HOSTILE_STUDY, "task": "classification", "class_names": CLASSES},
+                               generated_at="2024-01-02 12:00 UTC", history=history, leaderboards=earlier)
+    return {"page": page, "trials": trials}
+
+
+def _between(page: str, start: str, end: str) -> str:
+    return page.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_learning_curves_one_line_per_completed_trial_with_a_curve(study_page):
+    page = study_page["page"]
+    chart = _between(page, "<h2>Learning curves</h2>", "</section>")
+    with_curve = [t for t in study_page["trials"] if t["status"] == "completed" and t["curve"]]
+    assert chart.count("<polyline ") == chart.count('<polyline class="curve') == len(with_curve) == 3
+    # The chosen model's trials (the ensemble's members) in colour, the rest faint.
+    assert chart.count('class="curve chosen"') == 2 and chart.count('class="curve"') == 1
+    assert 'data-trial="run1-r1-01"' in chart and "eval accuracy" in chart
+    # One point per epoch: run2-r1-00 has three.
+    line = _between(chart, 'data-trial="run2-r1-00" points="', '"')
+    assert len(line.split()) == 3
+
+
+def test_confusion_matrix_counts_and_escaped_class_names(study_page):
+    page = study_page["page"]
+    table = _between(page, '<table class="confusion">', "</table>")
+    rows = table.split("<tbody>", 1)[1].split("<tr>")[1:]
+    counts = [[int(cell.split('"', 1)[0]) for cell in row.split('data-count="')[1:]] for row in rows]
+    assert counts == MATRIX
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in table
+    assert "R&amp;D &#34;new&#34; &lt;b&gt;" in table
+    # The heat: a full row share is the darkest cell.
+    assert "rgba(0,114,178,0.850)" in table and "rgba(0,114,178,0.000)" in table
+    per_class = _between(page, '<table class="per-class">', "</table>")
+    assert per_class.count("<tr>") == 1 + len(CLASSES)
+    assert '<td class="num">10</td>' in per_class  # the support of the hostile class
+
+
+def test_no_confusion_matrix_for_regression():
+    trials = [_trial("run1-r1-00", 1, 3.0, 100)]
+    board = {"chosen": "ensemble", "study": "houses", "run_id": "run1", "task": "regression",
+             "candidates": [{"name": "ensemble", "trial_ids": ["run1-r1-00"], "eval": {"rmse": 1.0}, "test": {"rmse": 1.1}}]}
+    page = report.build_report(board, trials)
+    assert 'class="confusion"' not in page and 'class="per-class"' not in page
+
+
+def test_timeline_lists_every_run(study_page):
+    page = study_page["page"]
+    table = _between(page, '<table class="timeline">', "</table>")
+    runs = [row.split('"', 1)[0] for row in table.split('data-run="')[1:]]
+    assert runs == ["run1", "run2", "run3&lt;i&gt;&amp;"]
+    run1, run2, run3 = table.split("<tbody>", 1)[1].split("</tbody>")[0].split("<tr ")[1:]
+    # run1: pushed, its own model in production; run2: not blessed, compared with run1's model.
+    assert "/serving/1" in run1 and "<td>yes</td>" in run1 and "0.69" in run1 and "0.66" in run1
+    assert "<strong>no</strong>" in run2 and "not pushed" in run2 and "<td>run1</td>" in run2
+    assert "no leaderboard" in run3
+    # After each run the production model stays run1's.
+    assert run2.rstrip().endswith("<td>run1</td></tr>") and run3.rstrip().endswith("<td>run1</td></tr>")
+    chart = _between(page, "<h2>Production</h2>", "</section>")
+    assert chart.count('<polyline class="production"') == 1 and chart.count('class="run-score"') == 2
+
+
+def test_no_user_string_appears_unescaped(study_page):
+    page = study_page["page"]
+    for hostile in (HOSTILE_CLASS, AMPERSAND_CLASS, HOSTILE_STUDY, HOSTILE_BLOCK, HOSTILE_RUN, "<b>", "<i>"):
+        assert hostile not in page, hostile
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # Escaped once, never twice.
+    assert "&amp;amp;" not in page and "&amp;lt;" not in page and "&amp;#" not in page
+    assert page.count("<script") == 1
+    # The page's policy is the strict one, verbatim.
+    assert f'<meta http-equiv="Content-Security-Policy" content="{report.CSP}">' in page
+    for reference in ("http://", "https://", "src=", "<link"):
+        assert reference not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_every_user_string_reads_back_as_text(study_page):
+    """What a browser shows: the parsed page's text holds each name as written."""
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.parts, self.tags = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+
+        def handle_data(self, data):
+            self.parts.append(data)
+
+    parser = Text()
+    parser.feed(study_page["page"])
+    text = "".join(parser.parts)
+    for name in (HOSTILE_CLASS, AMPERSAND_CLASS, HOSTILE_STUDY, HOSTILE_BLOCK, HOSTILE_RUN):
+        assert name in text, name
+    assert parser.tags.count("script") == 1 and "img" not in parser.tags and "b" not in parser.tags
+
+
+def test_the_template_ships_with_the_package():
+    """An installed (not editable) package has the template: pyproject's
+    package-data names it (the Dockerfile installs the project with pip)."""
+    import fnmatch
+    from pathlib import Path
+
+    tomli = pytest.importorskip("tomli")
+    root = Path(report.__file__).resolve().parent.parent
+    config = tomli.loads((root / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["pipeline"]
+    templates = sorted(p.relative_to(root / "pipeline").as_posix() for p in (root / "pipeline" / "templates").iterdir())
+    assert report.TEMPLATE in {Path(t).name for t in templates}
+    assert all(any(fnmatch.fnmatch(t, pattern) for pattern in patterns) for t in templates)
+    assert "jinja2" in {d.split("=")[0].split("[")[0].strip().lower() for d in config["project"]["dependencies"]}
