@@ -36,7 +36,9 @@ import pytest
 from pipeline.cli import main
 from tests.contract.kfp_tasks import CompiledPipeline
 
-pytestmark = pytest.mark.e2e
+# The session fixture `study` runs four compiled jobs (about 5 minutes on 2 cores, more on a busy
+# machine) inside the time limit of whichever test uses it first: a larger limit than the default.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "model-search-test"
