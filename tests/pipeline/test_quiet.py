@@ -31,7 +31,8 @@ LOGGERS = (quiet.TENSORFLOW_LOGGER, "absl", "apache_beam", "tfx", "ml_metadata",
 @pytest.fixture
 def clean(monkeypatch):
     """Every warning shown (pytest's filters ignore deprecations), PYTHONWARNINGS
-    unset; the filters, the environment and the loggers are restored after."""
+    unset, no deprecation filter on the tensorflow logger; the filters, the
+    environment and the loggers are restored after."""
     from absl import logging as absl_logging
 
     for name in ("PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL", "GLOG_minloglevel"):
@@ -40,6 +41,9 @@ def clean(monkeypatch):
         if name == "PYTHONWARNINGS" or not present:
             monkeypatch.delenv(name)
     saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).filters)) for name in LOGGERS}
+    # An earlier test's quiet run may have left its filter on the tensorflow logger.
+    tensorflow = logging.getLogger(quiet.TENSORFLOW_LOGGER)
+    tensorflow.filters[:] = [f for f in tensorflow.filters if not isinstance(f, quiet.DeprecationNotices)]
     verbosity = absl_logging.get_verbosity()
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
