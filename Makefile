@@ -16,7 +16,7 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast run lock clean specs config-docs image bench bench-quick
+.PHONY: setup test test-fast test-integration test-e2e run lock clean specs config-docs image bench bench-quick
 
 setup: $(STAMP)
 
@@ -28,12 +28,20 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# Test tiers (docs/testing.md): unit (no marker), integration, e2e. `make test`
+# runs all three (CI); the others run one tier each.
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Unit tests only (no end-to-end pipeline runs).
+# Unit tests only: in-process, no TFX executors, pipelines, worker processes or services (under 3 minutes on 2 cores).
 test-fast: setup
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e and not integration" $(PYTEST_ARGS)
+
+test-integration: setup
+	$(PY) -m pytest -m "integration and not e2e" $(PYTEST_ARGS)
+
+test-e2e: setup
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 # The main job on the embedded default: a search on the built-in mnist1d data
 # with a small budget. Results go to runs/mnist1d unless RUN_ARGS says otherwise.

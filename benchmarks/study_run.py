@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import psutil
+
 FITTING_NODES = ("Distiller",)
 # ModelValidator is the TFX Evaluator (node id `Evaluator`) checking the winner against the blessed baseline.
 EVALUATION_NODES = ("Ensembler", "SearchEvaluator", "ModelValidator")
@@ -68,7 +70,14 @@ def cli(*args: str) -> list[str]:
 
 
 class MemorySampler(threading.Thread):
-    """Resident memory (MiB) of a process and all its descendants, every `interval` seconds."""
+    """Resident memory (MiB) of a process and all its descendants, every `interval` seconds.
+
+    The peak is the largest sample (`memory_report`), so a spike shorter than
+    `interval` can be missed. The kernel's high-water marks would not do better:
+    VmHWM (which psutil does not read for other processes) is one process's own
+    peak, and `getrusage(RUSAGE_CHILDREN).ru_maxrss` the peak of the largest
+    single descendant that has been waited for. The runner and its workers peak
+    at different moments; what is reported is their sum at one moment."""
 
     def __init__(self, pid: int, interval: float = 2.0):
         super().__init__(daemon=True)
@@ -87,25 +96,19 @@ class MemorySampler(threading.Thread):
 
 
 def tree_rss_mib(root: int) -> float:
-    parents: dict[int, int] = {}
-    rss: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    """Resident memory of `root` and its descendants now (0 once it is gone)."""
+    try:
+        process = psutil.Process(root)
+        tree = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for member in tree:
         try:
-            status = Path(f"/proc/{entry}/status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        parents[int(entry)] = int(fields.get("PPid", "0").strip())
-        rss[int(entry)] = float(fields.get("VmRSS", "0 kB").split()[0]) / 1024
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(rss.get(pid, 0.0) for pid in tree)
+            total += member.memory_info().rss
+        except psutil.Error:  # ended between the listing and the reading
+            pass
+    return total / 2**20
 
 
 def run_measured(args: list[str], output: Path) -> dict:

@@ -12,8 +12,8 @@ import logging
 import os
 import sys
 import traceback
-import warnings
 
+from pipeline import quiet
 from pipeline.commands import COMMAND_MODULES
 from search_algo.errors import UserError
 
@@ -43,9 +43,9 @@ def _configure_logging(debug: bool) -> None:
         # ML Metadata's C++ logs through glog, read when it loads: a failed
         # connection would add its own lines to the CLI's one-line error.
         os.environ.setdefault("GLOG_minloglevel", "3")
-        # Google client libraries warn about Python 3.10 on import.
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
+    # Libraries' deprecation notices (the Google client libraries warn about
+    # Python 3.10 on import): not on stderr unless --debug.
+    quiet.silence_deprecations(debug)
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s" if debug else "%(levelname)s: %(message)s",

@@ -9,17 +9,19 @@ import time
 import warnings
 from typing import Any, Optional
 
+from pipeline import quiet
+
 log = logging.getLogger(__name__)
 
 
 def quiet_libraries(debug: bool) -> None:
-    """TensorFlow, Beam and TFX log at INFO by default; users see our lines only."""
+    """TensorFlow, Beam and TFX log at INFO by default; users see our lines only.
+    Idempotent: called again once TFX and Beam are imported (pipeline/quiet.py)."""
+    # Deprecation warnings, here and in the worker processes (PYTHONWARNINGS,
+    # they warn while importing TFX), and TensorFlow's deprecation log lines.
+    quiet.silence_deprecations(debug)
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        # Inherited by worker processes, which warn while importing TFX.
-        os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="apache_beam")
         from absl import logging as absl_logging
 
@@ -111,6 +113,8 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
     from pipeline.parallel_runner import ParallelDagRunner
     from pipeline.study_store import StudyStore
 
+    # Importing Beam just put its deprecation-warning filter in front of ours.
+    quiet_libraries(debug)
     connection_config = factory.metadata_connection_config(config)
     record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)
     store = StudyStore(connection_config, config.pipeline_name, record=record)

@@ -137,14 +137,16 @@ def _die_with_parent() -> None:
 def _worker_init(debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
     _die_with_parent()
     os.environ.update(environment)
+    from pipeline import local_runner
+
+    # After this module's imports of TFX and Beam, whose deprecation-warning
+    # filter went in front of the PYTHONWARNINGS this worker inherited.
+    local_runner.quiet_libraries(debug)
     import tensorflow as tf
 
     # Concurrent trainers share the cores: one TensorFlow thread pool per
     # worker sized to its share beats every worker fighting for all cores.
     tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
-    from pipeline import local_runner
-
-    local_runner.quiet_libraries(debug)
     # TFX maps artifact type names to classes among those imported.
     import components.artifacts  # noqa: F401
     from pipeline.cli import OWN_LOGGERS

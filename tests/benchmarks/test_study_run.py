@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import os
+import subprocess
+import sys
 
+import psutil
 import pytest
 
 from benchmarks import headline, study_run
@@ -60,6 +63,20 @@ def test_memory_report_measures_growth_after_start_up():
 
 def test_tree_rss_includes_this_process():
     assert study_run.tree_rss_mib(os.getpid()) > 10
+
+
+def test_tree_rss_adds_the_descendants_and_is_zero_once_the_root_is_gone():
+    child = subprocess.Popen([sys.executable, "-c", "import time; block = b'x' * (64 * 2**20); "
+                              "print(len(block), flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+    try:
+        child.stdout.readline()  # its 64 MiB are written (resident)
+        assert study_run.tree_rss_mib(child.pid) > 64
+        alone = psutil.Process(os.getpid()).memory_info().rss / 2**20
+        assert study_run.tree_rss_mib(os.getpid()) > alone + 64
+    finally:
+        child.kill()
+        child.wait()
+    assert study_run.tree_rss_mib(child.pid) == 0
 
 
 def test_accuracy_over_time_keeps_the_best_so_far():

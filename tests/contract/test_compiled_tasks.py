@@ -36,7 +36,9 @@ import pytest
 from pipeline.cli import main
 from tests.contract.kfp_tasks import CompiledPipeline
 
-pytestmark = pytest.mark.e2e
+# The session fixture `study` runs four compiled jobs inside the time limit of whichever test uses
+# it first (277-311 s on 2 cores, more on a busy machine): a larger limit than the default 900 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "model-search-test"

@@ -63,25 +63,35 @@ def bad_inputs(tmp_path_factory):
     return root
 
 
+def refused_by_the_ingest(args, message):
+    """A case the DataIngest node refuses, inside a started pipeline: a worker
+    process importing TFX, seconds each, hence the integration tier. The other
+    cases are refused by `run`'s checks before TFX starts."""
+    return pytest.param(args, message, marks=pytest.mark.integration)
+
+
 BAD_INPUTS = [
     (["--data", "{root}/missing.csv"], "missing.csv: no such file"),
-    (["--data", "{root}/empty.csv"], "empty.csv: the file is empty"),
-    (["--data", "{root}/header_only.csv"], "header_only.csv: has a header but no data rows"),
-    (["--data", "{root}/one_class.csv", "--label", "price"], "no label column 'price'; the columns are: a, b, label"),
-    (["--data", "{root}/one_class.csv"], "label 'label' has a single class ('x')"),
-    (["--data", "{root}/text_in_numbers.csv"], "column 'age' is numeric but lines 6, 10 hold text ('abc', '?x')"),
-    (["--data", "{root}/latin1.csv"], "latin1.csv: not UTF-8 text (byte 0xe9 on line 2)"),
-    (["--data", "{root}/empty_class"], "class folder 'empty' holds no images"),
-    (["--data", "{root}/all_corrupt"], "none of the 2 images could be read"),
-    (["--data", "{root}/bad_wavs"], "none of the 2 WAV files could be read"),
+    refused_by_the_ingest(["--data", "{root}/empty.csv"], "empty.csv: the file is empty"),
+    refused_by_the_ingest(["--data", "{root}/header_only.csv"], "header_only.csv: has a header but no data rows"),
+    refused_by_the_ingest(["--data", "{root}/one_class.csv", "--label", "price"],
+                          "no label column 'price'; the columns are: a, b, label"),
+    refused_by_the_ingest(["--data", "{root}/one_class.csv"], "label 'label' has a single class ('x')"),
+    refused_by_the_ingest(["--data", "{root}/text_in_numbers.csv"],
+                          "column 'age' is numeric but lines 6, 10 hold text ('abc', '?x')"),
+    refused_by_the_ingest(["--data", "{root}/latin1.csv"], "latin1.csv: not UTF-8 text (byte 0xe9 on line 2)"),
+    refused_by_the_ingest(["--data", "{root}/empty_class"], "class folder 'empty' holds no images"),
+    refused_by_the_ingest(["--data", "{root}/all_corrupt"], "none of the 2 images could be read"),
+    refused_by_the_ingest(["--data", "{root}/bad_wavs"], "none of the 2 WAV files could be read"),
     (["--data", "ram://nowhere/missing.csv"], "ram://nowhere/missing.csv: no such file or directory"),
     (["--data", "nowhere://bucket/x.csv"], "nowhere://bucket/x.csv: cannot read it (UnimplementedError: "),
-    (["--dataset", "cifar10"], "unknown built-in data set 'cifar10'"),
+    refused_by_the_ingest(["--dataset", "cifar10"], "unknown built-in data set 'cifar10'"),
     (["--dataset", "wine", "--split", "0.5,0.1,0.1"],
      "--split: must be three non-negative numbers [train, eval, test] summing to 1"),
     # An absolute glob is expanded (the second fails on the file it found).
-    (["--data", "{root}/nowhere/*.tfrecord"], "no file matches {root}/nowhere/*.tfrecord"),
-    (["--data", "{root}/records/*.tfrecord"], "{root}/records/bad.tfrecord: not a readable TFRecord file"),
+    refused_by_the_ingest(["--data", "{root}/nowhere/*.tfrecord"], "no file matches {root}/nowhere/*.tfrecord"),
+    refused_by_the_ingest(["--data", "{root}/records/*.tfrecord"],
+                          "{root}/records/bad.tfrecord: not a readable TFRecord file"),
     (["--dataset", "wine", "--seed", "-1"], "--seed: must be an integer from 0 to 2147483647, got -1"),
     (["--dataset", "wine", "--seed", "4294967296"], "--seed: must be an integer from 0 to 2147483647, got 4294967296"),
     (["--dataset", "wine", "--metadata", "mysql://u:SECRET@127.0.0.1:abc/db"],
@@ -93,7 +103,7 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[m[:30] for _, m in BAD_INPUTS])
+@pytest.mark.parametrize("args,message", BAD_INPUTS, ids=[getattr(case, "values", case)[1][:30] for case in BAD_INPUTS])
 def test_bad_input_exits_2_with_one_clear_line(args, message, bad_inputs, tmp_path, capsys):
     argv = ["run", *[a.format(root=bad_inputs) for a in args], "--output", str(tmp_path / "run")]
     assert main(argv) == 2
@@ -151,6 +161,7 @@ def test_the_study_is_named_after_the_data(data, study):
     assert build_config({}, {"data": data}).study_name == study
 
 
+@pytest.mark.integration  # two starts of the installed command
 def test_bad_input_from_the_installed_command_and_debug_traceback(tmp_path):
     script = shutil.which("model-search", path=os.path.dirname(sys.executable))
     assert script, "the model-search console script is not installed"

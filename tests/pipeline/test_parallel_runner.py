@@ -29,6 +29,7 @@ def run_two_nodes(root) -> tuple[ParallelDagRunner, dict[str, int]]:
     return runner, pids
 
 
+@pytest.mark.integration  # a two-node pipeline in worker processes
 def test_workers_over_the_limit_are_replaced_between_nodes(tmp_path, monkeypatch):
     monkeypatch.setenv(WORKER_MEMORY_ENV, "1")  # every worker is over 1 MiB
     runner, pids = run_two_nodes(tmp_path)
@@ -36,6 +37,7 @@ def test_workers_over_the_limit_are_replaced_between_nodes(tmp_path, monkeypatch
     assert pids["FirstPid"] != pids["SecondPid"] and os.getpid() not in pids.values()
 
 
+@pytest.mark.integration  # a two-node pipeline in worker processes
 def test_workers_are_reused_under_the_limit(tmp_path, monkeypatch):
     monkeypatch.delenv(WORKER_MEMORY_ENV, raising=False)
     runner, pids = run_two_nodes(tmp_path)

@@ -1,4 +1,7 @@
-"""The DataIngest executor on every source: written splits, dataset spec, decoded values."""
+"""The DataIngest executor on every source: written splits, dataset spec, decoded values.
+
+The tests on `ingested` data are in the integration tier (docs/testing.md): the
+fixture runs the executor's Beam pipeline on six sources."""
 
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ def ingested(tmp_path_factory, csv_file, image_folder, audio_folder, tfrecord_fi
     return {name: (config, *run_ingest(config, tmp_path_factory.mktemp(name))) for name, config in configs.items()}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", ["csv", "images", "audio", "tfrecord", "digits", "diabetes"])
 def test_splits_are_written_and_match_the_plan(ingested, name):
     config, examples, _, spec = ingested[name]
@@ -48,6 +52,7 @@ def test_splits_are_written_and_match_the_plan(ingested, name):
         assert len(read_split(examples, split)) == len(plan.splits[split]) == spec.split_sizes[split]
 
 
+@pytest.mark.integration
 def test_csv_values_spec_and_statistics(ingested, csv_file):
     config, examples, spec_artifact, spec = ingested["csv"]
     assert spec_artifact.get_string_custom_property("task") == "classification"
@@ -70,6 +75,7 @@ def test_csv_values_spec_and_statistics(ingested, csv_file):
     assert sum(spec.class_counts["train"].values()) == spec.split_sizes["train"]
 
 
+@pytest.mark.integration
 def test_image_values(ingested, image_folder):
     config, examples, _, spec = ingested["images"]
     feature = spec.feature("image")
@@ -82,6 +88,7 @@ def test_image_values(ingested, image_folder):
     assert spec.class_names == ["circle", "square", "stripes"]
 
 
+@pytest.mark.integration
 def test_audio_values(ingested):
     _, examples, _, spec = ingested["audio"]
     feature = spec.feature("audio")
@@ -91,6 +98,7 @@ def test_audio_values(ingested):
     assert np.isfinite(spectrogram).all() and spectrogram.std() > 0.1
 
 
+@pytest.mark.integration
 def test_tfrecord_values(ingested):
     _, examples, _, spec = ingested["tfrecord"]
     assert spec.class_names == ["setosa", "versicolor", "virginica"]
@@ -101,6 +109,7 @@ def test_tfrecord_values(ingested):
         assert abs(values_of(example, "petal_length")[0] - label) < 1.5
 
 
+@pytest.mark.integration
 def test_builtin_spec(ingested):
     _, examples, _, digits = ingested["digits"]
     assert digits.input_kind == "image" and digits.feature("image").shape == [8, 8, 1]

@@ -1,5 +1,8 @@
 """Proposer, Trainer, Ensembler, Distiller and SearchEvaluator executors on
-real (small) ingested data, run as a runner would on hand-built artifacts."""
+real (small) ingested data, run as a runner would on hand-built artifacts.
+
+Integration tier (docs/testing.md): each test ingests with Beam or trains through the
+executors; the Trainer's parts that need neither are in tests/components/test_trainer_parts.py."""
 
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from search_algo.algorithms import ALGORITHM_NAMES
 from search_algo.architecture import Architecture
 from search_algo.trial import Trial
 from tests.tfx_helpers import history_artifact, new_artifact, run_ingest
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -490,24 +495,6 @@ def test_a_damaged_trial_cache_entry_is_trained_again_not_trusted(wine, round_on
         assert os.path.exists(os.path.join(trial.path, "model.weights.h5"))
 
 
-def test_the_watchdog_stops_a_trial_past_its_limit_from_outside_and_says_where(tmp_path):
-    import time
-
-    from components.trainer.watchdog import TrialWatchdog
-
-    expired, stopped = [], []
-    with TrialWatchdog(0.2, expired.append, stop=lambda: stopped.append(True), grace_seconds=0.1) as watchdog:
-        watchdog.phase = "saving the model"
-        time.sleep(1.0)
-    assert stopped == [True] and watchdog.expired
-    assert expired[0].startswith("exceeded the per-trial time limit of 0.2 s: stopped from outside after")
-    assert expired[0].endswith("while saving the model")
-    with TrialWatchdog(5, expired.append, stop=lambda: stopped.append(True)):
-        pass
-    time.sleep(0.1)
-    assert stopped == [True], "a trial within its limit is left alone"
-
-
 @pytest.mark.parametrize("algorithm", ALGORITHM_NAMES)
 def test_every_algorithm_proposes_new_distinct_candidates_from_real_history(wine, round_one, tmp_path, algorithm):
     """The Proposer with each algorithm, on round one's real trained trials (the
@@ -527,22 +514,3 @@ def test_every_algorithm_proposes_new_distinct_candidates_from_real_history(wine
         "round two does not propose what round one trained"
     round_one_ids = {t.trial_id for t in trial_files.trials_of(results)}
     assert all(t.parent is None or t.parent in round_one_ids for t in second)
-
-
-def test_the_trial_cache_knows_the_data_by_what_was_read_not_where_the_examples_are():
-    """A resubmitted run ingests the same data into a new artifact; its trials
-    must still be found (and different data must not be)."""
-    trial = Trial("run1-r1-00", 1, 0, Architecture.from_dict({"blocks": [{"name": "dense"}]}), seed=0,
-                  algorithm="beam", run_id="run1", study="s")
-    properties = {"epochs": 2, "code_version": "test"}
-
-    def examples(uri, fingerprint):
-        item = standard_artifacts.Examples()
-        item.uri = uri
-        item.set_string_custom_property("data_fingerprint", fingerprint)
-        return item
-
-    first = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-1/DataIngest/examples", "f1"))
-    again = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-2/DataIngest/examples", "f1"))
-    other = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-2/DataIngest/examples", "f2"))
-    assert first == again != other

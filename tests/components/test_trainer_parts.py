@@ -1,0 +1,47 @@
+"""The Trainer's parts that need no data and no training: the watchdog that
+stops a trial from outside, and the trial cache's key. (The Trainer itself, on
+real data: tests/components/search/test_search_components.py.)"""
+
+from __future__ import annotations
+
+import time
+
+from tfx.types import standard_artifacts
+
+from components.trainer import executor as trainer_executor
+from components.trainer.watchdog import TrialWatchdog
+from search_algo.architecture import Architecture
+from search_algo.trial import Trial
+
+
+def test_the_watchdog_stops_a_trial_past_its_limit_from_outside_and_says_where(tmp_path):
+    expired, stopped = [], []
+    with TrialWatchdog(0.2, expired.append, stop=lambda: stopped.append(True), grace_seconds=0.1) as watchdog:
+        watchdog.phase = "saving the model"
+        time.sleep(1.0)
+    assert stopped == [True] and watchdog.expired
+    assert expired[0].startswith("exceeded the per-trial time limit of 0.2 s: stopped from outside after")
+    assert expired[0].endswith("while saving the model")
+    with TrialWatchdog(5, expired.append, stop=lambda: stopped.append(True)):
+        pass
+    time.sleep(0.1)
+    assert stopped == [True], "a trial within its limit is left alone"
+
+
+def test_the_trial_cache_knows_the_data_by_what_was_read_not_where_the_examples_are():
+    """A resubmitted run ingests the same data into a new artifact; its trials
+    must still be found (and different data must not be)."""
+    trial = Trial("run1-r1-00", 1, 0, Architecture.from_dict({"blocks": [{"name": "dense"}]}), seed=0,
+                  algorithm="beam", run_id="run1", study="s")
+    properties = {"epochs": 2, "code_version": "test"}
+
+    def examples(uri, fingerprint):
+        item = standard_artifacts.Examples()
+        item.uri = uri
+        item.set_string_custom_property("data_fingerprint", fingerprint)
+        return item
+
+    first = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-1/DataIngest/examples", "f1"))
+    again = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-2/DataIngest/examples", "f1"))
+    other = trainer_executor.trial_cache_key(trial, properties, examples("gs://b/job-2/DataIngest/examples", "f2"))
+    assert first == again != other
