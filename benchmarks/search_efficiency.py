@@ -114,7 +114,7 @@ def load_mnist1d(split_seed: int = 0) -> Data:
 
 
 def test_accuracy(trial_dir: str, data: Data) -> float:
-    from components.trainer.training import load_trial_model
+    from components.trial_model import load_trial_model
 
     model, _ = load_trial_model(trial_dir, data.spec)
     probabilities = model.predict(data.test.features, batch_size=1024, verbose=0)

@@ -13,10 +13,6 @@ from tfx.types import artifact, artifact_utils
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.model_builder import parse_feature_spec
 
-# Set by the ingest on its Examples: identifies the data they hold (what was
-# read, how it was split), wherever the artifact lives.
-DATA_FINGERPRINT_PROPERTY = "data_fingerprint"
-
 
 def split_files(examples: artifact.Artifact, split: str) -> list[str]:
     files = sorted(fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*")))

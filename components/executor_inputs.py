@@ -8,20 +8,16 @@ from tfx import types
 from tfx.types import artifact_utils
 
 from components import fan_in, trial_files
-from components.ingest.executor import read_dataset_spec
+from components.dataset_spec_artifact import read_dataset_spec
+from components.keys import (
+    DATASET_SPEC_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, RUN_ID_PROPERTY, STOPPED_PROPERTY,
+    STUDY_HISTORY_KEY,
+)
 from search_algo import module_file as user_modules
 from search_algo import objective as objectives
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.errors import RunFailing
 from search_algo.trial import Trial
-
-EXAMPLES_KEY = "examples"
-DATASET_SPEC_KEY = "dataset_spec"
-# The run's TrialHistory (components/study_history): its id and the earlier runs' trials.
-STUDY_HISTORY_KEY = "study_history"
-MODULE_FILE_KEY = "module_file"
-# The study's objective (search_algo/objective.py); unset: the task's default.
-OBJECTIVE_KEY = "objective"
 
 
 def load_user_modules(exec_properties: Mapping[str, Any]) -> None:
@@ -47,7 +43,7 @@ def examples_and_spec(input_dict: Mapping[str, list[types.Artifact]]) -> tuple[t
 def run_id(input_dict: Mapping[str, list[types.Artifact]]) -> str:
     """This run's id, as the StudyHistory node resolved it."""
     history = artifact_utils.get_single_instance(input_dict[STUDY_HISTORY_KEY])
-    return history.get_string_custom_property(trial_files.RUN_ID_PROPERTY)
+    return history.get_string_custom_property(RUN_ID_PROPERTY)
 
 
 def earlier_trials(input_dict: Mapping[str, list[types.Artifact]]) -> list[Trial]:
@@ -72,6 +68,6 @@ def stop_if_a_trainer_stopped(input_dict: Mapping[str, list[types.Artifact]], pr
     """A trainer stops its share when too many trials failed in a row; the
     next node (Proposer, Ensembler) then stops the run with the reasons."""
     for item in fan_in.fan_in_artifacts(prefix, input_dict):
-        message = item.get_string_custom_property(trial_files.STOPPED_PROPERTY)
+        message = item.get_string_custom_property(STOPPED_PROPERTY)
         if message:
             raise RunFailing(f"stopped: {message}")

@@ -10,23 +10,18 @@ from typing import Iterable
 from tfx.types import artifact
 
 from components.files import read_text, write_text
+from components.keys import RUN_ID_PROPERTY, TRIALS_PROPERTY
 from search_algo.trial import Trial, trials_from_json, trials_to_json
 
 TRIAL_FILE = "trial.json"
 WEIGHTS_FILE = "model.weights.h5"
 HISTORY_FILE = "history.json"
-TRIALS_PROPERTY = "trials_json"
 # Written by the Proposer beside its proposals: the early-stopping rule and
 # the reference curves of the study's finished trials.
 STOPPING_FILE = "stopping.json"
 # A TrialHistory artifact: its trials in a file (a long study holds thousands,
 # too many for a property) and this run's id as a property.
 TRIAL_HISTORY_FILE = "trials.json"
-RUN_ID_PROPERTY = "run_id"
-# On Proposals: how many of this run's trials had failed in a row before the round.
-CONSECUTIVE_FAILURES_PROPERTY = "consecutive_failures"
-# On TrialResults: why the trainer stopped its share early (too many failures in a row).
-STOPPED_PROPERTY = "stopped"
 
 
 def trials_of(artifacts: Iterable[artifact.Artifact]) -> list[Trial]:

@@ -42,6 +42,8 @@ from typing import Any, Iterable, Optional
 
 from tfx.dsl.io import fileio
 
+from components import keys
+from components.keys import RUN_ID_PROPERTY
 from search_algo.errors import UserError
 from search_algo.objective import Objective, resolve
 from search_algo.retention import Retention, kept_trials, parse_retention
@@ -64,7 +66,6 @@ NOT_NODES = {"StudyRecord", TRIAL_CACHE_DIR, "tensorboard", "serving"}
 MODEL_TYPES = ("Model", "PushedModel")
 TRIAL_RESULTS_TYPE = "components.TrialResults"
 TRIAL_HISTORY_TYPE = "components.TrialHistory"
-RUN_ID_PROPERTY = "run_id"
 
 
 @dataclasses.dataclass
@@ -331,7 +332,7 @@ def _trial_folders(view: _Study, metadata: _Metadata, root: str) -> list[Removal
     for artifact in metadata.live(view.name, TRIAL_RESULTS_TYPE):
         if not _inside(artifact.uri, root) or metadata.run_id(artifact.id) not in view.finished:
             continue
-        value = artifact.custom_properties.get("trials_json")
+        value = artifact.custom_properties.get(keys.TRIALS_PROPERTY)
         listed = {t.trial_id for t in trials_from_json(value.string_value if value is not None else "[]")}
         for name in _children(artifact.uri):
             path = posixpath.join(artifact.uri, name)

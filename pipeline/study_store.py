@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components import keys
 from pipeline import metadata_uri
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.trial import Trial, trials_from_json
@@ -65,25 +66,25 @@ class StudyStore:
         a trial recorded twice (a cached re-run) is listed once."""
         seen: dict[str, Trial] = {}
         for artifact in self._artifacts(TRIAL_RESULTS_TYPE):
-            for trial in trials_from_json(self._string(artifact, "trials_json") or "[]"):
+            for trial in trials_from_json(self._string(artifact, keys.TRIALS_PROPERTY) or "[]"):
                 if trial.path and not trial.path.startswith("/") and "://" not in trial.path:
                     trial.path = f"{artifact.uri}/{trial.path}"
                 seen.setdefault(trial.trial_id, trial)
         return list(seen.values())
 
     def run_ids(self) -> list[str]:
-        runs = {self._string(a, "run_id") for a in self._artifacts(PROPOSALS_TYPE)}
+        runs = {self._string(a, keys.RUN_ID_PROPERTY) for a in self._artifacts(PROPOSALS_TYPE)}
         return sorted((r for r in runs if r), key=_run_number)
 
     def finished_run_ids(self) -> set[str]:
         """Runs whose last node, the Pusher, has finished (pushed or not): a
         run that died anywhere before it - even after its leaderboard - is
         unfinished, and the next `run` resumes it."""
-        runs = {self._string(model, "run_id") for model in self._chosen_models()}
+        runs = {self._string(model, keys.RUN_ID_PROPERTY) for model in self._chosen_models()}
         return {run for run in runs if run and self.validation(run) is not None}
 
     def leaderboard(self, run_id: Optional[str] = None) -> Optional[dict[str, Any]]:
-        boards = [a for a in self._artifacts(LEADERBOARD_TYPE) if run_id is None or self._string(a, "run_id") == run_id]
+        boards = [a for a in self._artifacts(LEADERBOARD_TYPE) if run_id is None or self._string(a, keys.RUN_ID_PROPERTY) == run_id]
         if not boards:
             return None
         return json.loads(self._string(boards[-1], "leaderboard_json") or "null")
@@ -92,7 +93,7 @@ class StudyStore:
         """Each run's newest leaderboard (run id -> leaderboard), oldest run first."""
         boards: dict[str, dict[str, Any]] = {}
         for artifact in self._artifacts(LEADERBOARD_TYPE):
-            run_id, board = self._string(artifact, "run_id"), json.loads(self._string(artifact, "leaderboard_json") or "null")
+            run_id, board = self._string(artifact, keys.RUN_ID_PROPERTY), json.loads(self._string(artifact, keys.LEADERBOARD_JSON_PROPERTY) or "null")
             if run_id and board:
                 boards.pop(run_id, None)
                 boards[run_id] = board
@@ -107,7 +108,7 @@ class StudyStore:
         model in production) and whether the Pusher pushed it, found through
         the executions that took the chosen model as input; None until the
         Pusher has finished."""
-        for model in reversed([m for m in self._chosen_models() if self._string(m, "run_id") == run_id]):
+        for model in reversed([m for m in self._chosen_models() if self._string(m, keys.RUN_ID_PROPERTY) == run_id]):
             found = self._validation_of(model)
             if found is not None:
                 return found
@@ -127,9 +128,9 @@ class StudyStore:
             if types.get(artifact.type_id) == "ModelBlessing" and "blessed" in values:
                 result["blessed"] = bool(values["blessed"].int_value)
                 result["baseline_model"] = self._string(artifact, "baseline_model")
-            elif types.get(artifact.type_id) == "PushedModel" and "pushed" in values:
-                result["pushed"] = bool(values["pushed"].int_value)
-                result["pushed_to"] = self._string(artifact, "pushed_destination") if result["pushed"] else None
+            elif types.get(artifact.type_id) == "PushedModel" and keys.PUSHED_PROPERTY in values:
+                result["pushed"] = bool(values[keys.PUSHED_PROPERTY].int_value)
+                result["pushed_to"] = self._string(artifact, keys.PUSHED_DESTINATION_PROPERTY) if result["pushed"] else None
         return result if result["pushed"] is not None else None
 
     def dataset_spec(self) -> Optional[DatasetSpec]:

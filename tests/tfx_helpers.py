@@ -8,6 +8,7 @@ from tfx.types import standard_artifacts
 
 from components import artifacts
 from components.ingest import component, executor
+from components.dataset_spec_artifact import read_dataset_spec
 from components.ingest.sources import SourceConfig
 
 
@@ -18,7 +19,7 @@ def run_ingest(config: SourceConfig, out_dir):
     spec = artifacts.DatasetSpec()
     spec.uri = os.path.join(out_dir, "spec")
     executor.Executor().Do({}, {"examples": [examples], "dataset_spec": [spec]}, dict(ingest.exec_properties))
-    return examples, spec, executor.read_dataset_spec(spec)
+    return examples, spec, read_dataset_spec(spec)
 
 
 def new_artifact(artifact_type, uri):

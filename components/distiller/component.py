@@ -9,15 +9,17 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
-from components.executor_inputs import OBJECTIVE_KEY
 from components.distiller import executor as distiller_executor
-from components.distiller.executor import (
-    ALPHA_KEY, AUGMENT_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY, MODEL_KEY,
-    MODULE_FILE_KEY, SEED_KEY, STUDY_HISTORY_KEY, STUDENT_KEY, TEACHER_KEY, TEMPERATURE_KEY, TRIALS_PREFIX,
+from components.keys import (
+    ALPHA_KEY, AUGMENT_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY,
+    MODEL_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, SEED_KEY, STUDENT_KEY, STUDY_HISTORY_KEY, TEACHER_KEY,
+    TEMPERATURE_KEY, TRIALS_PREFIX,
 )
 
 
 class DistillerSpec(component_spec.ComponentSpec):
+    """The Distiller component's parameters, inputs and outputs (names in components/keys.py)."""
+
     PARAMETERS = {
         OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         MAX_PARAMS_KEY: component_spec.ExecutionParameter(type=int),

@@ -16,7 +16,12 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
-from components.trainer.training import load_trial_model
+from components.trial_model import load_trial_model
+from components.keys import (
+    ALPHA_KEY, ARCHITECTURE_PROPERTY, AUGMENT_KEY, CANDIDATE_PROPERTY, EPOCHS_KEY, MAX_PARAMS_KEY, MODEL_KEY,
+    NUM_PARAMS_PROPERTY, SEED_KEY, STUDENT_KEY, STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY, TEACHER_KEY,
+    TEMPERATURE_KEY, TRIALS_PREFIX,
+)
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import (
@@ -31,21 +36,6 @@ from search_algo.trial import Trial, rank_trials
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
-DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
-TEACHER_KEY = "teacher"
-TRIALS_PREFIX = "trials"
-STUDY_HISTORY_KEY = executor_inputs.STUDY_HISTORY_KEY
-MODEL_KEY = "model"
-MAX_PARAMS_KEY = "max_params"
-EPOCHS_KEY = "epochs"
-TEMPERATURE_KEY = "temperature"
-ALPHA_KEY = "alpha"
-SEED_KEY = "seed"
-CODE_VERSION_KEY = "code_version"
-MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
-STUDENT_KEY = "student"
-AUGMENT_KEY = "augment"
 STUDENT_FILE = "student.json"
 
 
@@ -166,11 +156,11 @@ class Executor(base_executor.BaseExecutor):
             "history": history,
         }
         files.write_text(os.path.join(model.uri, STUDENT_FILE), json.dumps(description, indent=1))
-        model.set_string_custom_property("student_trial", choice.trial.trial_id if choice.trial else "")
-        model.set_string_custom_property("student_source", choice.source)
-        model.set_string_custom_property("architecture", choice.architecture.to_json())
-        model.set_int_custom_property("num_params", description["num_params"])
-        model.set_string_custom_property("candidate", "distilled")
+        model.set_string_custom_property(STUDENT_TRIAL_PROPERTY, choice.trial.trial_id if choice.trial else "")
+        model.set_string_custom_property(STUDENT_SOURCE_PROPERTY, choice.source)
+        model.set_string_custom_property(ARCHITECTURE_PROPERTY, choice.architecture.to_json())
+        model.set_int_custom_property(NUM_PARAMS_PROPERTY, description["num_params"])
+        model.set_string_custom_property(CANDIDATE_PROPERTY, "distilled")
         log.info("distilled into %s student %s (%d params, budget %d): %s", choice.source,
                  choice.architecture.describe(), description["num_params"], choice.budget, choice.reason)
         keras.backend.clear_session()

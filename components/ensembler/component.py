@@ -9,15 +9,16 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
-from components.executor_inputs import OBJECTIVE_KEY
 from components.ensembler import executor as ensembler_executor
-from components.ensembler.executor import (
-    CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, POOL_SIZE_KEY, STUDY_HISTORY_KEY, WEIGHTS_KEY,
-    TRIALS_PREFIX,
+from components.keys import (
+    CODE_VERSION_KEY, DATASET_SPEC_KEY, EXAMPLES_KEY, MAX_MEMBERS_KEY, MODEL_KEY, OBJECTIVE_KEY, POOL_SIZE_KEY,
+    STUDY_HISTORY_KEY, TRIALS_PREFIX, WEIGHTS_KEY,
 )
 
 
 class EnsemblerSpec(component_spec.ComponentSpec):
+    """The Ensembler component's parameters, inputs and outputs (names in components/keys.py)."""
+
     PARAMETERS = {
         OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         MAX_MEMBERS_KEY: component_spec.ExecutionParameter(type=int),

@@ -13,21 +13,16 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
+from components.keys import (
+    CANDIDATE_PROPERTY, MAX_MEMBERS_KEY, MEMBERS_PROPERTY, MODEL_KEY, NUM_PARAMS_PROPERTY, POOL_SIZE_KEY,
+    TRIALS_PREFIX, WEIGHTS_KEY, WEIGHTS_METHOD_PROPERTY, WEIGHTS_PROPERTY,
+)
 from search_algo.ensemble import choose_ensemble
 from search_algo.errors import RunFailing
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
-DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
-TRIALS_PREFIX = "trials"
-STUDY_HISTORY_KEY = executor_inputs.STUDY_HISTORY_KEY
-MODEL_KEY = "model"
-MAX_MEMBERS_KEY = "max_members"
-POOL_SIZE_KEY = "pool_size"
-WEIGHTS_KEY = "weights_method"  # auto | bagged | greedy | learned | average
-CODE_VERSION_KEY = "code_version"
 ENSEMBLE_FILE = "ensemble.json"
 
 
@@ -83,10 +78,10 @@ class Executor(base_executor.BaseExecutor):
             "pool": [t.trial_id for t in pool],
         }
         files.write_text(os.path.join(model.uri, ENSEMBLE_FILE), json.dumps(description, indent=1))
-        model.set_string_custom_property("members", json.dumps(description["members"]))
-        model.set_string_custom_property("weights", json.dumps(choice.weights))
-        model.set_int_custom_property("num_params", description["num_params"])
-        model.set_string_custom_property("candidate", "ensemble")
-        model.set_string_custom_property("weights_method", comparison["method"])
+        model.set_string_custom_property(MEMBERS_PROPERTY, json.dumps(description["members"]))
+        model.set_string_custom_property(WEIGHTS_PROPERTY, json.dumps(choice.weights))
+        model.set_int_custom_property(NUM_PARAMS_PROPERTY, description["num_params"])
+        model.set_string_custom_property(CANDIDATE_PROPERTY, "ensemble")
+        model.set_string_custom_property(WEIGHTS_METHOD_PROPERTY, comparison["method"])
         log.info("ensemble (%s weights) of %d member(s) %s, weights %s", comparison["method"], len(members),
                  description["members"], [round(w, 3) for w in choice.weights])

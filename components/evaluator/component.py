@@ -9,15 +9,16 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
-from components.executor_inputs import OBJECTIVE_KEY
 from components.evaluator import executor as evaluator_executor
-from components.evaluator.executor import (
-    CHOSEN_MODEL_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY,
-    EXAMPLES_KEY, LEADERBOARD_KEY, SELECT_KEY, STUDY_HISTORY_KEY, STUDY_KEY, STUDY_RECORD_KEY, TRIALS_PREFIX,
+from components.keys import (
+    CHOSEN_MODEL_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY, EXAMPLES_KEY,
+    LEADERBOARD_KEY, OBJECTIVE_KEY, SELECT_KEY, STUDY_HISTORY_KEY, STUDY_KEY, STUDY_RECORD_KEY, TRIALS_PREFIX,
 )
 
 
 class SearchEvaluatorSpec(component_spec.ComponentSpec):
+    """The SearchEvaluator component's parameters, inputs and outputs (names in components/keys.py)."""
+
     PARAMETERS = {
         OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         STUDY_KEY: component_spec.ExecutionParameter(type=str),

@@ -22,25 +22,18 @@ from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
 from components.study_record import StudyRecord
-from components.validator import BASELINE_MODEL_PROPERTY, LABEL_KEY_PROPERTY, TASK_PROPERTY
+from components.keys import (
+    BASELINE_MODEL_PROPERTY, CANDIDATE_PROPERTY, CHOSEN_MODEL_KEY, CHOSEN_PROPERTY, DISTILLED_KEY,
+    ENSEMBLE_KEY, LABEL_KEY_PROPERTY, LEADERBOARD_JSON_PROPERTY, LEADERBOARD_KEY, MEMBERS_PROPERTY,
+    NUM_PARAMS_PROPERTY, RUN_ID_PROPERTY, SELECT_KEY, STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY,
+    STUDY_KEY, STUDY_PROPERTY, STUDY_RECORD_KEY, TASK_PROPERTY, TRIALS_PREFIX,
+)
 from search_algo.objective import Objective
 from search_algo.selection import choose, parse_policy
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
-DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
-ENSEMBLE_KEY = "ensemble"
-DISTILLED_KEY = "distilled"
-TRIALS_PREFIX = "trials"
-STUDY_HISTORY_KEY = executor_inputs.STUDY_HISTORY_KEY
-LEADERBOARD_KEY = "leaderboard"
-CHOSEN_MODEL_KEY = "chosen_model"
-SELECT_KEY = "select"
-STUDY_KEY = "study"
-STUDY_RECORD_KEY = "study_record"
-CODE_VERSION_KEY = "code_version"
 LEADERBOARD_FILE = "leaderboard.json"
 # What a leaderboard shows of the model in production (a study record validation).
 PRODUCTION_FIELDS = ("run_id", "candidate", "model_uri", "pushed_to", "eval", "num_params", "written_at")
@@ -91,16 +84,16 @@ class Executor(base_executor.BaseExecutor):
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
         # A trial whose files were removed (`path` None) cannot be served.
         best = rank_trials([t for t in trials if t.path], objective)[0]
-        members = json.loads(ensemble.get_string_custom_property("members"))
+        members = json.loads(ensemble.get_string_custom_property(MEMBERS_PROPERTY))
 
         candidates = [
             {"name": "best_single", "uri": best.path, "trial_ids": [best.trial_id], "num_params": best.num_params},
             {"name": "ensemble", "uri": ensemble.uri, "trial_ids": members,
-             "num_params": ensemble.get_int_custom_property("num_params")},
+             "num_params": ensemble.get_int_custom_property(NUM_PARAMS_PROPERTY)},
             {"name": "distilled", "uri": distilled.uri,
-             "trial_ids": [t for t in [distilled.get_string_custom_property("student_trial")] if t],
-             "student_source": distilled.get_string_custom_property("student_source") or "search",
-             "num_params": distilled.get_int_custom_property("num_params")},
+             "trial_ids": [t for t in [distilled.get_string_custom_property(STUDENT_TRIAL_PROPERTY)] if t],
+             "student_source": distilled.get_string_custom_property(STUDENT_SOURCE_PROPERTY) or "search",
+             "num_params": distilled.get_int_custom_property(NUM_PARAMS_PROPERTY)},
         ]
         policy = parse_policy(exec_properties[SELECT_KEY])
         splits = {}
@@ -128,16 +121,16 @@ class Executor(base_executor.BaseExecutor):
         }
         output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])
         files.write_text(os.path.join(output.uri, LEADERBOARD_FILE), json.dumps(leaderboard, indent=2))
-        output.set_string_custom_property("chosen", chosen["name"])
-        output.set_string_custom_property("run_id", run_id)
-        output.set_string_custom_property("study", exec_properties[STUDY_KEY])
-        output.set_string_custom_property("leaderboard_json", json.dumps(leaderboard))
+        output.set_string_custom_property(CHOSEN_PROPERTY, chosen["name"])
+        output.set_string_custom_property(RUN_ID_PROPERTY, run_id)
+        output.set_string_custom_property(STUDY_PROPERTY, exec_properties[STUDY_KEY])
+        output.set_string_custom_property(LEADERBOARD_JSON_PROPERTY, json.dumps(leaderboard))
 
         model = artifact_utils.get_single_instance(output_dict[CHOSEN_MODEL_KEY])
         files.copy_tree(model_export.serving_dir(chosen["uri"]), model_export.serving_dir(model.uri))
-        model.set_string_custom_property("candidate", chosen["name"])
-        model.set_string_custom_property("run_id", run_id)
-        model.set_string_custom_property("study", exec_properties[STUDY_KEY])
+        model.set_string_custom_property(CANDIDATE_PROPERTY, chosen["name"])
+        model.set_string_custom_property(RUN_ID_PROPERTY, run_id)
+        model.set_string_custom_property(STUDY_PROPERTY, exec_properties[STUDY_KEY])
         # What TFX's Evaluator needs to know (see components/validator).
         model.set_string_custom_property(LABEL_KEY_PROPERTY, spec.label)
         model.set_string_custom_property(TASK_PROPERTY, spec.task)
@@ -145,7 +138,7 @@ class Executor(base_executor.BaseExecutor):
             model.set_string_custom_property(BASELINE_MODEL_PROPERTY, production["model_uri"])
         if record is not None:
             record.add_leaderboard(run_id, leaderboard, writer=output.uri, dataset_spec=spec.to_dict())
-        model.set_int_custom_property("num_params", int(chosen["num_params"] or 0))
+        model.set_int_custom_property(NUM_PARAMS_PROPERTY, int(chosen["num_params"] or 0))
         for split in ("eval", "test"):
             for key, value in chosen[split].items():
                 model.set_float_custom_property(f"{split}_{key}", value)

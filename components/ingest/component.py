@@ -16,28 +16,42 @@ from tfx.types import standard_component_specs as std
 from components import artifacts
 from components.ingest import executor
 from components.ingest.sources import SourceConfig
+from components.keys import DATASET_SPEC_KEY, INPUT_FINGERPRINT_KEY, SOURCE_CONFIG_KEY
 
 
 class DataIngestSpec(component_spec.ComponentSpec):
+    """The DataIngest component's parameters, inputs and outputs (names in components/keys.py)."""
+
     PARAMETERS = {
         std.INPUT_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
         std.OUTPUT_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
         std.OUTPUT_DATA_FORMAT_KEY: component_spec.ExecutionParameter(type=int),
         std.OUTPUT_FILE_FORMAT_KEY: component_spec.ExecutionParameter(type=int),
         # SourceConfig as JSON.
-        executor.SOURCE_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
+        SOURCE_CONFIG_KEY: component_spec.ExecutionParameter(type=str),
         # Sizes and modification times of the input files: part of the cache
         # key, so that edited data is ingested again.
-        executor.INPUT_FINGERPRINT_KEY: component_spec.ExecutionParameter(type=str),
+        INPUT_FINGERPRINT_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {}
     OUTPUTS = {
         std.EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
-        executor.DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
+        DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
     }
 
 
 class DataIngest(base_beam_component.BaseBeamComponent):
+    """Reads the study's data (a built-in set, CSV, image or audio class
+    folders, TFRecords; local or gs://) and writes it split into train / eval
+    / test (outputs `examples` and `dataset_spec`: the features, the label,
+    the task, the classes and the statistics every later node reads).
+
+    Parameters: `source` (a SourceConfig: what to read, how to split, the
+    seed) and `input_fingerprint` (the input files' sizes and modification
+    times, so that edited data is ingested again instead of served from
+    TFX's cache). A Beam component: it runs under the pipeline's Beam args.
+    """
+
     SPEC_CLASS = DataIngestSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 

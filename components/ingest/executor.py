@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from typing import Any, Dict, List
 
 import apache_beam as beam
@@ -23,14 +22,13 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as std
 
-from components import examples_io, files
+from components import examples_io
+from components.dataset_spec_artifact import write_dataset_spec
 from components.ingest import sources
 from components.ingest.fingerprint import data_fingerprint, input_fingerprint
-from search_algo.dataset_spec import SPEC_FILE_NAME, DatasetSpec, FeatureSpec
+from components.keys import DATASET_SPEC_KEY, DATA_FINGERPRINT_PROPERTY, SOURCE_CONFIG_KEY
+from search_algo.dataset_spec import DatasetSpec, FeatureSpec
 
-SOURCE_CONFIG_KEY = "source_config"
-INPUT_FINGERPRINT_KEY = "input_fingerprint"
-DATASET_SPEC_KEY = "dataset_spec"
 
 log = logging.getLogger(__name__)
 
@@ -91,25 +89,11 @@ class Executor(BaseExampleGenExecutor):
         examples = artifact_utils.get_single_instance(output_dict[std.EXAMPLES_KEY])
         # Read now, not at compile time: a compiled pipeline names remote data only by its location.
         examples.set_string_custom_property(
-            examples_io.DATA_FINGERPRINT_PROPERTY, data_fingerprint(exec_properties[SOURCE_CONFIG_KEY], input_fingerprint(config)))
+            DATA_FINGERPRINT_PROPERTY, data_fingerprint(exec_properties[SOURCE_CONFIG_KEY], input_fingerprint(config)))
         spec = build_dataset_spec(self._plan, examples, config)
         spec_artifact = artifact_utils.get_single_instance(output_dict[DATASET_SPEC_KEY])
         write_dataset_spec(spec, spec_artifact)
         log.info("Ingested %s: %s", spec.name, spec.split_sizes)
-
-
-def write_dataset_spec(spec: DatasetSpec, spec_artifact: types.Artifact) -> None:
-    files.write_text(os.path.join(spec_artifact.uri, SPEC_FILE_NAME), spec.to_json())
-    spec_artifact.set_string_custom_property("name", spec.name)
-    spec_artifact.set_string_custom_property("task", spec.task)
-    spec_artifact.set_string_custom_property("input_kind", spec.input_kind)
-    spec_artifact.set_string_custom_property("label", spec.label)
-    spec_artifact.set_int_custom_property("num_classes", spec.num_classes)
-    spec_artifact.set_int_custom_property("num_features", len(spec.features))
-
-
-def read_dataset_spec(spec_artifact: types.Artifact) -> DatasetSpec:
-    return DatasetSpec.from_json(files.read_text(os.path.join(spec_artifact.uri, SPEC_FILE_NAME)))
 
 
 class _Moments:

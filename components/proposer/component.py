@@ -10,16 +10,17 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import component_spec
 
 from components import artifacts, fan_in
-from components.executor_inputs import OBJECTIVE_KEY
 from components.proposer import executor as proposer_executor
-from components.proposer.executor import (
+from components.keys import (
     ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EARLY_STOPPING_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
-    NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_HISTORY_KEY, STUDY_KEY,
-    TEACHER_DISTILLATION_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
+    NUM_TRAINERS_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_HISTORY_KEY,
+    STUDY_KEY, TEACHER_DISTILLATION_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
 
 
 class ProposerSpec(component_spec.ComponentSpec):
+    """The Proposer component's parameters, inputs and outputs (names in components/keys.py)."""
+
     PARAMETERS = {
         OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         ROUND_KEY: component_spec.ExecutionParameter(type=int),

@@ -12,6 +12,12 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import executor_inputs, files, trial_files
+from components.keys import (
+    ALGORITHM_KEY, ALGORITHM_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY, COUNT_PROPERTY, EARLY_STOPPING_KEY,
+    EARLY_STOPPING_PROPERTY, HISTORY_PREFIX, HISTORY_SIZE_PROPERTY, NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY,
+    ROUND_PROPERTY, RUN_ID_PROPERTY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY, STUDY_PROPERTY,
+    TEACHER_DISTILLATION_KEY, TEACHER_PROPERTY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
+)
 from search_algo.algorithms import get_algorithm
 from search_algo.early_stopping import RULES
 from search_algo.loop import propose_round
@@ -20,22 +26,6 @@ from search_algo.trial import COMPLETED
 
 log = logging.getLogger(__name__)
 
-DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
-HISTORY_PREFIX = "history"
-STUDY_HISTORY_KEY = executor_inputs.STUDY_HISTORY_KEY
-PROPOSALS_KEY = "proposals"
-ROUND_KEY = "round"
-STUDY_KEY = "study"
-ALGORITHM_KEY = "algorithm"
-NUM_TRAINERS_KEY = "num_trainers"
-TRIALS_PER_TRAINER_KEY = "trials_per_trainer"
-SEED_KEY = "seed"
-SEARCH_SPACE_KEY = "search_space"
-CODE_VERSION_KEY = "code_version"
-MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
-WEIGHT_SHARING_KEY = "weight_sharing"
-TEACHER_DISTILLATION_KEY = "teacher_distillation"
-EARLY_STOPPING_KEY = "early_stopping"
 PROPOSALS_FILE = "proposals.json"
 
 
@@ -76,15 +66,15 @@ class Executor(base_executor.BaseExecutor):
         # The trainers compare their trials with the study's finished ones.
         curves = [t.curve for t in history if t.status == COMPLETED and t.curve]
         files.write_text(os.path.join(output.uri, trial_files.STOPPING_FILE), json.dumps({"rule": rule, "curves": curves}))
-        output.set_string_custom_property("early_stopping", rule)
-        output.set_string_custom_property("teacher", teacher or "")
-        output.set_int_custom_property("round", round_index)
-        output.set_string_custom_property("run_id", run_id)
-        output.set_string_custom_property("study", study)
-        output.set_string_custom_property("algorithm", algorithm.name)
-        output.set_int_custom_property("count", len(proposals))
-        output.set_int_custom_property("history_size", len(history))
-        output.set_int_custom_property(trial_files.CONSECUTIVE_FAILURES_PROPERTY,
+        output.set_string_custom_property(EARLY_STOPPING_PROPERTY, rule)
+        output.set_string_custom_property(TEACHER_PROPERTY, teacher or "")
+        output.set_int_custom_property(ROUND_PROPERTY, round_index)
+        output.set_string_custom_property(RUN_ID_PROPERTY, run_id)
+        output.set_string_custom_property(STUDY_PROPERTY, study)
+        output.set_string_custom_property(ALGORITHM_PROPERTY, algorithm.name)
+        output.set_int_custom_property(COUNT_PROPERTY, len(proposals))
+        output.set_int_custom_property(HISTORY_SIZE_PROPERTY, len(history))
+        output.set_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY,
                                        trial_files.consecutive_failures(this_run))
         log.info("round %d: %s proposed %d trials from a history of %d", round_index, algorithm.name,
                  len(proposals), len(history))

@@ -14,29 +14,33 @@ from tfx.components.pusher import executor as tfx_pusher_executor
 from tfx.types import artifact_utils, standard_component_specs as std
 
 from components.study_record import StudyRecord
+from components.keys import (
+    CANDIDATE_PROPERTY, NUM_PARAMS_PROPERTY, PUSHED_DESTINATION_PROPERTY, PUSHED_PROPERTY, RUN_ID_PROPERTY,
+    STUDY_PROPERTY,
+)
 
 STUDY_RECORD_CONFIG = "study_record"
 
 
 def validation_record(model: types.Artifact, blessing: types.Artifact, pushed: types.Artifact) -> dict[str, Any]:
-    was_pushed = bool(pushed.get_int_custom_property("pushed"))
+    was_pushed = bool(pushed.get_int_custom_property(PUSHED_PROPERTY))
     metrics = {}
     for name in model.mlmd_artifact.custom_properties:
         if name.startswith("eval_"):
             # Through the Artifact API: Kubeflow v2 hands properties over as JSON values.
             metrics[name[len("eval_"):]] = model.get_float_custom_property(name)
     return {
-        "run_id": model.get_string_custom_property("run_id"),
-        "study": model.get_string_custom_property("study"),
-        "candidate": model.get_string_custom_property("candidate"),
+        "run_id": model.get_string_custom_property(RUN_ID_PROPERTY),
+        "study": model.get_string_custom_property(STUDY_PROPERTY),
+        "candidate": model.get_string_custom_property(CANDIDATE_PROPERTY),
         "model_uri": model.uri,
-        "num_params": model.get_int_custom_property("num_params"),
+        "num_params": model.get_int_custom_property(NUM_PARAMS_PROPERTY),
         "eval": metrics,
         "blessed": bool(blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY)),
         "baseline_model": blessing.get_string_custom_property(
             evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY) or None,
         "pushed": was_pushed,
-        "pushed_to": pushed.get_string_custom_property("pushed_destination") if was_pushed else None,
+        "pushed_to": pushed.get_string_custom_property(PUSHED_DESTINATION_PROPERTY) if was_pushed else None,
     }
 
 

@@ -11,10 +11,12 @@ from tfx.types import component_spec
 
 from components import artifacts
 from components.study_history import executor as history_executor
-from components.study_history.executor import CODE_VERSION_KEY, HISTORY_KEY, RUN_ID_KEY, STUDY_KEY, STUDY_RECORD_KEY
+from components.keys import CODE_VERSION_KEY, HISTORY_KEY, RUN_ID_KEY, STUDY_KEY, STUDY_RECORD_KEY
 
 
 class StudyHistorySpec(component_spec.ComponentSpec):
+    """The StudyHistory component's parameters, inputs and outputs (names in components/keys.py)."""
+
     PARAMETERS = {
         # Empty: derive one (a scheduled run on a cluster).
         RUN_ID_KEY: component_spec.ExecutionParameter(type=str, optional=True),

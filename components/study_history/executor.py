@@ -18,14 +18,11 @@ from tfx.types import artifact_utils
 
 from components import trial_files
 from components.study_record import StudyRecord
+from components.keys import (
+    COUNT_PROPERTY, HISTORY_KEY, RUNS_PROPERTY, RUN_ID_KEY, STUDY_KEY, STUDY_PROPERTY, STUDY_RECORD_KEY,
+)
 
 log = logging.getLogger(__name__)
-
-HISTORY_KEY = "history"
-RUN_ID_KEY = "run_id"
-STUDY_KEY = "study"
-STUDY_RECORD_KEY = "study_record"
-CODE_VERSION_KEY = "code_version"
 
 
 def derived_run_id(output_uri: str, now: datetime.datetime | None = None) -> str:
@@ -54,8 +51,8 @@ class Executor(base_executor.BaseExecutor):
         earlier = [dataclasses.replace(t, path=None) if t.trial_id in removed else t for t in earlier]
         trial_files.write_history(output, run_id, earlier)
         runs = sorted({t.run_id for t in earlier})
-        output.set_string_custom_property("study", exec_properties[STUDY_KEY])
-        output.set_int_custom_property("count", len(earlier))
-        output.set_int_custom_property("runs", len(runs))
+        output.set_string_custom_property(STUDY_PROPERTY, exec_properties[STUDY_KEY])
+        output.set_int_custom_property(COUNT_PROPERTY, len(earlier))
+        output.set_int_custom_property(RUNS_PROPERTY, len(runs))
         log.info("%s of study %r starts from %d trials of %d earlier runs", run_id, exec_properties[STUDY_KEY],
                  len(earlier), len(runs))

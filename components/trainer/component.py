@@ -10,16 +10,17 @@ from tfx.orchestration import data_types
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts
-from components.executor_inputs import OBJECTIVE_KEY
 from components.trainer import executor as trainer_executor
-from components.trainer.executor import (
-    CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, PROPOSALS_KEY,
-    MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY, STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY,
-    TRAINER_INDEX_KEY, TRIAL_CACHE_KEY, TRIALS_KEY,
+from components.keys import (
+    CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_CONSECUTIVE_FAILURES_KEY,
+    MAX_RETRIES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, STUDY_RECORD_KEY, TENSORBOARD_KEY,
+    TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIALS_KEY, TRIAL_CACHE_KEY,
 )
 
 
 class TrialTrainerSpec(component_spec.ComponentSpec):
+    """The TrialTrainer component's parameters, inputs and outputs (names in components/keys.py)."""
+
     PARAMETERS = {
         OBJECTIVE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         TRAINER_INDEX_KEY: component_spec.ExecutionParameter(type=int),

@@ -20,25 +20,18 @@ from components.study_record import StudyRecord
 from components.trainer.trial_cache import TrialCache, describe_death, failed_after_attempts, stop_reason
 from components.trainer.training import SplitData, train_trial
 from components.trainer.watchdog import TrialWatchdog
+from components.keys import (
+    BEST_SCORE_PROPERTY, CODE_VERSION_KEY, COMPLETED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY,
+    DATA_FINGERPRINT_PROPERTY, EPOCHS_KEY, FAILED_PROPERTY, MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY,
+    OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_PROPERTY, RUN_ID_PROPERTY, STOPPED_PROPERTY, STUDY_PROPERTY,
+    STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRAINER_PROPERTY, TRIALS_KEY,
+    TRIAL_CACHE_KEY,
+)
 from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
 from search_algo.trial import COMPLETED, FAILED, Trial
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_KEY = executor_inputs.EXAMPLES_KEY
-DATASET_SPEC_KEY = executor_inputs.DATASET_SPEC_KEY
-PROPOSALS_KEY = "proposals"
-TRIALS_KEY = "trials"
-TRAINER_INDEX_KEY = "trainer_index"
-EPOCHS_KEY = "epochs"
-TIME_LIMIT_KEY = "time_limit_seconds"
-TRIAL_CACHE_KEY = "trial_cache_root"
-TENSORBOARD_KEY = "tensorboard_root"
-STUDY_RECORD_KEY = "study_record"
-MAX_RETRIES_KEY = "max_retries"
-MAX_CONSECUTIVE_FAILURES_KEY = "max_consecutive_failures"
-CODE_VERSION_KEY = "code_version"
-MODULE_FILE_KEY = executor_inputs.MODULE_FILE_KEY
 TRIALS_FILE = "trials.json"
 
 
@@ -53,12 +46,12 @@ def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples: typ
         "epochs": exec_properties[EPOCHS_KEY],
         "time_limit": exec_properties.get(TIME_LIMIT_KEY) or None,
         "code": exec_properties.get(CODE_VERSION_KEY),
-        "examples": examples.get_string_custom_property(examples_io.DATA_FINGERPRINT_PROPERTY) or examples.uri,
+        "examples": examples.get_string_custom_property(DATA_FINGERPRINT_PROPERTY) or examples.uri,
         "stopping": stopping,
     }
-    if exec_properties.get(executor_inputs.OBJECTIVE_KEY):
+    if exec_properties.get(OBJECTIVE_KEY):
         # The curve and early stopping follow the objective.
-        identity["objective"] = exec_properties[executor_inputs.OBJECTIVE_KEY]
+        identity["objective"] = exec_properties[OBJECTIVE_KEY]
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -89,7 +82,7 @@ class Executor(base_executor.BaseExecutor):
         evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
         failures = ConsecutiveFailures(
             int(exec_properties[MAX_CONSECUTIVE_FAILURES_KEY]),
-            int(proposals_artifact.get_int_custom_property(trial_files.CONSECUTIVE_FAILURES_PROPERTY) or 0))
+            int(proposals_artifact.get_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY) or 0))
         results: list[Trial] = []
         for position, proposal in enumerate(share, start=1):
             failpoints.reach_in_node(f"trial-{position}")
@@ -119,20 +112,20 @@ class Executor(base_executor.BaseExecutor):
                 # The rest is not trained; the next node stops the run with the reasons.
                 results += [dataclasses.replace(p, status=FAILED, error=f"not trained: {failures.message}")
                             for p in share[position:]]
-                output.set_string_custom_property(trial_files.STOPPED_PROPERTY, failures.message)
+                output.set_string_custom_property(STOPPED_PROPERTY, failures.message)
                 log.error("%s", failures.message)
                 break
 
         trial_files.record_trials(output, results, TRIALS_FILE)
         completed = [t for t in results if t.status == COMPLETED]
-        output.set_int_custom_property("round", int(proposals_artifact.get_int_custom_property("round")))
-        output.set_int_custom_property("trainer", index)
-        output.set_string_custom_property("run_id", proposals_artifact.get_string_custom_property("run_id"))
-        output.set_string_custom_property("study", proposals_artifact.get_string_custom_property("study"))
-        output.set_int_custom_property("completed", len(completed))
-        output.set_int_custom_property("failed", len(results) - len(completed))
+        output.set_int_custom_property(ROUND_PROPERTY, int(proposals_artifact.get_int_custom_property(ROUND_PROPERTY)))
+        output.set_int_custom_property(TRAINER_PROPERTY, index)
+        output.set_string_custom_property(RUN_ID_PROPERTY, proposals_artifact.get_string_custom_property(RUN_ID_PROPERTY))
+        output.set_string_custom_property(STUDY_PROPERTY, proposals_artifact.get_string_custom_property(STUDY_PROPERTY))
+        output.set_int_custom_property(COMPLETED_PROPERTY, len(completed))
+        output.set_int_custom_property(FAILED_PROPERTY, len(results) - len(completed))
         if completed:
-            output.set_float_custom_property("best_score", max(t.score(objective) for t in completed))
+            output.set_float_custom_property(BEST_SCORE_PROPERTY, max(t.score(objective) for t in completed))
 
 
     @staticmethod

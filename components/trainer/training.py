@@ -16,14 +16,13 @@ import os
 import tempfile
 import time
 import types
-import warnings
 from typing import Any, Optional
 
 import keras
 import numpy as np
 
 from components import files, model_export, trial_files
-from search_algo.architecture import Architecture
+from components.trial_model import load_trial_model
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import compile_for_distillation, distillation_targets
 from search_algo.early_stopping import MedianStoppingRule
@@ -127,24 +126,6 @@ def _now() -> str:
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}".strip()
-
-
-def load_trial_model(trial_dir: str, spec: DatasetSpec) -> tuple[keras.Model, Architecture]:
-    """Rebuilds a trained trial's Keras model from its architecture and weights."""
-    record = Trial.from_dict(json.loads(files.read_text(os.path.join(trial_dir, trial_files.TRIAL_FILE))))
-    model = build_model(record.architecture, spec, seed=record.seed)
-    weights = os.path.join(trial_dir, trial_files.WEIGHTS_FILE)
-    with tempfile.TemporaryDirectory() as scratch:  # h5py needs a local file
-        local = os.path.join(scratch, trial_files.WEIGHTS_FILE)
-        from tfx.dsl.io import fileio
-
-        fileio.copy(weights, local, overwrite=True)
-        with warnings.catch_warnings():
-            # The file also holds the parent's optimizer state, which a fresh
-            # optimizer cannot take; only the model weights matter here.
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            model.load_weights(local)
-    return model, record.architecture
 
 
 def train_trial(

@@ -19,8 +19,8 @@ from tfx.components.evaluator import executor as tfx_evaluator_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import path_utils, proto_utils
+from components.keys import BASELINE_MODEL_PROPERTY, LABEL_KEY_PROPERTY, TASK_PROPERTY
 
-from components.validator import BASELINE_MODEL_PROPERTY, LABEL_KEY_PROPERTY, TASK_PROPERTY
 
 # Equal to the baseline passes: a re-run that finds the same model pushes it.
 TOLERANCE = 1e-10

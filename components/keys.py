@@ -1,0 +1,107 @@
+"""Every name a component's spec or artifacts use, defined once.
+
+As TFX's `tfx/types/standard_component_specs.py`: the keys of inputs and
+outputs, of execution parameters, and of the custom properties executors set
+on artifacts (which `model-search trials`, the study store and gc read back).
+A component's `component.py` declares its spec with these keys, its
+`executor.py` reads its inputs, parameters and outputs with them.
+"""
+
+# --- Inputs and outputs (channels) ----------------------------------------------
+EXAMPLES_KEY = "examples"
+DATASET_SPEC_KEY = "dataset_spec"
+# The run's TrialHistory (components/study_history): its id and the earlier runs' trials.
+STUDY_HISTORY_KEY = "study_history"
+HISTORY_KEY = "history"
+HISTORY_PREFIX = "history"
+PROPOSALS_KEY = "proposals"
+TRIALS_KEY = "trials"
+TRIALS_PREFIX = "trials"
+MODEL_KEY = "model"
+TEACHER_KEY = "teacher"
+ENSEMBLE_KEY = "ensemble"
+DISTILLED_KEY = "distilled"
+LEADERBOARD_KEY = "leaderboard"
+CHOSEN_MODEL_KEY = "chosen_model"
+
+# --- Execution parameters -------------------------------------------------------
+MODULE_FILE_KEY = "module_file"
+# The study's objective (search_algo/objective.py); unset: the task's default.
+OBJECTIVE_KEY = "objective"
+ROUND_KEY = "round"
+STUDY_KEY = "study"
+ALGORITHM_KEY = "algorithm"
+NUM_TRAINERS_KEY = "num_trainers"
+TRIALS_PER_TRAINER_KEY = "trials_per_trainer"
+SEED_KEY = "seed"
+SEARCH_SPACE_KEY = "search_space"
+CODE_VERSION_KEY = "code_version"
+WEIGHT_SHARING_KEY = "weight_sharing"
+TEACHER_DISTILLATION_KEY = "teacher_distillation"
+EARLY_STOPPING_KEY = "early_stopping"
+SELECT_KEY = "select"
+STUDY_RECORD_KEY = "study_record"
+MAX_MEMBERS_KEY = "max_members"
+POOL_SIZE_KEY = "pool_size"
+WEIGHTS_KEY = "weights_method"  # auto | bagged | greedy | learned | average
+TRAINER_INDEX_KEY = "trainer_index"
+EPOCHS_KEY = "epochs"
+TIME_LIMIT_KEY = "time_limit_seconds"
+TRIAL_CACHE_KEY = "trial_cache_root"
+TENSORBOARD_KEY = "tensorboard_root"
+MAX_RETRIES_KEY = "max_retries"
+MAX_CONSECUTIVE_FAILURES_KEY = "max_consecutive_failures"
+RUN_ID_KEY = "run_id"
+SOURCE_CONFIG_KEY = "source_config"
+INPUT_FINGERPRINT_KEY = "input_fingerprint"
+MAX_PARAMS_KEY = "max_params"
+TEMPERATURE_KEY = "temperature"
+ALPHA_KEY = "alpha"
+STUDENT_KEY = "student"
+AUGMENT_KEY = "augment"
+
+# --- Custom properties of artifacts ----------------------------------------------
+TRIALS_PROPERTY = "trials_json"
+RUN_ID_PROPERTY = "run_id"
+# On Proposals: how many of this run's trials had failed in a row before the round.
+CONSECUTIVE_FAILURES_PROPERTY = "consecutive_failures"
+# On TrialResults: why the trainer stopped its share early (too many failures in a row).
+STOPPED_PROPERTY = "stopped"
+# Set by the ingest on its Examples: identifies the data they hold (what was
+# read, how it was split), wherever the artifact lives.
+DATA_FINGERPRINT_PROPERTY = "data_fingerprint"
+# Set by the SearchEvaluator on the chosen model; read by the validator (TFX's
+# Evaluator): the label, the task and the model in production.
+LABEL_KEY_PROPERTY = "label_key"
+TASK_PROPERTY = "task"
+# The URI of the study's model in production (a Model artifact's URI), if any.
+BASELINE_MODEL_PROPERTY = "baseline_model_uri"
+EARLY_STOPPING_PROPERTY = "early_stopping"
+TEACHER_PROPERTY = "teacher"
+ROUND_PROPERTY = "round"
+STUDY_PROPERTY = "study"
+ALGORITHM_PROPERTY = "algorithm"
+COUNT_PROPERTY = "count"
+HISTORY_SIZE_PROPERTY = "history_size"
+MEMBERS_PROPERTY = "members"
+NUM_PARAMS_PROPERTY = "num_params"
+STUDENT_TRIAL_PROPERTY = "student_trial"
+STUDENT_SOURCE_PROPERTY = "student_source"
+CHOSEN_PROPERTY = "chosen"
+LEADERBOARD_JSON_PROPERTY = "leaderboard_json"
+CANDIDATE_PROPERTY = "candidate"
+PUSHED_PROPERTY = "pushed"
+PUSHED_DESTINATION_PROPERTY = "pushed_destination"
+WEIGHTS_PROPERTY = "weights"
+WEIGHTS_METHOD_PROPERTY = "weights_method"
+TRAINER_PROPERTY = "trainer"
+COMPLETED_PROPERTY = "completed"
+FAILED_PROPERTY = "failed"
+BEST_SCORE_PROPERTY = "best_score"
+RUNS_PROPERTY = "runs"
+NAME_PROPERTY = "name"
+INPUT_KIND_PROPERTY = "input_kind"
+LABEL_PROPERTY = "label"
+NUM_CLASSES_PROPERTY = "num_classes"
+NUM_FEATURES_PROPERTY = "num_features"
+ARCHITECTURE_PROPERTY = "architecture"
