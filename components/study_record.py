@@ -36,7 +36,7 @@ from typing import Any, Iterable, Optional
 from tfx.dsl.io import fileio
 
 from components import files
-from search_algo.trial import Trial
+from search_algo.trial import Trial, is_absolute
 
 RECORD_DIR = "StudyRecord"
 TRIALS_DIR = "trials"
@@ -116,7 +116,7 @@ class StudyRecord:
     def add_trial(self, trial: Trial) -> bool:
         """Records a trained trial; `trial.path` must be absolute (or None for a
         failed trial). A trial already recorded keeps its first record."""
-        if trial.path and not ("://" in trial.path or trial.path.startswith("/")):
+        if trial.path and not is_absolute(trial.path):
             raise ValueError(f"trial {trial.trial_id}: the record needs an absolute path, not {trial.path!r}")
         payload = {**trial.to_dict(), "recorded_at": utc_now()}
         return _write_once(posixpath.join(self.root, TRIALS_DIR, f"{trial.trial_id}.json"), payload)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 from typing import Iterable
 
 from tfx.types import artifact
@@ -27,30 +26,25 @@ TRIAL_HISTORY_FILE = "trials.json"
 def trials_of(artifacts: Iterable[artifact.Artifact]) -> list[Trial]:
     """Every trial recorded in these TrialResults or Proposals artifacts, with
     `path` made absolute (the artifact's URI joined with the trial's folder)."""
-    trials = []
-    for item in artifacts:
-        for trial in trials_from_json(item.get_string_custom_property(TRIALS_PROPERTY) or "[]"):
-            if trial.path and not _is_absolute(trial.path):
-                trial.path = posixpath.join(item.uri, trial.path)
-            trials.append(trial)
-    return trials
-
-
-def _is_absolute(path: str) -> bool:
-    return path.startswith("/") or "://" in path
+    return [trial.located_in(item.uri) for item in artifacts
+            for trial in trials_from_json(item.get_string_custom_property(TRIALS_PROPERTY) or "[]")]
 
 
 def record_trials(item: artifact.Artifact, trials: list[Trial], file_name: str) -> None:
     """Writes the trials to `{uri}/{file_name}` and to the artifact's
     `trials_json` property, so ML Metadata alone answers queries."""
-    text = trials_to_json(trials)
-    write_text(os.path.join(item.uri, file_name), json.dumps(json.loads(text), indent=1))
-    item.set_string_custom_property(TRIALS_PROPERTY, text)
+    item.set_string_custom_property(TRIALS_PROPERTY, _write_trials(item, file_name, trials))
 
 
 def write_history(item: artifact.Artifact, run_id: str, trials: list[Trial]) -> None:
-    write_text(os.path.join(item.uri, TRIAL_HISTORY_FILE), json.dumps(json.loads(trials_to_json(trials)), indent=1))
+    _write_trials(item, TRIAL_HISTORY_FILE, trials)
     item.set_string_custom_property(RUN_ID_PROPERTY, run_id)
+
+
+def _write_trials(item: artifact.Artifact, file_name: str, trials: list[Trial]) -> str:
+    text = trials_to_json(trials)
+    write_text(os.path.join(item.uri, file_name), json.dumps(json.loads(text), indent=1))
+    return text
 
 
 def read_history(item: artifact.Artifact) -> list[Trial]:

@@ -3,7 +3,6 @@ weights a child shares, a teacher, a student taken from the search."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import warnings
@@ -19,7 +18,7 @@ from search_algo.trial import Trial
 
 def load_trial_model(trial_dir: str, spec: DatasetSpec) -> tuple[keras.Model, Architecture]:
     """Rebuilds a trained trial's Keras model from its architecture and weights."""
-    record = Trial.from_dict(json.loads(files.read_text(os.path.join(trial_dir, trial_files.TRIAL_FILE))))
+    record = Trial.from_json(files.read_text(os.path.join(trial_dir, trial_files.TRIAL_FILE)))
     model = build_model(record.architecture, spec, seed=record.seed)
     weights = os.path.join(trial_dir, trial_files.WEIGHTS_FILE)
     with tempfile.TemporaryDirectory() as scratch:  # h5py needs a local file

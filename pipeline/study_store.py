@@ -67,9 +67,7 @@ class StudyStore:
         seen: dict[str, Trial] = {}
         for artifact in self._artifacts(TRIAL_RESULTS_TYPE):
             for trial in trials_from_json(self._string(artifact, keys.TRIALS_PROPERTY) or "[]"):
-                if trial.path and not trial.path.startswith("/") and "://" not in trial.path:
-                    trial.path = f"{artifact.uri}/{trial.path}"
-                seen.setdefault(trial.trial_id, trial)
+                seen.setdefault(trial.trial_id, trial.located_in(artifact.uri))
         return list(seen.values())
 
     def run_ids(self) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import posixpath
 from typing import Any, Iterable, Optional
 
 from search_algo.architecture import Architecture
@@ -91,6 +92,22 @@ class Trial:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    # The one JSON shape of a trial, wherever it is written: a trial's folder,
+    # the trial cache, artifacts' properties, the study record.
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Trial":
+        return cls.from_dict(json.loads(text))
+
+    def located_in(self, base_uri: str) -> "Trial":
+        """This trial with `path` absolute: a relative path (a folder inside
+        the artifact that holds the trial) is joined with `base_uri`."""
+        if self.path and not is_absolute(self.path):
+            self.path = posixpath.join(base_uri, self.path)
+        return self
+
     def summary(self) -> dict[str, Any]:
         """The `model-search trials --json` view of a trial."""
         return {
@@ -119,6 +136,10 @@ class Trial:
             "study": self.study,
             "seed": self.seed,
         }
+
+
+def is_absolute(path: str) -> bool:
+    return path.startswith("/") or "://" in path
 
 
 def trials_to_json(trials: Iterable[Trial]) -> str:

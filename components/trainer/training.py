@@ -290,4 +290,4 @@ def _save_trial(model: keras.Model, trial: Trial, spec: DatasetSpec, history: di
     curves = {key: [float(v) for v in values] for key, values in history.items()}
     files.write_text(os.path.join(trial_dir, trial_files.HISTORY_FILE), json.dumps(curves))
     # Written last: its presence marks the trial's files complete.
-    files.write_text(os.path.join(trial_dir, trial_files.TRIAL_FILE), json.dumps(trial.to_dict()))
+    files.write_text(os.path.join(trial_dir, trial_files.TRIAL_FILE), trial.to_json())

@@ -85,7 +85,7 @@ class TrialCache:
         if not fileio.exists(record):
             return None
         try:
-            trial = Trial.from_dict(json.loads(files.read_text(record)))
+            trial = Trial.from_json(files.read_text(record))
         except (ValueError, KeyError, TypeError) as error:
             log.warning("trial cache %s: unreadable result (%s); training the trial again", record, error)
             self._discard(key)
@@ -103,7 +103,7 @@ class TrialCache:
         """Keeps a finished trial: its files, then its result (written last)."""
         if trial.status == COMPLETED:
             files.copy_tree(trial_dir, self.files_dir(key))
-        files.write_text(posixpath.join(self._entry(key), RESULT_FILE), json.dumps(trial.to_dict()))
+        files.write_text(posixpath.join(self._entry(key), RESULT_FILE), trial.to_json())
 
     def attempts(self, key: str) -> list[Attempt]:
         """The attempts of `key` so far, oldest first."""
