@@ -1,0 +1,60 @@
+"""The search-efficiency benchmark: the platform's own algorithms, run through
+`search_algo.loop.run_search` with the trainer's `train_trial`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from search_efficiency_data import SPACE, TRIALS_PER_ROUND, Data, log, record, test_accuracy  # noqa: E402
+
+
+def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[list[dict], list]:
+    import keras
+
+    from components.trainer.training import train_trial
+    from search_algo.algorithms import get_algorithm
+    from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
+    from search_algo.loop import run_search
+    from search_algo.proposals import derived_seed
+    from search_algo.search_space import SearchSpace
+    from search_algo.trial import COMPLETED
+
+    records = []
+    started = time.monotonic()
+
+    def train_round(proposals, history):
+        stopping = None
+        if not args.no_early_stopping:
+            stopping = MedianStoppingRule.from_curves(
+                [t.curve for t in history if t.status == COMPLETED], warmup_epochs(args.epochs))
+        for proposal in proposals:
+            trial_dir = str(workdir / proposal.trial_id)
+            result = train_trial(proposal, data.spec, data.train, data.evaluation, args.epochs, None, trial_dir,
+                                 stopping)
+            test = None
+            if result.status == COMPLETED:
+                result.path = trial_dir
+                test = test_accuracy(trial_dir, data)
+                if stopping is not None:
+                    stopping.add(result.curve)
+            keras.backend.clear_session()
+            records.append(record(result, test, time.monotonic() - started))
+            log.info("%s seed %d trial %d: eval %s test %s (%s epochs%s)", method, seed, len(records),
+                     result.metrics.get("accuracy"), test, result.epochs, ", stopped" if result.stopped_early else "")
+            yield result
+
+    history = run_search(
+        get_algorithm(method), SearchSpace.from_dict(SPACE, data.spec.input_kind), train_round,
+        budget=args.budget, per_round=TRIALS_PER_ROUND, objective=data.spec.task, seed=seed, study="bench",
+        run_id=f"{method}-s{seed}", weight_sharing=not args.no_weight_sharing,
+        teacher_distillation=args.teacher_distillation,
+        # The seeds the committed results were measured with.
+        rng_for_round=lambda r: np.random.default_rng(derived_seed(seed, "bench", method, r, "propose")),
+    )
+    return records, history
+

@@ -1,0 +1,164 @@
+"""The search-efficiency benchmark's report: per-seed and per-method
+summaries, the markdown tables (rendered from the raw JSON report alone), and
+writing or combining the JSON and markdown files."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from search_efficiency_data import BUDGET_MARKS, METHODS, TARGET_ACCURACY  # noqa: E402
+
+
+def curve_of_choice(records: list[dict]) -> list[tuple[float, Optional[float], Optional[float]]]:
+    """After each trial: (trials spent, eval and test accuracy of the best-on-eval model)."""
+    spent, best_eval, chosen_test, points = 0.0, -math.inf, None, []
+    for item in records:
+        spent += item["cost_trials"]
+        if item["status"] == "completed" and item["eval_accuracy"] is not None and item["eval_accuracy"] > best_eval:
+            best_eval, chosen_test = item["eval_accuracy"], item["test_accuracy"]
+        points.append((round(spent, 3), None if best_eval == -math.inf else best_eval, chosen_test))
+    return points
+
+
+def summarize(records: list[dict], marks=BUDGET_MARKS) -> dict:
+    points = curve_of_choice(records)
+    at = {}
+    for mark in marks:
+        within = [p for p in points if p[0] <= mark + 1e-9]
+        at[str(mark)] = within[-1][2] if within and points[-1][0] >= mark - 1e-9 else None
+    reach = next((p[0] for p in points if p[2] is not None and p[2] >= TARGET_ACCURACY), None)
+    return {
+        "best_test_at": at,
+        "trials_to_98": reach,
+        "final_test": points[-1][2] if points else None,
+        "wall_seconds": records[-1]["elapsed_seconds"] if records else 0.0,
+        "epochs_trained": sum(r["epochs"] or 0 for r in records),
+        "stopped_early": sum(1 for r in records if r["stopped_early"]),
+        "failed": sum(1 for r in records if r["status"] != "completed"),
+    }
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def markdown(report: dict) -> str:
+    marks = report["budget_marks"]
+    lines = [
+        f"# Search efficiency on mnist1d ({report['machine']}"
+        + (f"; {report['threads']} TensorFlow thread(s) a run" if report.get("threads") else "") + ")",
+        "",
+        f"{report['epochs']} epochs a trial, {len(report['seeds'])} seed(s) {report['seeds']}, budget "
+        f"{report['budget']} trials; test accuracy of the model each method picks on the eval split (median over "
+        f"seeds). Trials to {TARGET_ACCURACY:.0%}: the first budget at which that model reaches it "
+        f"(`>{report['budget']}`: not within the budget in the median seed). Command: `{report['command']}`.",
+        "",
+        "| method | seeds | " + " | ".join(f"test acc @{m}" for m in marks)
+        + f" | trials to {TARGET_ACCURACY:.0%} | epochs trained | stopped early | wall s |",
+        "|---|---|" + "---|" * (len(marks) + 4),
+    ]
+    if not report.get("complete", True):
+        lines[2:2] = ["**Partial: the run was stopped before every method and seed had run.**", ""]
+
+    def fmt(value, pattern="{:.3f}"):
+        return "–" if value is None else pattern.format(value)
+
+    for method, summary in report["summary"].items():
+        reach = summary["trials_to_98"]
+        reach_text = f">{report['budget']}" if reach is None else f"{reach:g}"
+        lines.append(
+            f"| {method} | {len(summary['seeds_run'])} | "
+            + " | ".join(fmt(summary["best_test_at"].get(str(m))) for m in marks)
+            + f" | {reach_text} | {fmt(summary['epochs_trained'], '{:g}')} | {fmt(summary['stopped_early'], '{:g}')}"
+            f" | {fmt(summary['wall_seconds'], '{:.0f}')} |"
+        )
+    if report.get("transfer"):
+        lines += ["", "Weight sharing and distillation (children of the beam run, retrained for the full budget):", "",
+                  "| child | parent eval acc | epochs to parent: scratch | with parent's weights | "
+                  "test acc: scratch | weights | weights + teacher |", "|---|---|---|---|---|---|---|"]
+        for row in report["transfer"]:
+            def get(name, key):
+                return (row.get(name) or {}).get(key)
+            lines.append(
+                f"| {row['child']} ({'+'.join(row['blocks'])}) | {row['parent_eval_accuracy']:.3f} | "
+                f"{fmt(get('scratch', 'epochs_to_parent'), '{:g}')} | {fmt(get('weights', 'epochs_to_parent'), '{:g}')} | "
+                f"{fmt(get('scratch', 'test_accuracy'))} | {fmt(get('weights', 'test_accuracy'))} | "
+                f"{fmt(get('weights_teacher', 'test_accuracy'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize_runs(runs: dict, budget: int) -> dict:
+    """Per method: the median over seeds of what `summarize` reports per seed."""
+    marks = [m for m in BUDGET_MARKS if m <= budget]
+    summary = {}
+    for method, by_seed in runs.items():
+        if not by_seed:
+            continue
+        per_seed = {seed: summarize(records, marks) for seed, records in by_seed.items()}
+        reaches = [s["trials_to_98"] if s["trials_to_98"] is not None else math.inf for s in per_seed.values()]
+        median_reach = statistics.median(reaches)
+        summary[method] = {
+            "best_test_at": {str(m): median_or_none([s["best_test_at"].get(str(m)) for s in per_seed.values()])
+                             for m in marks},
+            "trials_to_98": None if math.isinf(median_reach) else median_reach,
+            "epochs_trained": median_or_none([s["epochs_trained"] for s in per_seed.values()]),
+            "stopped_early": median_or_none([s["stopped_early"] for s in per_seed.values()]),
+            "wall_seconds": median_or_none([s["wall_seconds"] for s in per_seed.values()]),
+            "seeds_run": sorted(int(seed) for seed in by_seed),
+            "per_seed": per_seed,
+        }
+    return summary
+
+
+def write_report(out: str, settings: dict, runs: dict, transfer: list, total_seconds: float, complete: bool) -> dict:
+    """Summarises what has run so far and writes it as JSON and markdown
+    (after every method and seed, so an interrupted benchmark still leaves its
+    finished part; each file is written whole and renamed)."""
+    report = {
+        **settings,
+        "budget_marks": [m for m in BUDGET_MARKS if m <= settings["budget"]],
+        "total_seconds": round(total_seconds, 1), "complete": complete,
+        "summary": summarize_runs(runs, settings["budget"]), "transfer": transfer, "trials": runs,
+    }
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix, text in ((".json", json.dumps(report, indent=1) + "\n"), (".md", markdown(report))):
+        partial = path.with_suffix(suffix + ".tmp")
+        partial.write_text(text)
+        partial.replace(path.with_suffix(suffix))
+    return report
+
+
+def combine(paths: list[str], out: str, command: Optional[str] = None, complete: bool = True) -> dict:
+    """One report from several runs of this benchmark with the same settings
+    (e.g. seeds run in two processes): their trials side by side."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    keys = ("dataset", "space", "epochs", "budget", "options")
+    for other in reports[1:]:
+        if any(other[k] != reports[0][k] for k in keys):
+            raise SystemExit(f"search_efficiency: cannot combine runs with different settings ({', '.join(keys)})")
+    runs: dict[str, dict[str, list]] = {}
+    for report in reports:
+        for method, by_seed in report["trials"].items():
+            runs.setdefault(method, {}).update(by_seed)
+    settings = {k: reports[0][k] for k in ("machine", "dataset", "split_sizes", *keys)}
+    threads = sorted({r.get("threads") for r in reports} - {None})
+    settings["threads"] = threads[0] if len(threads) == 1 else threads
+    # Each run's own command stays in the report (a combined report's own list,
+    # or its " + "-joined command, counts as its runs); `command` may summarise them.
+    settings["runs"] = [c for r in reports for c in r.get("runs") or r["command"].split(" + ")]
+    settings["command"] = command or " + ".join(settings["runs"])
+    settings["seeds"] = sorted({s for r in reports for s in r["seeds"]})
+    transfer = next((r["transfer"] for r in reports if r["transfer"]), [])
+    # Partial parts make a complete whole once every method has run every seed.
+    covered = all(set(runs.get(m, {})) >= {str(s) for s in settings["seeds"]} for m in METHODS)
+    return write_report(out, settings, runs, transfer, sum(r["total_seconds"] for r in reports),
+                        complete and (covered or all(r["complete"] for r in reports)))
+
