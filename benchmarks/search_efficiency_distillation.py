@@ -30,16 +30,18 @@ def transfer_effect(history, data: Data, args, workdir: Path, pairs: int) -> lis
         row = {"child": child.trial_id, "parent": parent.trial_id, "blocks": child.block_names,
                "parent_eval_accuracy": target, "teacher": child.teacher}
         variants = {
-            "scratch": dict(transfer=TRANSFER_NONE, teacher=None, teacher_uri=None),
-            "weights": dict(transfer=TRANSFER_WEIGHTS, teacher=None, teacher_uri=None),
-            "weights_teacher": dict(transfer=TRANSFER_WEIGHTS, teacher=child.teacher, teacher_uri=child.teacher_uri),
+            "scratch": dict(transfer=TRANSFER_NONE, teacher=None),
+            "weights": dict(transfer=TRANSFER_WEIGHTS, teacher=None),
+            "weights_teacher": dict(transfer=TRANSFER_WEIGHTS, teacher=child.teacher),
         }
+        teacher = by_id.get(child.teacher or "")
         for name, change in variants.items():
-            if name == "weights_teacher" and not child.teacher_uri:
+            if name == "weights_teacher" and not (teacher and teacher.path):
                 continue
             trial = dataclasses.replace(child, status="proposed", metrics={}, curve=[], stopped_early=False, **change)
             trial_dir = str(workdir / f"{child.trial_id}-{name}")
-            done = train_trial(trial, data.spec, data.train, data.evaluation, args.epochs, None, trial_dir)
+            done = train_trial(trial, data.spec, data.train, data.evaluation, args.epochs, None, trial_dir,
+                               parent_dir=parent.path, teacher_dir=teacher.path if change["teacher"] else None)
             reached = next((i + 1 for i, v in enumerate(done.curve) if v >= target), None)
             row[name] = {
                 "curve": done.curve, "epochs_to_parent": reached,

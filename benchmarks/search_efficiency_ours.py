@@ -18,7 +18,7 @@ def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[l
 
     from components.trainer.training import train_trial
     from search_algo.algorithms import get_algorithm
-    from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
+    from search_algo.early_stopping import make_pruner
     from search_algo.loop import run_search
     from search_algo.proposals import derived_seed
     from search_algo.search_space import SearchSpace
@@ -28,14 +28,13 @@ def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[l
     started = time.monotonic()
 
     def train_round(proposals, history):
-        stopping = None
-        if not args.no_early_stopping:
-            stopping = MedianStoppingRule.from_curves(
-                [t.curve for t in history if t.status == COMPLETED], warmup_epochs(args.epochs))
+        stopping = make_pruner("none" if args.no_early_stopping else "median", history, args.epochs)
+        files_of = {t.trial_id: t.path for t in history if t.path}
         for proposal in proposals:
             trial_dir = str(workdir / proposal.trial_id)
             result = train_trial(proposal, data.spec, data.train, data.evaluation, args.epochs, None, trial_dir,
-                                 stopping)
+                                 stopping, parent_dir=files_of.get(proposal.parent or ""),
+                                 teacher_dir=files_of.get(proposal.teacher or ""))
             test = None
             if result.status == COMPLETED:
                 result.path = trial_dir

@@ -15,9 +15,6 @@ from search_algo.trial import Trial, trials_from_json, trials_to_json
 TRIAL_FILE = "trial.json"
 WEIGHTS_FILE = "model.weights.h5"
 HISTORY_FILE = "history.json"
-# Written by the Proposer beside its proposals: the early-stopping rule and
-# the reference curves of the study's finished trials.
-STOPPING_FILE = "stopping.json"
 # A TrialHistory artifact: its trials in a file (a long study holds thousands,
 # too many for a property) and this run's id as a property.
 TRIAL_HISTORY_FILE = "trials.json"

@@ -132,15 +132,17 @@ def create_pipeline(
             module_file=module_file,
             weight_sharing=config.weight_sharing,
             teacher_distillation=config.teacher_distillation,
-            early_stopping=config.early_stopping,
             objective=config.objective,
         ).with_id(proposer_id(round_index))
         components.append(proposer)
+        before_this_round = list(history)
         for trainer in range(config.trainers):
             node = TrialTrainer(
                 examples=examples,
                 dataset_spec=dataset_spec,
                 proposals=proposer.outputs["proposals"],
+                study_history=earlier,
+                history=before_this_round,
                 trainer_index=trainer,
                 epochs=epochs,
                 time_limit_seconds=time_limit,
@@ -151,6 +153,7 @@ def create_pipeline(
                 study_record=study_record,
                 max_retries=config.max_retries,
                 max_consecutive_failures=config.max_consecutive_failures,
+                early_stopping=config.early_stopping,
                 objective=config.objective,
             ).with_id(trainer_id(round_index, trainer))
             components.append(node)

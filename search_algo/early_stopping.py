@@ -14,14 +14,28 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from search_algo.trial import Trial
 
 RULES = ("median", "none")
 # Fewer reference curves than this at an epoch and nothing is stopped there:
 # a median of two or three noisy curves stops good trials by chance.
 MIN_REFERENCE_TRIALS = 4
+
+
+def make_pruner(rule: str, history: Iterable["Trial"], epochs: int) -> Optional["MedianStoppingRule"]:
+    """The early-stopping rule of a round (`median` or `none`), its reference
+    the curves of the study's completed trials so far, as Optuna's pruners
+    read the study: every trainer builds the same one from the same history."""
+    if rule not in RULES:
+        raise ValueError(f"early_stopping must be one of {RULES}, got {rule!r}")
+    if rule == "none":
+        return None
+    return MedianStoppingRule.from_curves([t.curve for t in history if t.completed and t.curve], warmup_epochs(epochs))
 
 
 def warmup_epochs(epochs: int) -> int:

@@ -58,10 +58,8 @@ def proposal_trials(
                 run_id=run_id,
                 study=study,
                 parent=candidate.parent,
-                parent_uri=parent.path if parent else None,
                 transfer=candidate.transfer if shares else TRANSFER_NONE,
                 teacher=teacher.trial_id if teacher else None,
-                teacher_uri=teacher.path if teacher else None,
             )
         )
     return trials

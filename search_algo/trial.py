@@ -32,14 +32,13 @@ class Trial:
     algorithm: str
     run_id: str
     study: str
+    # The trial whose trained blocks this one starts from (`transfer`
+    # weights); its files are found through the history, by its id.
     parent: Optional[str] = None
-    # Where the parent's files are (set by the Proposer from its input artifacts).
-    parent_uri: Optional[str] = None
     transfer: str = TRANSFER_NONE
     # Knowledge distillation during the search: the trial whose soft
     # predictions this one also learns from (the best so far when proposed).
     teacher: Optional[str] = None
-    teacher_uri: Optional[str] = None
     status: str = PROPOSED
     error: Optional[str] = None
     # Eval-split metrics: accuracy and loss (classification), rmse and loss (regression).

@@ -12,7 +12,7 @@ from tfx.types import component_spec
 from components import artifacts, fan_in
 from components.proposer import executor as proposer_executor
 from components.keys import (
-    ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EARLY_STOPPING_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
+    ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
     NUM_TRAINERS_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_HISTORY_KEY,
     STUDY_KEY, TEACHER_DISTILLATION_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
@@ -36,8 +36,6 @@ class ProposerSpec(component_spec.ComponentSpec):
         WEIGHT_SHARING_KEY: component_spec.ExecutionParameter(type=int),
         # 1: children also learn from the best trial so far (classification).
         TEACHER_DISTILLATION_KEY: component_spec.ExecutionParameter(type=int),
-        # median | none
-        EARLY_STOPPING_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
@@ -57,7 +55,7 @@ class Proposer(base_component.BaseComponent):
     Parameters: `round`, `study`, `algorithm`, `num_trainers`,
     `trials_per_trainer` (the round proposes their product), `seed`,
     `search_space` (JSON), `code_version`, `module_file` (custom blocks),
-    `weight_sharing`, `teacher_distillation`, `early_stopping` (median | none),
+    `weight_sharing`, `teacher_distillation`,
     `objective` (the study's metric; unset: accuracy or RMSE).
     """
 
@@ -80,7 +78,6 @@ class Proposer(base_component.BaseComponent):
         # Study settings, always given: their defaults live in pipeline/config_schema.py.
         weight_sharing: bool,
         teacher_distillation: bool,
-        early_stopping: str,
         search_space: Optional[dict[str, Any]] = None,
         module_file: Optional[str] = None,
         objective: Optional[str] = None,
@@ -102,7 +99,6 @@ class Proposer(base_component.BaseComponent):
                 module_file=module_file,
                 weight_sharing=int(weight_sharing),
                 teacher_distillation=int(teacher_distillation),
-                early_stopping=early_stopping,
                 proposals=types.Channel(type=artifacts.Proposals),
                 **fan_in.fan_in_channels(HISTORY_PREFIX, history),
             )

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any, Dict, List
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import executor_inputs, files, trial_files
+from components import executor_inputs, trial_files
 from components.keys import (
-    ALGORITHM_KEY, ALGORITHM_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY, COUNT_PROPERTY, EARLY_STOPPING_KEY,
-    EARLY_STOPPING_PROPERTY, HISTORY_PREFIX, HISTORY_SIZE_PROPERTY, NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY,
+    ALGORITHM_KEY, ALGORITHM_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY, COUNT_PROPERTY, HISTORY_PREFIX, HISTORY_SIZE_PROPERTY, NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY,
     ROUND_PROPERTY, RUN_ID_PROPERTY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY, STUDY_PROPERTY,
     TEACHER_DISTILLATION_KEY, TEACHER_PROPERTY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
 from search_algo.algorithms import get_algorithm
-from search_algo.early_stopping import RULES
 from search_algo.loop import propose_round
 from search_algo.search_space import SearchSpace
-from search_algo.trial import COMPLETED
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +56,6 @@ class Executor(base_executor.BaseExecutor):
         teacher = proposals[0].teacher if proposals else None
         output = artifact_utils.get_single_instance(output_dict[PROPOSALS_KEY])
         trial_files.record_trials(output, proposals, PROPOSALS_FILE)
-        rule = exec_properties[EARLY_STOPPING_KEY]
-        if rule not in RULES:
-            raise ValueError(f"early_stopping must be one of {RULES}, got {rule!r}")
-        # The trainers compare their trials with the study's finished ones.
-        curves = [t.curve for t in history if t.status == COMPLETED and t.curve]
-        files.write_text(os.path.join(output.uri, trial_files.STOPPING_FILE), json.dumps({"rule": rule, "curves": curves}))
-        output.set_string_custom_property(EARLY_STOPPING_PROPERTY, rule)
         output.set_string_custom_property(TEACHER_PROPERTY, teacher or "")
         output.set_int_custom_property(ROUND_PROPERTY, round_index)
         output.set_string_custom_property(RUN_ID_PROPERTY, run_id)

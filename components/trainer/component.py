@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import data_types
 from tfx.types import component_spec, standard_artifacts
 
-from components import artifacts
+from components import artifacts, fan_in
 from components.trainer import executor as trainer_executor
 from components.keys import (
-    CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_CONSECUTIVE_FAILURES_KEY,
-    MAX_RETRIES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, STUDY_RECORD_KEY, TENSORBOARD_KEY,
-    TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIALS_KEY, TRIAL_CACHE_KEY,
+    CODE_VERSION_KEY, DATASET_SPEC_KEY, EARLY_STOPPING_KEY, EPOCHS_KEY, EXAMPLES_KEY, HISTORY_PREFIX,
+    MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, STUDY_HISTORY_KEY,
+    STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIALS_KEY, TRIAL_CACHE_KEY,
 )
 
 
@@ -37,11 +37,16 @@ class TrialTrainerSpec(component_spec.ComponentSpec):
         MAX_RETRIES_KEY: component_spec.ExecutionParameter(type=int),
         # The run stops after this many failed trials in a row (0: never).
         MAX_CONSECUTIVE_FAILURES_KEY: component_spec.ExecutionParameter(type=int),
+        # median | none: the reference curves are the history's.
+        EARLY_STOPPING_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
         PROPOSALS_KEY: component_spec.ChannelParameter(type=artifacts.Proposals),
+        # The trials of the study's earlier runs; with `history_0..k` every
+        # trial before this round: parents, teachers, early stopping's reference.
+        STUDY_HISTORY_KEY: component_spec.ChannelParameter(type=artifacts.TrialHistory),
     }
     OUTPUTS = {
         TRIALS_KEY: component_spec.ChannelParameter(type=artifacts.TrialResults),
@@ -52,7 +57,10 @@ class TrialTrainer(base_component.BaseComponent):
     """Trains its share (`trainer_index`) of a round's `proposals`, each trial
     isolated, and outputs their records and files (`trials`, TrialResults).
 
-    Inputs: `examples`, `dataset_spec`, `proposals`. Parameters: `epochs`,
+    Inputs: `examples`, `dataset_spec`, `proposals`, `study_history` and
+    `history_0..k` (this run's earlier trainers' trials: with the study's
+    earlier trials, where parents and teachers are and the early-stopping
+    reference). Parameters: `epochs`, `early_stopping` (median | none),
     `time_limit_seconds` (per trial; 0 or unset: none), `trial_cache_root`
     (finished trials reused by a resumed run), `code_version`, `module_file`,
     `tensorboard_root`, `study_record` (where finished trials are recorded
@@ -70,6 +78,8 @@ class TrialTrainer(base_component.BaseComponent):
         examples: types.BaseChannel,
         dataset_spec: types.BaseChannel,
         proposals: types.BaseChannel,
+        study_history: types.BaseChannel,
+        history: Sequence[types.BaseChannel],
         trainer_index: int,
         epochs: Union[int, data_types.RuntimeParameter],
         code_version: str,
@@ -77,6 +87,7 @@ class TrialTrainer(base_component.BaseComponent):
         # Study settings, always given: their defaults live in pipeline/config_schema.py.
         max_retries: int,
         max_consecutive_failures: int,
+        early_stopping: str,
         time_limit_seconds: Union[None, float, data_types.RuntimeParameter] = None,
         trial_cache_root: Optional[str] = None,
         module_file: Optional[str] = None,
@@ -84,9 +95,12 @@ class TrialTrainer(base_component.BaseComponent):
         study_record: Optional[str] = None,
         objective: Optional[str] = None,
     ):
+        spec_class = fan_in.spec_with_fan_in(TrialTrainerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)
         super().__init__(
-            spec=TrialTrainerSpec(
+            spec=spec_class(
                 objective=objective,
+                study_history=study_history,
+                early_stopping=early_stopping,
                 examples=examples,
                 dataset_spec=dataset_spec,
                 proposals=proposals,
@@ -101,5 +115,6 @@ class TrialTrainer(base_component.BaseComponent):
                 max_retries=max_retries,
                 max_consecutive_failures=max_consecutive_failures,
                 trials=types.Channel(type=artifacts.TrialResults),
+                **fan_in.fan_in_channels(HISTORY_PREFIX, history),
             )
         )

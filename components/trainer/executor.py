@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
-from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, failpoints, files, trial_files
@@ -22,12 +21,12 @@ from components.trainer.training import SplitData, train_trial
 from components.trainer.watchdog import TrialWatchdog
 from components.keys import (
     BEST_SCORE_PROPERTY, CODE_VERSION_KEY, COMPLETED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY,
-    DATA_FINGERPRINT_PROPERTY, EPOCHS_KEY, FAILED_PROPERTY, MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY,
+    DATA_FINGERPRINT_PROPERTY, EARLY_STOPPING_KEY, EPOCHS_KEY, HISTORY_PREFIX, FAILED_PROPERTY, MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY,
     OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_PROPERTY, RUN_ID_PROPERTY, STOPPED_PROPERTY, STUDY_PROPERTY,
     STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRAINER_PROPERTY, TRIALS_KEY,
     TRIAL_CACHE_KEY,
 )
-from search_algo.early_stopping import MedianStoppingRule, warmup_epochs
+from search_algo.early_stopping import make_pruner
 from search_algo.trial import COMPLETED, FAILED, Trial
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def trial_cache_key(trial: Trial, exec_properties: Dict[str, Any], examples: typ
     the ingest read, not by where its Examples are: a resubmitted run on a
     cluster ingests the same data into a new artifact."""
     identity = {
-        "trial": {k: v for k, v in trial.to_dict().items() if k not in ("parent_uri", "teacher_uri")},
+        "trial": trial.to_dict(),
         "epochs": exec_properties[EPOCHS_KEY],
         "time_limit": exec_properties.get(TIME_LIMIT_KEY) or None,
         "code": exec_properties.get(CODE_VERSION_KEY),
@@ -77,7 +76,11 @@ class Executor(base_executor.BaseExecutor):
         cache = TrialCache(cache_root) if cache_root else None
         max_retries = int(exec_properties[MAX_RETRIES_KEY])
 
-        stopping = stopping_rule(proposals_artifact.uri, epochs)
+        # Every trial before this round: where parents and teachers are, and
+        # the reference curves of early stopping.
+        history = executor_inputs.earlier_trials(input_dict) + executor_inputs.this_runs_trials(input_dict, HISTORY_PREFIX)
+        stopping = make_pruner(exec_properties[EARLY_STOPPING_KEY], history, epochs)
+        files_of = {t.trial_id: t.path for t in history if t.path}
         train = SplitData(*examples_io.load_split(examples, "train", spec))
         evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
         failures = ConsecutiveFailures(
@@ -97,7 +100,7 @@ class Executor(base_executor.BaseExecutor):
                     files.copy_tree(cache.files_dir(key), trial_dir)
             else:
                 result = self._attempt(proposal, cache, key, max_retries, time_limit, position, len(share), index,
-                                       spec, objective, train, evaluation, epochs, trial_dir, stopping,
+                                       spec, objective, train, evaluation, epochs, trial_dir, stopping, files_of,
                                        tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id))
             if stopping is not None and result.status == COMPLETED:
                 stopping.add(result.curve)
@@ -131,7 +134,7 @@ class Executor(base_executor.BaseExecutor):
     @staticmethod
     def _attempt(proposal: Trial, cache: Optional[TrialCache], key: str, max_retries: int,
                  time_limit: Optional[float], position: int, count: int, index: int, spec, objective, train, evaluation,
-                 epochs: int, trial_dir: str, stopping, tensorboard_dir: str) -> Trial:
+                 epochs: int, trial_dir: str, stopping, files_of: Dict[str, str], tensorboard_dir: str) -> Trial:
         """Trains the trial, unless earlier attempts died often enough (or for a
         reason retrying cannot help) that it is recorded failed instead."""
         earlier = cache.attempts(key) if cache else []
@@ -153,7 +156,9 @@ class Executor(base_executor.BaseExecutor):
 
         with TrialWatchdog(time_limit, expire) as watchdog:
             result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir, stopping,
-                                 tensorboard_dir, progress=watchdog, objective=objective)
+                                 tensorboard_dir, progress=watchdog, objective=objective,
+                                 parent_dir=files_of.get(proposal.parent or ""),
+                                 teacher_dir=files_of.get(proposal.teacher or ""))
         if cache:
             cache.store(key, result, trial_dir)
         return result
@@ -184,17 +189,6 @@ class ConsecutiveFailures:
             self.message = (f"the last {self._count} trials of run {trial.run_id} failed "
                             f"({'; '.join(self._reasons[-3:])}); fix the cause (`model-search trials` lists every "
                             "trial and its reason), then run again (--max-consecutive-failures sets the limit, 0 none)")
-
-
-def stopping_rule(proposals_uri: str, epochs: int):
-    """The early-stopping rule the Proposer chose for this round, or None."""
-    path = os.path.join(proposals_uri, trial_files.STOPPING_FILE)
-    if not fileio.exists(path):
-        return None
-    settings = json.loads(files.read_text(path))
-    if settings.get("rule") != "median":
-        return None
-    return MedianStoppingRule.from_curves(settings.get("curves", []), warmup_epochs(epochs))
 
 
 def _log_result(trial: Trial) -> None:

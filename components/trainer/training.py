@@ -140,13 +140,16 @@ def train_trial(
     tensorboard_dir: Optional[str] = None,
     progress: Optional[Any] = None,
     objective: ObjectiveLike = "",
+    parent_dir: Optional[str] = None,
+    teacher_dir: Optional[str] = None,
 ) -> Trial:
     """Trains one proposal and returns its completed or failed record. Writes
     the trial's files into `trial_dir` only if it completed; a trial whose
     files could not all be written is failed, its partial files removed.
 
-    Weight sharing starts the model from its parent's trained blocks; a teacher
-    adds its soft predictions to the labels (classification); `stopping` ends
+    Weight sharing starts the model from its parent's trained blocks (from
+    `parent_dir`, its files); a teacher (`teacher_dir`) adds its soft
+    predictions to the labels (classification); `stopping` ends
     a clearly bad trial early, which still completes with what it reached.
     `progress.phase` (the watchdog's) is told what the trial is doing."""
     progress = progress if progress is not None else types.SimpleNamespace(phase="")
@@ -158,17 +161,21 @@ def train_trial(
         progress.phase = "building the model"
         model = build_model(trial.architecture, spec, seed=trial.seed)
         result.num_params = parameter_count(model)
-        if trial.parent and trial.transfer == TRANSFER_WEIGHTS and trial.parent_uri:
+        if trial.parent and trial.transfer == TRANSFER_WEIGHTS:
+            if not parent_dir:
+                raise TrialFailure(f"the files of parent {trial.parent} are gone; it cannot share its weights")
             progress.phase = "transferring the parent's weights"
-            parent_model, parent_arch = load_trial_model(trial.parent_uri, spec)
+            parent_model, parent_arch = load_trial_model(parent_dir, spec)
             report = transfer_weights(parent_model, parent_arch, model, trial.architecture)
             result.transferred_blocks = [t.layer for t in report.transferred]
             del parent_model
         train_targets, eval_targets = train.labels, evaluation.labels
-        distilling = bool(trial.teacher_uri) and spec.task == "classification"
+        distilling = bool(trial.teacher) and spec.task == "classification"
         if distilling:
             progress.phase = "computing the teacher's predictions"
-            soft_train, soft_eval = _teacher_predictions(trial.teacher_uri, spec, train, evaluation)
+            if not teacher_dir:
+                raise TrialFailure(f"the files of teacher {trial.teacher} are gone")
+            soft_train, soft_eval = _teacher_predictions(teacher_dir, spec, train, evaluation)
             train_targets = distillation_targets(train.labels, soft_train, spec.task)
             eval_targets = distillation_targets(evaluation.labels, soft_eval, spec.task)
             compile_for_distillation(model, trial.architecture.hyperparameters, spec,

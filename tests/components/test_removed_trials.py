@@ -32,4 +32,4 @@ def test_a_child_of_a_removed_parent_does_not_share_its_weights():
     (child,) = proposal_trials([Candidate(ARCH, parent="run1-r1-00", transfer="weights")], history, study="t",
                                run_id="run2", round_index=1, trials_per_trainer=1, seed=0, algorithm="beam",
                                objective="classification")
-    assert child.parent == "run1-r1-00" and child.transfer == "none" and child.parent_uri is None
+    assert child.parent == "run1-r1-00" and child.transfer == "none"

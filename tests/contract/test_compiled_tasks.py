@@ -173,7 +173,7 @@ def test_scheduled_runs_get_distinct_trial_ids_and_a_second_run_grows_the_first(
     proposed = json.loads(proposals.metadata("proposals")["trials_json"])
     first_ids = {t["trial_id"] for t in study.record("trials") if t["run_id"] == "nightly-1"}
     assert {t["trial_id"] for t in proposed} == {f"{study.run_b}-r1-00", f"{study.run_b}-r1-01"}
-    assert all(t["parent"] in first_ids and t["parent_uri"] for t in proposed), proposed
+    assert all(t["parent"] in first_ids and t["transfer"] == "weights" for t in proposed), proposed
     history = study.jobs["job-b2"].runs["StudyHistory"].metadata("history")
     assert history["run_id"] == study.run_b and history["count"] == 2 and history["runs"] == 1
     # The orchestrator's cache serves the same data's ingest again, never the run's history.

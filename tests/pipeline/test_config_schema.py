@@ -98,8 +98,8 @@ def test_the_distillation_augmentations_are_search_algos():
 
 
 @pytest.mark.parametrize("component, settings", [
-    ("components.proposer.component.Proposer", ("weight_sharing", "teacher_distillation", "early_stopping")),
-    ("components.trainer.component.TrialTrainer", ("max_retries", "max_consecutive_failures")),
+    ("components.proposer.component.Proposer", ("weight_sharing", "teacher_distillation")),
+    ("components.trainer.component.TrialTrainer", ("max_retries", "max_consecutive_failures", "early_stopping")),
     ("components.ensembler.component.Ensembler", ("max_members", "weights_method")),
     ("components.distiller.component.Distiller", ("max_params", "temperature", "alpha", "augment")),
     ("components.evaluator.component.SearchEvaluator", ("select",)),

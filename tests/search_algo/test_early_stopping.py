@@ -84,9 +84,8 @@ def propose(**options):
 
 def test_with_distillation_every_proposal_learns_from_the_best_trial_so_far():
     child, fresh = propose()
-    assert (child.teacher, child.teacher_uri) == ("run1-r1-00", "/trials/00")
-    assert (fresh.teacher, fresh.teacher_uri) == ("run1-r1-00", "/trials/00")
-    assert (child.transfer, child.parent_uri) == (TRANSFER_WEIGHTS, "/trials/01")
+    assert child.teacher == fresh.teacher == "run1-r1-00"
+    assert (child.transfer, child.parent) == (TRANSFER_WEIGHTS, "run1-r1-01")
     assert fresh.transfer == TRANSFER_NONE and [child.trainer, fresh.trainer] == [0, 1]
 
 

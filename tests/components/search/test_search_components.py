@@ -42,7 +42,7 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
     props = {
         "round": round_index, "study": "wine", "algorithm": algorithm, "num_trainers": 2,
         "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
-        "code_version": "test", "teacher_distillation": int(teacher), "weight_sharing": 1, "early_stopping": "median",
+        "code_version": "test", "teacher_distillation": int(teacher), "weight_sharing": 1,
     }
     study_history = history_artifact(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id)
     inputs = {"dataset_spec": [spec_artifact], "study_history": [study_history]}
@@ -51,14 +51,19 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
     return proposals
 
 
-def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, cache="", tensorboard=""):
+def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, cache="", tensorboard="", history=(),
+          earlier=(), early_stopping="median"):
+    """`history`: this run's earlier TrialResults; `earlier`: earlier runs' trials."""
     examples, spec_artifact, _ = wine
     trials = new_artifact(artifacts.TrialResults, out_dir)
     props = {"trainer_index": trainer_index, "epochs": epochs, "time_limit_seconds": time_limit,
              "trial_cache_root": cache, "code_version": "test", "tensorboard_root": tensorboard,
-             "max_retries": 2, "max_consecutive_failures": 0}  # 0: failures in a row never stop these trainers
-    trainer_executor.Executor().Do(
-        {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals]}, {"trials": [trials]}, props)
+             "max_retries": 2, "max_consecutive_failures": 0,  # 0: failures in a row never stop these trainers
+             "early_stopping": early_stopping}
+    inputs = {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals],
+              "study_history": [history_artifact(out_dir.parent / f"{out_dir.name}_history", "run1", earlier)]}
+    inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
+    trainer_executor.Executor().Do(inputs, {"trials": [trials]}, props)
     return trials
 
 
@@ -114,9 +119,9 @@ def test_second_round_mutates_the_best_with_parents_and_weight_sharing(wine, rou
     _, results = round_one
     proposals = trial_files.trials_of([propose(wine, tmp_path, history=results, round_index=2)])
     round_one_ids = {t.trial_id for t in trial_files.trials_of(results)}
-    assert all(t.parent in round_one_ids and t.transfer == "weights" and t.parent_uri for t in proposals)
+    assert all(t.parent in round_one_ids and t.transfer == "weights" for t in proposals)
     second = propose(wine, tmp_path / "p", history=results, round_index=2)
-    trained = trial_files.trials_of([train(wine, second, i, tmp_path / f"t{i}") for i in range(2)])
+    trained = trial_files.trials_of([train(wine, second, i, tmp_path / f"t{i}", history=results) for i in range(2)])
     assert all(t.status == "completed" for t in trained)
     assert any(t.transferred_blocks for t in trained), "a child sharing blocks with its parent starts from its weights"
 
@@ -289,9 +294,9 @@ def test_children_learn_from_the_best_trial_and_record_their_curves(wine, round_
                                                                           round_index=2)]))
     proposals = propose(wine, tmp_path, history=results, round_index=2, teacher=True)
     proposed = trial_files.trials_of([proposals])
-    assert {(t.teacher, t.teacher_uri) for t in proposed} == {(best.trial_id, best.path)}
+    assert {t.teacher for t in proposed} == {best.trial_id}
     assert proposals.get_string_custom_property("teacher") == best.trial_id
-    trained = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "t0", epochs=3)])
+    trained = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "t0", epochs=3, history=results)])
     for trial in trained:
         assert trial.status == "completed", trial.error
         assert trial.teacher == best.trial_id and set(trial.metrics) == {"accuracy", "loss", "log_loss", "macro_f1"}
@@ -301,26 +306,32 @@ def test_children_learn_from_the_best_trial_and_record_their_curves(wine, round_
         assert 0 < trial.metrics["loss"] < 5
 
 
-def _proposals_with_reference(tmp_path, name, curves, rule="median"):
+def _one_proposal(tmp_path, name):
     arch = Architecture.from_dict({"blocks": [{"name": "dense", "args": {"units": 16}}]})
-    trial = Trial("run1-r1-00", 1, 0, arch, seed=0, algorithm="random", run_id="run1", study="wine")
+    trial = Trial("run2-r1-00", 1, 0, arch, seed=0, algorithm="random", run_id="run2", study="wine")
     proposals = new_artifact(artifacts.Proposals, tmp_path / name)
     trial_files.record_trials(proposals, [trial], "proposals.json")
     proposals.set_int_custom_property("round", 1)
-    proposals.set_string_custom_property("run_id", "run1")
+    proposals.set_string_custom_property("run_id", "run2")
     proposals.set_string_custom_property("study", "wine")
-    (tmp_path / name / trial_files.STOPPING_FILE).write_text(json.dumps({"rule": rule, "curves": curves}))
     return proposals
 
 
+def perfect_history(count=4, epochs=6):
+    """Earlier runs' completed trials whose eval score was perfect from the first epoch."""
+    arch = Architecture.from_dict({"blocks": [{"name": "dense"}]})
+    return [Trial(f"run1-r1-{i:02d}", 1, 0, arch, seed=0, algorithm="random", run_id="run1", study="wine",
+                  status="completed", metrics={"accuracy": 1.0}, curve=[1.0] * epochs) for i in range(count)]
+
+
 def test_a_trial_far_below_the_studys_median_stops_after_the_warmup(wine, tmp_path):
-    perfect = [[1.0] * 6 for _ in range(4)]
-    stopped = trial_files.trials_of([train(wine, _proposals_with_reference(tmp_path, "p", perfect), 0,
-                                           tmp_path / "stopped", epochs=6)])[0]
+    # The reference is the history's curves (as a pruner reads the study), not a side file.
+    stopped = trial_files.trials_of([train(wine, _one_proposal(tmp_path, "p"), 0, tmp_path / "stopped", epochs=6,
+                                           earlier=perfect_history())])[0]
     assert stopped.status == "completed" and stopped.stopped_early
     assert stopped.epochs == len(stopped.curve) == 2, "stopped at the end of the warm-up (a third of 6 epochs)"
-    full = trial_files.trials_of([train(wine, _proposals_with_reference(tmp_path, "q", perfect, rule="none"), 0,
-                                        tmp_path / "full", epochs=6)])[0]
+    full = trial_files.trials_of([train(wine, _one_proposal(tmp_path, "q"), 0, tmp_path / "full", epochs=6,
+                                        earlier=perfect_history(), early_stopping="none")])[0]
     assert not full.stopped_early and full.epochs == 6
 
 
@@ -452,8 +463,10 @@ def test_a_trainer_stops_its_share_after_too_many_failures_in_a_row_and_the_run_
     proposals = _proposals_of(tmp_path, "p", [impossible, impossible, good])
     trials = new_artifact(artifacts.TrialResults, tmp_path / "trials")
     trainer_executor.Executor().Do(
-        {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals]}, {"trials": [trials]},
-        {"trainer_index": 0, "epochs": 1, "code_version": "test", "max_retries": 2, "max_consecutive_failures": 2})
+        {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals],
+         "study_history": [history_artifact(tmp_path / "history", "run1")]}, {"trials": [trials]},
+        {"trainer_index": 0, "epochs": 1, "code_version": "test", "max_retries": 2, "max_consecutive_failures": 2,
+         "early_stopping": "median"})
     results = trial_files.trials_of([trials])
     assert [t.status for t in results] == ["failed", "failed", "failed"]
     assert results[2].error.startswith("not trained: the last 2 trials of run run1 failed")
