@@ -76,7 +76,6 @@ LABEL_KEY_PROPERTY = "label_key"
 TASK_PROPERTY = "task"
 # The URI of the study's model in production (a Model artifact's URI), if any.
 BASELINE_MODEL_PROPERTY = "baseline_model_uri"
-EARLY_STOPPING_PROPERTY = "early_stopping"
 TEACHER_PROPERTY = "teacher"
 ROUND_PROPERTY = "round"
 STUDY_PROPERTY = "study"
