@@ -54,7 +54,15 @@ MAX_CONSECUTIVE_FAILURES_KEY = "max_consecutive_failures"
 RUN_ID_KEY = "run_id"
 SOURCE_CONFIG_KEY = "source_config"
 INPUT_FINGERPRINT_KEY = "input_fingerprint"
+# The distilled student's parameter budget (0: half the best single model).
 MAX_PARAMS_KEY = "max_params"
+# Multi-fidelity promotion (search_algo/budget_schedule.py): none | asha, its
+# reduction factor and bottom rung (0: derived from the epochs).
+BUDGET_SCHEDULE_KEY = "budget_schedule"
+REDUCTION_FACTOR_KEY = "reduction_factor"
+MIN_EPOCHS_KEY = "min_epochs"
+# The study's constraints on every candidate (search_algo/constraints.py), as JSON.
+CONSTRAINTS_KEY = "constraints"
 TEMPERATURE_KEY = "temperature"
 ALPHA_KEY = "alpha"
 STUDENT_KEY = "student"
@@ -63,6 +71,8 @@ AUGMENT_KEY = "augment"
 # --- Custom properties of artifacts ----------------------------------------------
 TRIALS_PROPERTY = "trials_json"
 RUN_ID_PROPERTY = "run_id"
+# On Proposals: candidates the constraints turned away before training.
+REJECTED_PROPERTY = "rejected_by_constraints"
 # On Proposals: how many of this run's trials had failed in a row before the round.
 CONSECUTIVE_FAILURES_PROPERTY = "consecutive_failures"
 # On TrialResults: why the trainer stopped its share early (too many failures in a row).

@@ -28,6 +28,7 @@ from components.ingest.sources import SOURCE_KINDS
 from pipeline.metadata_uri import MYSQL_FORM, PASSWORD_HELP
 from search_algo import objective
 from search_algo.algorithms import ALGORITHM_NAMES
+from search_algo.budget_schedule import SCHEDULES as BUDGET_SCHEDULES
 from search_algo.early_stopping import RULES as EARLY_STOPPING_RULES
 from search_algo.ensemble import WEIGHT_METHODS
 from search_algo.errors import UserError
@@ -197,6 +198,23 @@ class StudySettings(DataSettings):
     early_stopping: Literal[EARLY_STOPPING_RULES] = setting(
         "median", description="median: stop a trial whose best eval score is below the median of earlier trials "
         "at the same epoch, after a third of its epochs; none: never", group=SEARCH)
+    budget_schedule: Literal[BUDGET_SCHEDULES] = setting(
+        "none", description="asha: new trials train min_epochs, and each round first promotes the best "
+        "1/reduction_factor of each rung to the next (continuing their own weights), up to epochs; none: every "
+        "trial trains epochs (see docs/algorithms.md)", group=SEARCH)
+    reduction_factor: int = setting(3, description="asha: the top 1/reduction_factor of a rung is promoted, and "
+                                    "each rung trains reduction_factor times the epochs of the one below",
+                                    group=SEARCH, strict=True, ge=2)
+    min_epochs: Optional[int] = setting(
+        description="asha: the epochs a new trial trains (the bottom rung); unset: epochs / reduction_factor^2, at "
+        "least 1", group=SEARCH, strict=True, ge=1)
+    max_params: int = setting(0, description="no candidate may have more parameters: proposals over it are not "
+                              "trained, and the chosen model (single, ensemble or student) is within it; 0: no "
+                              "limit", group=SEARCH, strict=True, ge=0)
+    max_latency_ms: Optional[float] = setting(
+        description="no candidate may take longer for one example on CPU (batch 1; estimated before training, "
+        "measured again through the serving signature before the choice); unset: no limit", group=SEARCH,
+        strict=True, gt=0)
     objective: Optional[Literal[OBJECTIVES]] = setting(
         description="what the study optimizes, on eval (search_algo/objective.py): accuracy, log_loss, roc_auc "
         "(two classes) or macro_f1 for classification; rmse or mae for regression; unset: accuracy, or rmse for "
@@ -221,8 +239,9 @@ class StudySettings(DataSettings):
         "auto", description="bagged or plain greedy selection, learned weights, an equal-weight average of the "
         "best, or auto: whichever of bagged, average and learned scores best on cross-validation within the eval "
         "split", group=AFTER_SEARCH)
-    max_params: int = setting(0, description="the distilled student's parameter budget; 0: half the best single "
-                              "model", group=AFTER_SEARCH, strict=True, ge=0)
+    student_max_params: int = setting(
+        0, description="the distilled student's parameter budget; 0: half the best single model (never above "
+        "max_params)", group=AFTER_SEARCH, strict=True, ge=0)
     distill_epochs: int = setting(5, description="the student's training epochs", group=AFTER_SEARCH, strict=True,
                                   ge=1)
     # The student's loss: alpha * cross-entropy(labels) + (1 - alpha) * T^2 * KL at temperature T.
@@ -235,7 +254,7 @@ class StudySettings(DataSettings):
         "examples (function matching; slower per epoch, closer to the teacher)", group=AFTER_SEARCH)
     student: Optional[Union[str, dict[str, Any]]] = setting(
         description="the distilled student: a trial id, or an architecture as a mapping or JSON; unset: chosen "
-        "from the search within max_params", group=AFTER_SEARCH)
+        "from the search within student_max_params", group=AFTER_SEARCH)
     select: str = setting(
         "best", description="which candidate becomes the run's model, on eval metrics: best (the best objective), "
         "lowest-loss (cross-entropy) or smallest-within=X (the smallest within X points of the best objective, "
@@ -269,6 +288,12 @@ class StudySettings(DataSettings):
     @classmethod
     def _normalise_keep(cls, value: str) -> str:
         return _parsed(parse_retention, value)
+
+    @model_validator(mode="after")
+    def _min_epochs_within_epochs(self) -> "StudySettings":
+        if self.min_epochs is not None and self.min_epochs > self.epochs:
+            raise ValueError(f"min_epochs {self.min_epochs} is above epochs {self.epochs}")
+        return self
 
     @model_validator(mode="after")
     def _data_source_under_the_top_level(self) -> "StudySettings":

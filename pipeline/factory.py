@@ -68,6 +68,15 @@ def trainer_id(round_index: int, trainer: int) -> str:
     return f"Trainer_r{round_index}_t{trainer}"
 
 
+def student_budget(student_max_params: int, max_params: int) -> int:
+    """The Distiller's budget: the student's own, never above the study's
+    limit; 0 lets the Distiller take half the best single model (which is
+    within the limit itself)."""
+    if max_params and student_max_params:
+        return min(student_max_params, max_params)
+    return student_max_params
+
+
 def proposer_id(round_index: int) -> str:
     return f"Proposer_r{round_index}"
 
@@ -132,6 +141,12 @@ def create_pipeline(
             module_file=module_file,
             weight_sharing=config.weight_sharing,
             teacher_distillation=config.teacher_distillation,
+            epochs=epochs,
+            budget_schedule=config.budget_schedule,
+            reduction_factor=config.reduction_factor,
+            min_epochs=config.min_epochs,
+            max_params=config.max_params,
+            max_latency_ms=config.max_latency_ms,
             objective=config.objective,
         ).with_id(proposer_id(round_index))
         components.append(proposer)
@@ -179,7 +194,7 @@ def create_pipeline(
         temperature=config.distill_temperature,
         alpha=config.distill_alpha,
         augment=config.distill_augment,
-        max_params=config.max_params,
+        max_params=student_budget(config.student_max_params, config.max_params),
         seed=seed,
         code_version=version,
         module_file=module_file,
@@ -196,6 +211,8 @@ def create_pipeline(
         study=study,
         code_version=version,
         select=config.select,
+        max_params=config.max_params,
+        max_latency_ms=config.max_latency_ms,
         objective=config.objective,
         study_record=study_record,
     )

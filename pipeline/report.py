@@ -35,6 +35,7 @@ from pipeline.report_charts import (
     run_order,
     timeline_chart,
 )
+from search_algo.constraints import Constraints
 from search_algo.objective import resolve
 
 # The chart kit's names stay importable from here (pipeline.report.Metric, .pareto_front, ...).
@@ -108,6 +109,10 @@ def candidates_table(leaderboard: dict[str, Any]) -> dict[str, Any]:
     eval_keys, test_keys = _metric_keys(candidates, "eval"), _metric_keys(candidates, "test")
     head = ["candidate", "models", "parameters", *(f"eval {k}" for k in eval_keys),
             *(f"test {k}" for k in test_keys), "latency (ms)"]
+    limits = leaderboard.get("constraints") or {}
+    constrained = bool(limits.get("max_params") or limits.get("max_latency_ms"))
+    if constrained:
+        head.append("within the constraints")
     rows = []
     for candidate in candidates:
         rows.append({
@@ -119,9 +124,11 @@ def candidates_table(leaderboard: dict[str, Any]) -> dict[str, Any]:
                 *(_number((candidate.get("eval") or {}).get(k)) for k in eval_keys),
                 *(_number((candidate.get("test") or {}).get(k)) for k in test_keys),
                 _number(candidate.get("latency_ms")),
+                *(["no: " + "; ".join(candidate["over_limits"]) if candidate.get("over_limits") else "yes"]
+                  if constrained else []),
             ],
         })
-    return {"head": head, "rows": rows}
+    return {"head": head, "rows": rows, "constraints": Constraints(**limits).describe() if constrained else None}
 
 
 def trials_table(trials: Sequence[dict[str, Any]], metric: Metric) -> dict[str, Any]:
@@ -143,7 +150,7 @@ def trials_table(trials: Sequence[dict[str, Any]], metric: Metric) -> dict[str, 
             "epochs": trial.get("epochs"),
             "seconds": round(trial["train_seconds"], 1) if trial.get("train_seconds") is not None else None,
             "status": status + (f": {trial['error']}" if trial.get("error") else ""),
-            "parent": trial.get("parent") or "-",
+            "parent": (trial.get("parent") or "-") + (" (continued)" if trial.get("transfer") == "continue" else ""),
         }
         cells = []
         for column in TRIAL_COLUMNS:

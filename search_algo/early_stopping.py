@@ -85,3 +85,33 @@ class MedianStoppingRule:
             return False
         best = max(curve)
         return not math.isfinite(best) or best < median
+
+
+def fidelity(trial: "Trial", default_epochs: int) -> tuple[int, int]:
+    """(epochs it trains, cumulative epochs it reaches): only curves of the
+    same fidelity are comparable, epoch by epoch."""
+    return trial.planned_epochs or default_epochs, trial.total_epochs or default_epochs
+
+
+class PrunersByFidelity:
+    """One median rule per fidelity of a budget schedule's trials (new
+    candidates at the bottom rung, promotions to each rung), each with the
+    curves of the completed trials of that fidelity as its reference."""
+
+    def __init__(self, rule: str, history: Iterable["Trial"], default_epochs: int):
+        self.rule, self.default_epochs = rule, default_epochs
+        self.history = [t for t in history if t.completed]
+        self._pruners: dict[tuple[int, int], Optional[MedianStoppingRule]] = {}
+
+    def for_trial(self, trial: "Trial") -> Optional[MedianStoppingRule]:
+        key = fidelity(trial, self.default_epochs)
+        if key not in self._pruners:
+            same = [t for t in self.history if fidelity(t, self.default_epochs) == key]
+            self._pruners[key] = make_pruner(self.rule, same, key[0])
+        return self._pruners[key]
+
+    def add(self, trial: "Trial") -> None:
+        """A trial that just finished joins its fidelity's reference."""
+        pruner = self.for_trial(trial)
+        if pruner is not None and trial.completed:
+            pruner.add(trial.curve)

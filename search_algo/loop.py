@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from search_algo.budget_schedule import BudgetSchedule
 from search_algo.objective import ObjectiveLike
 from search_algo.proposals import derived_seed, proposal_trials
 from search_algo.search_space import SearchSpace
@@ -44,15 +45,20 @@ def propose_round(
     weight_sharing: bool = True,
     teacher_distillation: bool = False,
     rng: Optional[np.random.Generator] = None,
+    schedule: Optional[BudgetSchedule] = None,
 ) -> list[Trial]:
-    """One Proposer step: the algorithm's `count` candidates, given every
-    finished trial, as `proposed` trials dealt `per_trainer` to a trainer."""
+    """One Proposer step: `count` trials, given every finished trial, as
+    `proposed` trials dealt `per_trainer` to a trainer - the budget
+    schedule's promotions first, the algorithm's candidates in the rest."""
     rng = rng if rng is not None else round_rng(seed, study, run_id, round_index)
-    candidates = algorithm.propose(list(history), space, count, rng, objective)
+    promotions = schedule.promotions(history, objective, count) if schedule is not None else []
+    fresh = count - len(promotions)
+    candidates = algorithm.propose(list(history), space, fresh, rng, objective) if fresh else []
     return proposal_trials(
         candidates, history, study=study, run_id=run_id, round_index=round_index,
         trials_per_trainer=per_trainer or max(1, count), seed=seed, algorithm=algorithm.name, objective=objective,
         weight_sharing=weight_sharing, teacher_distillation=teacher_distillation,
+        promotions=promotions, schedule=schedule,
     )
 
 
@@ -72,6 +78,7 @@ def run_search(
     weight_sharing: bool = True,
     teacher_distillation: bool = False,
     rng_for_round: Optional[Callable[[int], np.random.Generator]] = None,
+    schedule: Optional[BudgetSchedule] = None,
 ) -> list[Trial]:
     """`history` plus `budget` new trials, `per_round` a round (the last
     round takes what is left): propose, train, record, until spent."""
@@ -82,7 +89,7 @@ def run_search(
         proposed = propose_round(
             algorithm, trials, space, count, round_index, objective=objective, seed=seed, study=study,
             run_id=run_id, weight_sharing=weight_sharing, teacher_distillation=teacher_distillation,
-            rng=rng_for_round(round_index) if rng_for_round else None,
+            rng=rng_for_round(round_index) if rng_for_round else None, schedule=schedule,
         )
         finished = list(train(proposed, trials))
         trials.extend(finished)

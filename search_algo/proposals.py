@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from search_algo.algorithms import Candidate
+from search_algo.budget_schedule import BudgetSchedule, Promotion
 from search_algo.distillation import choose_teacher
-from search_algo.trial import TRANSFER_NONE, Trial
+from search_algo.trial import TRANSFER_CONTINUE, TRANSFER_NONE, Trial
 from search_algo.objective import ObjectiveLike
 
 
@@ -35,31 +36,48 @@ def proposal_trials(
     objective: ObjectiveLike,
     weight_sharing: bool = True,
     teacher_distillation: bool = False,
+    promotions: Sequence[Promotion] = (),
+    schedule: Optional[BudgetSchedule] = None,
 ) -> list[Trial]:
-    """Trials `{run_id}-r{round}-{index}`, dealt to trainers in order.
+    """Trials `{run_id}-r{round}-{index}`, dealt to trainers in order: the
+    schedule's promotions first, then the algorithm's candidates.
 
     A child shares its parent's weights only when the parent's files exist
-    (`path`); with `teacher_distillation`, every trial of the round learns
-    from the best completed trial so far as well (classification only)."""
+    (`path`); with `teacher_distillation`, every new trial of the round learns
+    from the best completed trial so far as well (classification only). Under
+    an active budget schedule a new trial trains the bottom rung's epochs."""
     by_id = {t.trial_id: t for t in history}
     teacher = choose_teacher(history, objective) if teacher_distillation else None
-    trials = []
-    for index, candidate in enumerate(candidates):
+    first_epochs = schedule.first_epochs if schedule is not None and schedule.active else None
+
+    def new_trial(index: int, **fields) -> Trial:
+        return Trial(
+            trial_id=f"{run_id}-r{round_index}-{index:02d}",
+            round=round_index,
+            trainer=index // trials_per_trainer,
+            seed=derived_seed(seed, study, run_id, round_index, index, "train"),
+            run_id=run_id,
+            study=study,
+            **fields,
+        )
+
+    trials = [
+        new_trial(index, architecture=promotion.trial.architecture, algorithm=schedule.kind,
+                  parent=promotion.trial.trial_id, transfer=TRANSFER_CONTINUE,
+                  planned_epochs=promotion.planned_epochs, total_epochs=promotion.to_epochs)
+        for index, promotion in enumerate(promotions)
+    ]
+    for index, candidate in enumerate(candidates, start=len(trials)):
         parent = by_id.get(candidate.parent) if candidate.parent else None
         shares = weight_sharing and parent is not None and bool(parent.path)
-        trials.append(
-            Trial(
-                trial_id=f"{run_id}-r{round_index}-{index:02d}",
-                round=round_index,
-                trainer=index // trials_per_trainer,
-                architecture=candidate.architecture,
-                seed=derived_seed(seed, study, run_id, round_index, index, "train"),
-                algorithm=candidate.algorithm or algorithm,
-                run_id=run_id,
-                study=study,
-                parent=candidate.parent,
-                transfer=candidate.transfer if shares else TRANSFER_NONE,
-                teacher=teacher.trial_id if teacher else None,
-            )
-        )
+        trials.append(new_trial(
+            index,
+            architecture=candidate.architecture,
+            algorithm=candidate.algorithm or algorithm,
+            parent=candidate.parent,
+            transfer=candidate.transfer if shares else TRANSFER_NONE,
+            teacher=teacher.trial_id if teacher else None,
+            planned_epochs=first_epochs,
+            total_epochs=first_epochs,
+        ))
     return trials

@@ -19,7 +19,9 @@ from search_algo.objective import ObjectiveLike, as_objective
 PROPOSED, COMPLETED, FAILED = "proposed", "completed", "failed"
 STATUSES = (PROPOSED, COMPLETED, FAILED)
 # How a child learns from earlier trials.
-TRANSFER_NONE, TRANSFER_WEIGHTS = "none", "weights"
+# `continue`: a promotion (search_algo/budget_schedule.py) trains its parent,
+# the same architecture, further.
+TRANSFER_NONE, TRANSFER_WEIGHTS, TRANSFER_CONTINUE = "none", "weights", "continue"
 
 
 @dataclasses.dataclass
@@ -44,7 +46,13 @@ class Trial:
     # Eval-split metrics: accuracy and loss (classification), rmse and loss (regression).
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     num_params: Optional[int] = None
+    # Epochs trained (fewer than planned when stopped early).
     epochs: Optional[int] = None
+    # A budget schedule's plan: the epochs this trial trains, and the
+    # cumulative epochs its model has had once done (its rung; a promotion
+    # adds its planned epochs to its parent's). None: the study's epochs.
+    planned_epochs: Optional[int] = None
+    total_epochs: Optional[int] = None
     train_seconds: Optional[float] = None
     started_at: Optional[str] = None  # ISO 8601, UTC
     finished_at: Optional[str] = None
@@ -127,6 +135,8 @@ class Trial:
             "metrics": self.metrics,
             "num_params": self.num_params,
             "epochs": self.epochs,
+            "planned_epochs": self.planned_epochs,
+            "total_epochs": self.total_epochs,
             "train_seconds": self.train_seconds,
             "started_at": self.started_at,
             "finished_at": self.finished_at,

@@ -10,8 +10,9 @@ from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
 from components.evaluator import executor as evaluator_executor
+from search_algo.constraints import Constraints
 from components.keys import (
-    CHOSEN_MODEL_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY, EXAMPLES_KEY,
+    CHOSEN_MODEL_KEY, CODE_VERSION_KEY, CONSTRAINTS_KEY, DATASET_SPEC_KEY, DISTILLED_KEY, ENSEMBLE_KEY, EXAMPLES_KEY,
     LEADERBOARD_KEY, OBJECTIVE_KEY, SELECT_KEY, STUDY_HISTORY_KEY, STUDY_KEY, STUDY_RECORD_KEY, TRIALS_PREFIX,
 )
 
@@ -26,6 +27,8 @@ class SearchEvaluatorSpec(component_spec.ComponentSpec):
         STUDY_RECORD_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         SELECT_KEY: component_spec.ExecutionParameter(type=str),
+        # JSON {max_params, max_latency_ms}: a candidate over a limit is not eligible.
+        CONSTRAINTS_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -49,7 +52,8 @@ class SearchEvaluator(base_component.BaseComponent):
     Inputs: `examples`, `dataset_spec`, `ensemble`, `distilled`,
     `study_history` (the run's id, earlier runs' trials) and `trials_0..k`.
     Parameters: `study`, `study_record`, `select` (best | lowest-loss |
-    smallest-within=X), `code_version`, `objective` (the study's metric; unset: accuracy or RMSE).
+    smallest-within=X), `code_version`, `objective` (the study's metric; unset: accuracy or RMSE),
+    `constraints` (the study's limits; a candidate over one is not eligible).
     """
 
     SPEC_CLASS = SearchEvaluatorSpec
@@ -68,6 +72,8 @@ class SearchEvaluator(base_component.BaseComponent):
         *,
         # A study setting, always given: its default lives in pipeline/config_schema.py.
         select: str,
+        max_params: int,
+        max_latency_ms: Optional[float],
         study_record: Optional[str] = None,
         objective: Optional[str] = None,
     ):
@@ -84,6 +90,7 @@ class SearchEvaluator(base_component.BaseComponent):
                 study_record=study_record,
                 code_version=code_version,
                 select=select,
+                constraints=Constraints(max_params, max_latency_ms or 0.0).to_json(),
                 leaderboard=types.Channel(type=artifacts.Leaderboard),
                 chosen_model=types.Channel(type=standard_artifacts.Model),
                 **fan_in.fan_in_channels(TRIALS_PREFIX, trials),

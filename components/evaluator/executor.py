@@ -23,11 +23,13 @@ from tfx.types import artifact_utils
 from components import examples_io, executor_inputs, files, model_export, scoring
 from components.study_record import StudyRecord
 from components.keys import (
-    BASELINE_MODEL_PROPERTY, CANDIDATE_PROPERTY, CHOSEN_MODEL_KEY, CHOSEN_PROPERTY, DISTILLED_KEY,
+    BASELINE_MODEL_PROPERTY, CANDIDATE_PROPERTY, CHOSEN_MODEL_KEY, CHOSEN_PROPERTY, CONSTRAINTS_KEY, DISTILLED_KEY,
     ENSEMBLE_KEY, LABEL_KEY_PROPERTY, LEADERBOARD_JSON_PROPERTY, LEADERBOARD_KEY, MEMBERS_PROPERTY,
     NUM_PARAMS_PROPERTY, RUN_ID_PROPERTY, SELECT_KEY, STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY,
     STUDY_KEY, STUDY_PROPERTY, STUDY_RECORD_KEY, TASK_PROPERTY, TRIALS_PREFIX,
 )
+from search_algo.constraints import Constraints
+from search_algo.errors import UserError
 from search_algo.objective import Objective
 from search_algo.selection import choose, parse_policy
 from search_algo.trial import rank_trials
@@ -102,8 +104,15 @@ class Executor(base_executor.BaseExecutor):
             splits[split] = (examples_io.serialized_split(examples, split), labels)
         for candidate in candidates:
             _candidate_metrics(candidate, splits, spec)
+        constraints = Constraints.from_json(exec_properties[CONSTRAINTS_KEY])
+        for candidate in candidates:
+            candidate["over_limits"] = constraints.violations(candidate["num_params"], candidate["latency_ms"])
+        eligible = [c for c in candidates if not c["over_limits"]]
+        if not eligible:
+            raise UserError("no candidate satisfies the constraints (" + constraints.describe() + "): " + "; ".join(
+                f"{c['name']}: {', '.join(c['over_limits'])}" for c in candidates))
         # Chosen on eval metrics only, never on test.
-        chosen = choose(candidates, policy, objective)
+        chosen = choose(eligible, policy, objective)
         record = StudyRecord(exec_properties[STUDY_RECORD_KEY]) if exec_properties.get(STUDY_RECORD_KEY) else None
         # The model in production, which the chosen one must match or beat to be pushed.
         production = record.production_model() if record is not None else None
@@ -115,6 +124,7 @@ class Executor(base_executor.BaseExecutor):
             "run_id": run_id,
             "task": spec.task,
             "objective": {"metric": objective.name, "direction": objective.direction},
+            "constraints": constraints.to_dict(),
             "candidates": [{k: v for k, v in c.items() if k != "uri"} for c in candidates],
             "distillation": distillation_summary({c["name"]: c for c in candidates}, objective),
             "production": production and {k: production.get(k) for k in PRODUCTION_FIELDS},

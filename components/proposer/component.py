@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
+from tfx.orchestration import data_types
 from tfx.types import component_spec
 
 from components import artifacts, fan_in
 from components.proposer import executor as proposer_executor
+from search_algo.constraints import Constraints
 from components.keys import (
-    ALGORITHM_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
+    ALGORITHM_KEY, BUDGET_SCHEDULE_KEY, CODE_VERSION_KEY, CONSTRAINTS_KEY, DATASET_SPEC_KEY, EPOCHS_KEY,
+    MIN_EPOCHS_KEY, REDUCTION_FACTOR_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
     NUM_TRAINERS_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_HISTORY_KEY,
     STUDY_KEY, TEACHER_DISTILLATION_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
@@ -36,6 +39,13 @@ class ProposerSpec(component_spec.ComponentSpec):
         WEIGHT_SHARING_KEY: component_spec.ExecutionParameter(type=int),
         # 1: children also learn from the best trial so far (classification).
         TEACHER_DISTILLATION_KEY: component_spec.ExecutionParameter(type=int),
+        # The trainers' epochs: the budget schedule's top rung.
+        EPOCHS_KEY: component_spec.ExecutionParameter(type=int),
+        BUDGET_SCHEDULE_KEY: component_spec.ExecutionParameter(type=str),
+        REDUCTION_FACTOR_KEY: component_spec.ExecutionParameter(type=int),
+        MIN_EPOCHS_KEY: component_spec.ExecutionParameter(type=int),
+        # JSON {max_params, max_latency_ms}; 0 means no limit.
+        CONSTRAINTS_KEY: component_spec.ExecutionParameter(type=str),
     }
     INPUTS = {
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
@@ -56,7 +66,10 @@ class Proposer(base_component.BaseComponent):
     `trials_per_trainer` (the round proposes their product), `seed`,
     `search_space` (JSON), `code_version`, `module_file` (custom blocks),
     `weight_sharing`, `teacher_distillation`,
-    `objective` (the study's metric; unset: accuracy or RMSE).
+    `objective` (the study's metric; unset: accuracy or RMSE), `epochs`,
+    `budget_schedule`, `reduction_factor` and `min_epochs` (multi-fidelity
+    promotion, search_algo/budget_schedule.py) and `constraints` (the limits
+    no proposed candidate may exceed, search_algo/constraints.py).
     """
 
     SPEC_CLASS = ProposerSpec
@@ -78,6 +91,12 @@ class Proposer(base_component.BaseComponent):
         # Study settings, always given: their defaults live in pipeline/config_schema.py.
         weight_sharing: bool,
         teacher_distillation: bool,
+        epochs: Union[int, data_types.RuntimeParameter],
+        budget_schedule: str,
+        reduction_factor: int,
+        min_epochs: Optional[int],
+        max_params: int,
+        max_latency_ms: Optional[float],
         search_space: Optional[dict[str, Any]] = None,
         module_file: Optional[str] = None,
         objective: Optional[str] = None,
@@ -99,6 +118,11 @@ class Proposer(base_component.BaseComponent):
                 module_file=module_file,
                 weight_sharing=int(weight_sharing),
                 teacher_distillation=int(teacher_distillation),
+                epochs=epochs,
+                budget_schedule=budget_schedule,
+                reduction_factor=reduction_factor,
+                min_epochs=min_epochs or 0,
+                constraints=Constraints(max_params, max_latency_ms or 0.0).to_json(),
                 proposals=types.Channel(type=artifacts.Proposals),
                 **fan_in.fan_in_channels(HISTORY_PREFIX, history),
             )

@@ -12,13 +12,17 @@ from tfx.types import artifact_utils
 
 from components import executor_inputs, trial_files
 from components.keys import (
-    ALGORITHM_KEY, ALGORITHM_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY, COUNT_PROPERTY, HISTORY_PREFIX, HISTORY_SIZE_PROPERTY, NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY,
+    ALGORITHM_KEY, ALGORITHM_PROPERTY, BUDGET_SCHEDULE_KEY, CONSTRAINTS_KEY, EPOCHS_KEY, MIN_EPOCHS_KEY,
+    REDUCTION_FACTOR_KEY, REJECTED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY, COUNT_PROPERTY, HISTORY_PREFIX, HISTORY_SIZE_PROPERTY, NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY,
     ROUND_PROPERTY, RUN_ID_PROPERTY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY, STUDY_PROPERTY,
     TEACHER_DISTILLATION_KEY, TEACHER_PROPERTY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
 from search_algo.algorithms import get_algorithm
+from search_algo.budget_schedule import BudgetSchedule
+from search_algo.constraints import ConstrainedAlgorithm, Constraints, ModelCost
 from search_algo.loop import propose_round
 from search_algo.search_space import SearchSpace
+from search_algo.trial import TRANSFER_CONTINUE
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,12 @@ class Executor(base_executor.BaseExecutor):
         trainers = int(exec_properties[NUM_TRAINERS_KEY])
         per_trainer = int(exec_properties[TRIALS_PER_TRAINER_KEY])
         space = SearchSpace.from_dict(json.loads(exec_properties.get(SEARCH_SPACE_KEY) or "{}"), spec.input_kind)
-        algorithm = get_algorithm(exec_properties[ALGORITHM_KEY])
+        constraints = Constraints.from_json(exec_properties[CONSTRAINTS_KEY])
+        algorithm = ConstrainedAlgorithm(get_algorithm(exec_properties[ALGORITHM_KEY]), constraints,
+                                         ModelCost(spec, constraints))
+        schedule = BudgetSchedule(exec_properties[BUDGET_SCHEDULE_KEY], int(exec_properties[EPOCHS_KEY]),
+                                  int(exec_properties[REDUCTION_FACTOR_KEY]),
+                                  int(exec_properties[MIN_EPOCHS_KEY]) or None)
 
         proposals = propose_round(
             algorithm, history, space, trainers * per_trainer, round_index,
@@ -52,6 +61,7 @@ class Executor(base_executor.BaseExecutor):
             per_trainer=per_trainer,
             weight_sharing=bool(int(exec_properties[WEIGHT_SHARING_KEY])),
             teacher_distillation=bool(int(exec_properties[TEACHER_DISTILLATION_KEY])),
+            schedule=schedule,
         )
         teacher = proposals[0].teacher if proposals else None
         output = artifact_utils.get_single_instance(output_dict[PROPOSALS_KEY])
@@ -63,7 +73,12 @@ class Executor(base_executor.BaseExecutor):
         output.set_string_custom_property(ALGORITHM_PROPERTY, algorithm.name)
         output.set_int_custom_property(COUNT_PROPERTY, len(proposals))
         output.set_int_custom_property(HISTORY_SIZE_PROPERTY, len(history))
+        output.set_int_custom_property(REJECTED_PROPERTY, len(algorithm.rejected))
         output.set_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY,
                                        trial_files.consecutive_failures(this_run))
-        log.info("round %d: %s proposed %d trials from a history of %d", round_index, algorithm.name,
-                 len(proposals), len(history))
+        promoted = sum(1 for t in proposals if t.transfer == TRANSFER_CONTINUE)
+        log.info("round %d: %s proposed %d trials (%d promotions) from a history of %d", round_index,
+                 algorithm.name, len(proposals), promoted, len(history))
+        if algorithm.rejected:
+            log.info("round %d: %d candidates turned away by the constraints (%s)", round_index,
+                     len(algorithm.rejected), constraints.describe())

@@ -26,7 +26,7 @@ from components.keys import (
     STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRAINER_PROPERTY, TRIALS_KEY,
     TRIAL_CACHE_KEY,
 )
-from search_algo.early_stopping import make_pruner
+from search_algo.early_stopping import PrunersByFidelity
 from search_algo.trial import COMPLETED, FAILED, Trial
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Executor(base_executor.BaseExecutor):
         # Every trial before this round: where parents and teachers are, and
         # the reference curves of early stopping.
         history = executor_inputs.earlier_trials(input_dict) + executor_inputs.this_runs_trials(input_dict, HISTORY_PREFIX)
-        stopping = make_pruner(exec_properties[EARLY_STOPPING_KEY], history, epochs)
+        pruners = PrunersByFidelity(exec_properties[EARLY_STOPPING_KEY], history, epochs)
         files_of = {t.trial_id: t.path for t in history if t.path}
         train = SplitData(*examples_io.load_split(examples, "train", spec))
         evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
@@ -90,7 +90,8 @@ class Executor(base_executor.BaseExecutor):
         for position, proposal in enumerate(share, start=1):
             failpoints.reach_in_node(f"trial-{position}")
             trial_dir = os.path.join(output.uri, proposal.trial_id)
-            # The rule as this trial sees it: history plus this trainer's earlier trials.
+            # The rule as this trial sees it: history plus this trainer's earlier trials of its fidelity.
+            stopping = pruners.for_trial(proposal)
             key = trial_cache_key(proposal, exec_properties, examples,
                                   stopping and [stopping.warmup, stopping.reference])
             result = cache.lookup(key) if cache else None
@@ -100,10 +101,10 @@ class Executor(base_executor.BaseExecutor):
                     files.copy_tree(cache.files_dir(key), trial_dir)
             else:
                 result = self._attempt(proposal, cache, key, max_retries, time_limit, position, len(share), index,
-                                       spec, objective, train, evaluation, epochs, trial_dir, stopping, files_of,
+                                       spec, objective, train, evaluation, proposal.planned_epochs or epochs,
+                                       trial_dir, stopping, files_of,
                                        tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id))
-            if stopping is not None and result.status == COMPLETED:
-                stopping.add(result.curve)
+            pruners.add(result)
             result.path = proposal.trial_id if result.status == COMPLETED else None
             if record is not None:
                 # Where later runs find it, the moment it is finished.

@@ -28,7 +28,7 @@ from search_algo.distillation import compile_for_distillation, distillation_targ
 from search_algo.early_stopping import MedianStoppingRule
 from search_algo.model_builder import build_model, compile_model, learning_rate_callbacks, parameter_count
 from search_algo.objective import Objective, ObjectiveLike, as_objective, prediction_metrics
-from search_algo.trial import COMPLETED, FAILED, TRANSFER_WEIGHTS, Trial
+from search_algo.trial import COMPLETED, FAILED, TRANSFER_CONTINUE, TRANSFER_WEIGHTS, Trial
 from search_algo.weight_transfer import transfer_weights
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def train_trial(
         progress.phase = "building the model"
         model = build_model(trial.architecture, spec, seed=trial.seed)
         result.num_params = parameter_count(model)
-        if trial.parent and trial.transfer == TRANSFER_WEIGHTS:
+        if trial.parent and trial.transfer in (TRANSFER_WEIGHTS, TRANSFER_CONTINUE):
             if not parent_dir:
                 raise TrialFailure(f"the files of parent {trial.parent} are gone; it cannot share its weights")
             progress.phase = "transferring the parent's weights"
@@ -169,6 +169,10 @@ def train_trial(
             report = transfer_weights(parent_model, parent_arch, model, trial.architecture)
             result.transferred_blocks = [t.layer for t in report.transferred]
             del parent_model
+            if trial.transfer == TRANSFER_CONTINUE and (report.fresh or not report.head_layers):
+                # A promotion that did not get all of its parent's weights would be scored as if it had.
+                raise TrialFailure(f"cannot continue {trial.parent}: its model differs from this trial's "
+                                   f"(fresh blocks {report.fresh}, head copied: {bool(report.head_layers)})")
         train_targets, eval_targets = train.labels, evaluation.labels
         distilling = bool(trial.teacher) and spec.task == "classification"
         if distilling:

@@ -43,8 +43,9 @@ STUDY_FLAG_GROUPS = {
     "data": ("label", "task", "test_data", "split_ratios", "image_size", "color_mode"),
     "search": ("algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "max_retries",
                "max_consecutive_failures", "node_timeout", "module_file", "weight_sharing", "teacher_distillation",
-               "early_stopping", "objective"),
-    "ensemble and distillation": ("ensemble_size", "max_params", "distill_epochs", "distill_temperature",
+               "early_stopping", "objective", "budget_schedule", "reduction_factor", "min_epochs", "max_params",
+               "max_latency_ms"),
+    "ensemble and distillation": ("ensemble_size", "student_max_params", "distill_epochs", "distill_temperature",
                                   "distill_alpha", "distill_augment", "ensemble_weights", "student", "select"),
     "where it runs": ("metadata", "runner"),
 }
@@ -54,6 +55,7 @@ FLAG_OPTIONS = {
     "image_size": {"type": parse_size, "metavar": "HxW"},
     "time_limit": {"metavar": "SECONDS"},
     "node_timeout": {"metavar": "SECONDS"},
+    "max_latency_ms": {"metavar": "MS"},
     "keep": {"metavar": "all|best-K|members"},
 }
 

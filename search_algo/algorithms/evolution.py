@@ -6,7 +6,12 @@
   then this run's rounds). Older trials age out even when they are good,
   which is the regularization.
 - Until the study has that many completed trials, proposals are random
-  samples (the initial population).
+  samples (the initial population) of the shallowest feasible depth, as
+  beam search starts: shallow models train well in few epochs, so the
+  first tournaments pick among good parents, and mutation grows them.
+  (From random depths, the first population held slow, deep models that
+  the early-stopping rule cut short; evolution then needed 39 trials to
+  reach 98% on mnist1d, beam 18 - docs/results.md.)
 - Then each proposal samples `sample_size` members of the population
   uniformly without replacement, takes the best (`rank_trials` order) and
   mutates it once; the child records that parent and starts from its weights.
@@ -57,7 +62,7 @@ class RegularizedEvolution:
         proposals: list[Candidate] = []
         for _ in range(count):
             if not full:
-                arch = sample_new(space, rng, seen)
+                arch = sample_new(space, rng, seen, depth=min(space.feasible_depths))
                 proposals.append(Candidate(arch))
             else:
                 picks = rng.choice(len(population), size=self.sample_size, replace=False)

@@ -16,6 +16,12 @@ architecture features and propose the most promising ones.
   mutation steps; they record that trial as parent and start from its
   weights) and `random_samples` fresh samples; the `count` best distinct
   unseen candidates are proposed.
+- Diversity: a candidate's acquisition drops by `diversity` standard
+  deviations of the scores times the share of the history that already has
+  its block sequence (the block names in order), and a round takes at most
+  half its candidates (at least one) of one block sequence. Without this, on
+  mnist1d one good early trial drew 30 of 40 trials to mutants of its own
+  blocks (docs/results.md, search efficiency).
 - With fewer than `min_history` completed trials: random samples.
 
 Everything is read from the history: no hidden state.
@@ -24,6 +30,7 @@ Everything is read from the history: no hidden state.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Optional, Sequence
 
 import numpy as np
@@ -34,7 +41,7 @@ from search_algo.architecture import Architecture
 from search_algo.mutation import mutate
 from search_algo.search_space import SearchSpace
 from search_algo.objective import ObjectiveLike
-from search_algo.trial import FAILED, TRANSFER_WEIGHTS, Trial, rank_trials
+from search_algo.trial import FAILED, PROPOSED, TRANSFER_WEIGHTS, Trial, rank_trials
 
 MIN_HISTORY = 4
 ENSEMBLE_SIZE = 8
@@ -42,6 +49,7 @@ RIDGE_ALPHA = 1.0
 EXPLORATION = 0.5
 TOP_K = 5
 MUTATIONS = 160
+DIVERSITY = 1.0
 RANDOM_SAMPLES = 64
 WIDTH_ARGS = ("filters", "units", "model_dim", "ff_dim")
 
@@ -77,6 +85,11 @@ def features(arch: Architecture, space: SearchSpace) -> np.ndarray:
     return np.asarray(row, dtype=float)
 
 
+def shape_of(arch: Architecture) -> tuple[str, ...]:
+    """The block names in order: what a hyperparameter or argument mutant shares with its parent."""
+    return tuple(block.name for block in arch.blocks)
+
+
 class RidgeEnsemble:
     """Bootstrap ensemble of ridge regressions on standardised features."""
 
@@ -110,7 +123,7 @@ class SurrogateSearch:
 
     def __init__(self, min_history: int = MIN_HISTORY, ensemble_size: int = ENSEMBLE_SIZE,
                  alpha: float = RIDGE_ALPHA, exploration: float = EXPLORATION, top_k: int = TOP_K,
-                 mutations: int = MUTATIONS, random_samples: int = RANDOM_SAMPLES):
+                 mutations: int = MUTATIONS, random_samples: int = RANDOM_SAMPLES, diversity: float = DIVERSITY):
         self.min_history = max(2, min_history)
         self.ensemble_size = ensemble_size
         self.alpha = alpha
@@ -118,6 +131,7 @@ class SurrogateSearch:
         self.top_k = top_k
         self.mutations = mutations
         self.random_samples = random_samples
+        self.diversity = diversity
 
     def fit(self, history: Sequence[Trial], space: SearchSpace, rng: np.random.Generator,
             objective: ObjectiveLike) -> Optional[RidgeEnsemble]:
@@ -176,9 +190,16 @@ class SurrogateSearch:
         proposals: list[Candidate] = []
         if pool:
             mean, std = model.predict(np.stack([features(c.architecture, space) for c in pool]))
-            acquisition = mean + self.exploration * std
+            tried = Counter(shape_of(t.architecture) for t in history if t.status != PROPOSED)
+            crowding = np.asarray([tried[shape_of(c.architecture)] for c in pool]) / max(1, sum(tried.values()))
+            acquisition = mean + self.exploration * std - self.diversity * model.y_scale * crowding
             order = sorted(range(len(pool)), key=lambda i: (-acquisition[i], i))
-            proposals = [pool[i] for i in order[:count]]
+            per_shape, cap = Counter(), max(1, count // 2)
+            for i in order:
+                shape = shape_of(pool[i].architecture)
+                if per_shape[shape] < cap and len(proposals) < count:
+                    per_shape[shape] += 1
+                    proposals.append(pool[i])
         for _ in range(count - len(proposals)):  # a tiny, nearly exhausted space
             arch = sample_new(space, rng, seen | {c.architecture.arch_id for c in proposals})
             proposals.append(Candidate(arch))

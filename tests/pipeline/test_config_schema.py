@@ -42,6 +42,8 @@ TODAYS_DEFAULTS = {
     "trials_per_trainer": 2, "epochs": 5, "time_limit": None, "max_retries": 2, "max_consecutive_failures": 3,
     "node_timeout": None, "search_space": {}, "module_file": None, "weight_sharing": True,
     "teacher_distillation": False, "early_stopping": "median", "ensemble_size": 5, "max_params": 0,
+    "student_max_params": 0, "max_latency_ms": None, "budget_schedule": "none", "reduction_factor": 3,
+    "min_epochs": None,
     "distill_epochs": 5, "distill_temperature": 2.0, "distill_alpha": 0.5, "distill_augment": "none",
     "ensemble_weights": "auto", "student": None, "select": "best", "keep": "best-10", "metadata": None,
     "runner": "local", "objective": None,
@@ -98,11 +100,12 @@ def test_the_distillation_augmentations_are_search_algos():
 
 
 @pytest.mark.parametrize("component, settings", [
-    ("components.proposer.component.Proposer", ("weight_sharing", "teacher_distillation")),
+    ("components.proposer.component.Proposer", ("weight_sharing", "teacher_distillation", "budget_schedule",
+                                                "reduction_factor", "min_epochs", "max_params", "max_latency_ms")),
     ("components.trainer.component.TrialTrainer", ("max_retries", "max_consecutive_failures", "early_stopping")),
     ("components.ensembler.component.Ensembler", ("max_members", "weights_method")),
     ("components.distiller.component.Distiller", ("max_params", "temperature", "alpha", "augment")),
-    ("components.evaluator.component.SearchEvaluator", ("select",)),
+    ("components.evaluator.component.SearchEvaluator", ("select", "max_params", "max_latency_ms")),
 ])
 def test_components_carry_no_second_default(component, settings):
     import importlib

@@ -54,6 +54,26 @@ def test_regression_report_ranks_by_lowest_rmse_and_escapes():
     assert page.count('class="edge"') == 2
 
 
+def test_report_shows_the_constraints_and_which_candidates_are_over_them():
+    trials = [_trial("run1-r1-00", 1, 3.0, 100), _trial("run1-r2-00", 2, 2.0, 100, parent="run1-r1-00")]
+    trials[1]["transfer"] = "continue"
+    board = {"chosen": "best_single", "study": "s", "run_id": "run1", "task": "regression",
+             "constraints": {"max_params": 150, "max_latency_ms": 0.0},
+             "candidates": [
+                 {"name": "best_single", "trial_ids": ["run1-r2-00"], "num_params": 100, "eval": {"rmse": 2.0},
+                  "test": {"rmse": 2.1}, "latency_ms": 1.0, "over_limits": []},
+                 {"name": "ensemble", "trial_ids": ["run1-r1-00", "run1-r2-00"], "num_params": 200,
+                  "eval": {"rmse": 1.5}, "test": {"rmse": 1.6}, "latency_ms": 2.0,
+                  "over_limits": ["200 parameters > max_params 150"]}]}
+    page = report.build_report(board, trials)
+    assert "Constraints on every candidate: at most 150 parameters." in page
+    assert "<td>no: 200 parameters &gt; max_params 150</td>" in page and "<td>yes</td>" in page
+    assert "run1-r1-00 (continued)" in page
+    # Without constraints, no such column.
+    del board["constraints"]
+    assert "within the constraints" not in report.build_report(board, trials)
+
+
 # --------------------------------------------------------------------------
 # A classification study over three runs, with hostile names everywhere.
 

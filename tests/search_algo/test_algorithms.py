@@ -205,6 +205,28 @@ def test_surrogate_learns_the_structure_of_the_objective():
     assert SurrogateSearch().fit(train[:3], SPACE, rng, "classification") is None  # too little history
 
 
+def test_surrogate_does_not_let_one_block_sequence_hold_the_search():
+    """One strong early trial and its many mutants: a round takes at most
+    half its candidates of that block sequence."""
+    rng = np.random.default_rng(3)
+    star = SPACE.sample(rng)
+    history = [make_trial(star, "star", score=0.98)]
+    for i in range(12):
+        history.append(make_trial(mutate(star, SPACE, rng, operators=("hyperparameters",)), f"m{i}", score=0.9))
+    history += [make_trial(SPACE.sample(rng), f"r{i}", score=0.5) for i in range(4)]
+    shapes = [tuple(b.name for b in c.architecture.blocks)
+              for c in SurrogateSearch().propose(history, SPACE, 4, np.random.default_rng(0), "classification")]
+    assert len(shapes) == 4 and shapes.count(tuple(b.name for b in star.blocks)) <= 2
+    no_diversity = SurrogateSearch(diversity=0.0).propose(history, SPACE, 4, np.random.default_rng(0), "classification")
+    assert len(no_diversity) == 4
+
+
+def test_evolution_starts_from_shallow_models(studies):
+    trials = studies[("evolution", "clean")]
+    first = [t for t in trials if t.parent is None][:8]
+    assert first and all(t.architecture.depth == min(SPACE.feasible_depths) for t in first)
+
+
 def test_mutation_changes_one_thing_stays_valid_and_respects_the_depth_cap():
     rng = np.random.default_rng(0)
     spec = SPACE.hyperparameters["learning_rate"]

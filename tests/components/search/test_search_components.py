@@ -36,13 +36,16 @@ def wine(tmp_path_factory):
     return examples, spec_artifact, spec
 
 
-def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id="run1", seed=0, teacher=False):
+def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id="run1", seed=0, teacher=False,
+            schedule="none", epochs=2, constraints=""):
     _, spec_artifact, _ = wine
     proposals = new_artifact(artifacts.Proposals, tmp_path / f"proposals_{round_index}_{seed}")
     props = {
         "round": round_index, "study": "wine", "algorithm": algorithm, "num_trainers": 2,
         "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
         "code_version": "test", "teacher_distillation": int(teacher), "weight_sharing": 1,
+        "epochs": epochs, "budget_schedule": schedule, "reduction_factor": 3, "min_epochs": 0,
+        "constraints": constraints,
     }
     study_history = history_artifact(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id)
     inputs = {"dataset_spec": [spec_artifact], "study_history": [study_history]}
@@ -181,7 +184,7 @@ def evaluated(wine, round_one, tmp_path_factory):
     evaluator_executor.Executor().Do(
         {**base, **trials_inputs, "ensemble": [ensemble], "distilled": [student]},
         {"leaderboard": [board], "chosen_model": [chosen]},
-        {"study": "wine", "code_version": "test", "select": "best"})
+        {"study": "wine", "code_version": "test", "select": "best", "constraints": ""})
     leaderboard = json.loads(open(os.path.join(board.uri, "leaderboard.json")).read())
     return {"ensemble": ensemble, "student": student, "chosen": chosen, "leaderboard": leaderboard,
             "trials": trial_files.trials_of(results), "base": base, "trials_inputs": trials_inputs}
@@ -386,7 +389,7 @@ def test_the_search_evaluator_records_the_run_and_names_the_model_in_production(
               "distilled": [evaluated["student"]]}
     evaluator_executor.Executor().Do(inputs, {"leaderboard": [board], "chosen_model": [chosen]},
                                      {"study": "wine", "code_version": "test", "select": "best",
-                                      "study_record": record.root})
+                                      "constraints": "", "study_record": record.root})
     assert chosen.get_string_custom_property("baseline_model_uri") == production
     recorded = record.leaderboard("run1")
     assert recorded["production"]["run_id"] == "run0" and recorded["chosen"] == evaluated["leaderboard"]["chosen"]
