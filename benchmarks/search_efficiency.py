@@ -85,6 +85,7 @@ def job_commands(args, scratch: Path) -> list[tuple[str, int, list[str]]]:
     shared += [flag for flag, on in (("--no-weight-sharing", args.no_weight_sharing),
                                      ("--teacher-distillation", args.teacher_distillation),
                                      ("--no-early-stopping", args.no_early_stopping)) if on]
+    shared += ["--budget-schedule", args.budget_schedule, "--max-params", str(args.max_params)]
     jobs = []
     for seed in args.seeds:
         for method in args.methods:
@@ -137,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--teacher-distillation", action="store_true",
                         help="children also learn from the best trial so far (the platform's default is off)")
     parser.add_argument("--no-early-stopping", action="store_true")
+    parser.add_argument("--budget-schedule", choices=("none", "asha"), default="none",
+                        help="asha: our algorithms train new trials briefly and promote the best; the budget is "
+                        "then counted in epoch-equivalent trials")
+    parser.add_argument("--max-params", type=int, default=0,
+                        help="our algorithms propose only models of at most this many parameters (0: no limit)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow threads (0: TensorFlow's default, one per core); 1 lets two runs share 2 cores")
     parser.add_argument("--jobs", type=int, default=1,
@@ -185,7 +191,8 @@ def main(argv=None) -> int:
         "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
         "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
         "options": {"weight_sharing": not args.no_weight_sharing, "distillation": args.teacher_distillation,
-                    "early_stopping": "none" if args.no_early_stopping else "median"},
+                    "early_stopping": "none" if args.no_early_stopping else "median",
+                    "budget_schedule": args.budget_schedule, "max_params": args.max_params},
     }
     try:
         for seed in args.seeds:

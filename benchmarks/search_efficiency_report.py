@@ -64,6 +64,13 @@ def markdown(report: dict) -> str:
         + f" | trials to {TARGET_ACCURACY:.0%} | epochs trained | stopped early | wall s |",
         "|---|---|" + "---|" * (len(marks) + 4),
     ]
+    options = report.get("options") or {}
+    if options.get("budget_schedule", "none") != "none":
+        lines[2:2] = [f"Our algorithms with `--budget-schedule {options['budget_schedule']}`: new trials train the "
+                      "bottom rung's epochs and the best are promoted; their budget is counted in epoch-equivalent "
+                      "trials (planned epochs / epochs a trial).", ""]
+    if options.get("max_params"):
+        lines[2:2] = [f"Our algorithms propose only models of at most {options['max_params']:,} parameters.", ""]
     if not report.get("complete", True):
         lines[2:2] = ["**Partial: the run was stopped before every method and seed had run.**", ""]
 

@@ -19,7 +19,8 @@ def test_tiny_benchmark_writes_its_tables(tmp_path):
     assert search_efficiency.main(argv) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert report["complete"] and report["split_sizes"]["test"] == 1000
-    assert report["options"] == {"weight_sharing": True, "distillation": True, "early_stopping": "median"}
+    assert report["options"] == {"weight_sharing": True, "distillation": True, "early_stopping": "median",
+                                 "budget_schedule": "none", "max_params": 0}
     for method in ("beam", "kt_random", "kt_hyperband"):
         records = report["trials"][method]["3"]
         spent = sum(r["cost_trials"] for r in records)
@@ -93,3 +94,17 @@ def test_keras_tuner_seed_zero_repeats(tmp_path):
 
     first = architectures("first")
     assert len(first) == 3 and first == architectures("second")
+
+
+def test_our_search_with_promotion_and_a_parameter_limit(tmp_path):
+    """ASHA spends the budget in epoch-equivalent trials; every model is within the limit."""
+    out = tmp_path / "asha"
+    argv = ["--methods", "random", "--seeds", "0", "--budget", "3", "--epochs", "3", "--transfer-pairs", "0",
+            "--budget-schedule", "asha", "--max-params", "20000", "--out", str(out)]
+    assert search_efficiency.main(argv) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    records = report["trials"]["random"]["0"]
+    assert sum(r["cost_trials"] for r in records) >= 3 and len(records) > 3
+    assert any(r["transfer"] == "continue" for r in records), "nothing was promoted"
+    assert all(r["num_params"] <= 20000 for r in records if r["status"] == "completed")
+    assert "budget-schedule asha" in out.with_suffix(".md").read_text()
