@@ -199,15 +199,15 @@ class StudySettings(DataSettings):
         "median", description="median: stop a trial whose best eval score is below the median of earlier trials "
         "at the same epoch, after a third of its epochs; none: never", group=SEARCH)
     budget_schedule: Literal[BUDGET_SCHEDULES] = setting(
-        "none", description="asha: new trials train min_epochs, and each round first promotes the best "
-        "1/reduction_factor of each rung to the next (continuing their own weights), up to epochs; none: every "
-        "trial trains epochs (see docs/algorithms.md)", group=SEARCH)
+        "none", description="asha: new trials train the bottom rung's epochs, and each round first promotes the "
+        "best 1/reduction_factor of each rung to the next (continuing their own weights), up to epochs; none: "
+        "every trial trains epochs (see docs/algorithms.md)", group=SEARCH)
     reduction_factor: int = setting(3, description="asha: the top 1/reduction_factor of a rung is promoted, and "
-                                    "each rung trains reduction_factor times the epochs of the one below",
+                                    "the rungs are epochs divided by reduction_factor again and again",
                                     group=SEARCH, strict=True, ge=2)
     min_epochs: Optional[int] = setting(
-        description="asha: the epochs a new trial trains (the bottom rung); unset: epochs / reduction_factor^2, at "
-        "least 1", group=SEARCH, strict=True, ge=1)
+        description="asha: the fewest epochs a new trial trains (no rung below it); unset: epochs / "
+        "reduction_factor^2, at least 1", group=SEARCH, strict=True, ge=1)
     max_params: int = setting(0, description="no candidate may have more parameters: proposals over it are not "
                               "trained, and the chosen model (single, ensemble or student) is within it; 0: no "
                               "limit", group=SEARCH, strict=True, ge=0)

@@ -12,7 +12,8 @@ its parent's trained weights (the weight-transfer path: the same
 architecture, so every block and the head are copied) and trains for the
 epochs between its parent's rung and the next (`planned_epochs`);
 `total_epochs` records where it ends. Rungs are cumulative epoch budgets:
-`min_epochs`, times `reduction_factor` per rung, up to the study's `epochs`.
+the study's `epochs`, divided by `reduction_factor` per rung down to
+`min_epochs`.
 
 Promotions go highest rung first and best first, so the slots go to the
 trials closest to the full budget. The rest of the round is the algorithm's:
@@ -26,8 +27,7 @@ history, so a resumed run promotes the same trials.
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from search_algo.errors import UserError
 from search_algo.objective import ObjectiveLike
@@ -77,14 +77,17 @@ class BudgetSchedule:
 
     @property
     def rungs(self) -> tuple[int, ...]:
-        """Cumulative epoch budgets, ascending; the last is `epochs`."""
+        """Cumulative epoch budgets, ascending: `epochs` divided by the
+        reduction factor again and again (rounded), down to `min_epochs`.
+        Counting down from the top keeps the last step a full factor (10
+        epochs: 1, 3, 10 rather than 1, 3, 9, 10)."""
         if not self.active:
             return (self.epochs,)
-        budgets, budget = [], self.min_epochs
-        while budget < self.epochs:
-            budgets.append(budget)
-            budget *= self.reduction_factor
-        return tuple(budgets + [self.epochs])
+        budgets, level = set(), 0
+        while (budget := round(self.epochs / self.reduction_factor ** level)) >= self.min_epochs:
+            budgets.add(budget)
+            level += 1
+        return tuple(sorted(budgets))
 
     @property
     def first_epochs(self) -> int:
@@ -110,16 +113,11 @@ class BudgetSchedule:
                     return chosen
         return chosen
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str, epochs: int) -> "BudgetSchedule":
-        """A schedule from its JSON; empty text means none, over `epochs`."""
-        if not text:
-            return cls("none", epochs)
-        data: dict[str, Any] = json.loads(text)
-        return cls(**data)
+    def describe(self) -> str:
+        if not self.active:
+            return f"none ({self.epochs} epochs a trial)"
+        rungs = " -> ".join(str(r) for r in self.rungs)
+        return f"{self.kind}, rungs {rungs} epochs, the top 1/{self.reduction_factor} of a rung promoted"
 
 
 def reached_epochs(trial: Trial, default_epochs: int) -> int:
@@ -131,11 +129,4 @@ def reached_epochs(trial: Trial, default_epochs: int) -> int:
 def epoch_cost(trials: Sequence[Trial], default_epochs: int) -> int:
     """Epochs planned for the trials (what a multi-fidelity search spends)."""
     return sum(t.planned_epochs or default_epochs for t in trials)
-
-
-def describe(schedule: BudgetSchedule) -> str:
-    if not schedule.active:
-        return f"none ({schedule.epochs} epochs a trial)"
-    rungs = " -> ".join(str(r) for r in schedule.rungs)
-    return f"{schedule.kind}, rungs {rungs} epochs, top 1/{schedule.reduction_factor} promoted"
 

@@ -77,8 +77,8 @@ class Executor(base_executor.BaseExecutor):
         output.set_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY,
                                        trial_files.consecutive_failures(this_run))
         promoted = sum(1 for t in proposals if t.transfer == TRANSFER_CONTINUE)
-        log.info("round %d: %s proposed %d trials (%d promotions) from a history of %d", round_index,
-                 algorithm.name, len(proposals), promoted, len(history))
+        log.info("round %d: %s proposed %d trials (%d promotions; budget schedule %s) from a history of %d",
+                 round_index, algorithm.name, len(proposals), promoted, schedule.describe(), len(history))
         if algorithm.rejected:
             log.info("round %d: %d candidates turned away by the constraints (%s)", round_index,
                      len(algorithm.rejected), constraints.describe())

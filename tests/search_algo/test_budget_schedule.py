@@ -22,13 +22,15 @@ SPACE = SearchSpace.from_dict({"blocks": ["conv1d", "resnet1d", "lstm", "dense"]
 
 @pytest.mark.parametrize("epochs, factor, min_epochs, rungs", [
     (27, 3, None, (3, 9, 27)),
-    (32, 3, None, (4, 12, 32)),
-    (5, 3, None, (1, 3, 5)),
+    (32, 3, None, (4, 11, 32)),
+    (10, 3, None, (1, 3, 10)),
+    (5, 3, None, (1, 2, 5)),
     (5, 3, 2, (2, 5)),
+    (27, 3, 2, (3, 9, 27)),
     (8, 2, 1, (1, 2, 4, 8)),
     (5, 3, 5, (5,)),
 ])
-def test_rungs_grow_by_the_reduction_factor_up_to_the_epochs(epochs, factor, min_epochs, rungs):
+def test_rungs_divide_the_epochs_by_the_reduction_factor_down_to_min_epochs(epochs, factor, min_epochs, rungs):
     schedule = BudgetSchedule("asha", epochs, factor, min_epochs)
     assert schedule.rungs == rungs and schedule.first_epochs == rungs[0]
     assert BudgetSchedule("none", epochs).rungs == (epochs,)

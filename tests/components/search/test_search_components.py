@@ -129,6 +129,40 @@ def test_second_round_mutates_the_best_with_parents_and_weight_sharing(wine, rou
     assert any(t.transferred_blocks for t in trained), "a child sharing blocks with its parent starts from its weights"
 
 
+def test_asha_trains_new_trials_briefly_and_continues_the_best(wine, tmp_path):
+    """Rungs 1 -> 4 epochs: round one trains 1 epoch a trial; round two
+    first continues round one's best from its own weights for 3 more."""
+    first = propose(wine, tmp_path / "r1", schedule="asha", epochs=4)
+    proposed = trial_files.trials_of([first])
+    assert {(t.planned_epochs, t.total_epochs) for t in proposed} == {(1, 1)}
+    done = [train(wine, first, i, tmp_path / f"trials_r1_{i}", epochs=4) for i in range(2)]
+    trained = trial_files.trials_of(done)
+    assert all(t.status == "completed" and t.epochs == 1 for t in trained), [t.error for t in trained]
+    second = propose(wine, tmp_path / "r2", history=done, round_index=2, schedule="asha", epochs=4)
+    promotion, *fresh = trial_files.trials_of([second])
+    best = sorted(trained, key=lambda t: (-t.metrics["accuracy"], t.num_params, t.trial_id))[0]
+    assert (promotion.parent, promotion.transfer) == (best.trial_id, "continue")
+    assert (promotion.planned_epochs, promotion.total_epochs) == (3, 4)
+    assert promotion.architecture == best.architecture and promotion.trainer == 0
+    assert all(t.transfer != "continue" and t.planned_epochs == 1 for t in fresh)
+    continued = trial_files.trials_of([train(wine, second, 0, tmp_path / "trials_r2_0", epochs=4, history=done)])[0]
+    assert continued.status == "completed" and continued.epochs == 3, continued.error
+    assert len(continued.transferred_blocks) == len(best.architecture.blocks)
+
+
+def test_a_constrained_proposer_proposes_only_models_within_the_limit(wine, tmp_path):
+    from search_algo.constraints import Constraints
+    from search_algo.model_builder import build_model, parameter_count
+
+    limit = 1500
+    proposals = propose(wine, tmp_path, seed=5, constraints=Constraints(max_params=limit).to_json())
+    trials = trial_files.trials_of([proposals])
+    assert len(trials) == 4
+    sizes = [parameter_count(build_model(t.architecture, wine[2], compile=False)) for t in trials]
+    assert all(size <= limit for size in sizes), sizes
+    assert proposals.get_int_custom_property("rejected_by_constraints") > 0, "the limit turned nothing away"
+
+
 def test_failures_are_recorded_per_trial_and_the_trainer_goes_on(wine, tmp_path):
     _, spec_artifact, _ = wine
     good = Architecture.from_dict({"blocks": [{"name": "dense"}]})
