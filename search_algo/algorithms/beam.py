@@ -2,7 +2,9 @@
 grow or mutate one of them; children start from their parent's weights.
 
 - Round one (no completed trial yet): random architectures of the shallowest
-  feasible depth.
+  feasible depth, proposal i starting with the space's starting block
+  i mod k (`SearchSpace.starting_blocks`: families that train well in a few
+  epochs), or with any block when the space names none.
 - Afterwards: the beam is the `beam_width` best completed trials
   (`rank_trials`); proposal i mutates beam member i mod k, so the best gets
   the most children. Mutations are weighted toward growing - a new block
@@ -59,7 +61,9 @@ class BeamSearch:
         proposals: list[Candidate] = []
         for index in range(count):
             if not beam:
-                arch = sample_new(space, rng, seen, depth=min(space.feasible_depths))
+                starts = space.starting_blocks
+                arch = sample_new(space, rng, seen, depth=min(space.feasible_depths),
+                                  first_block=starts[index % len(starts)] if starts else None)
                 proposals.append(Candidate(arch))
             else:
                 parent = beam[index % len(beam)]

@@ -34,12 +34,14 @@ def sample_new(
     exclude: AbstractSet[str],
     depth: Optional[int] = None,
     attempts: int = MAX_ATTEMPTS,
+    first_block: Optional[str] = None,
 ) -> Architecture:
-    """A random architecture not in `exclude` (of depth `depth`, if given and
-    reachable within `attempts` draws); the last draw if the space is exhausted."""
+    """A random architecture not in `exclude` (of depth `depth` and starting
+    with `first_block`, if given and reachable within `attempts` draws); the
+    last draw if the space is exhausted."""
     arch = fallback = None
     for _ in range(attempts):
-        arch = space.sample(rng)
+        arch = space.sample(rng, first_block=first_block)
         if arch.arch_id in exclude:
             continue
         if depth is None or arch.depth == depth:

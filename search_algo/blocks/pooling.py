@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 
 from search_algo.blocks._common import builtin_block, channels
+from search_algo.blocks.layers import StatisticsPooling
 
 
 @builtin_block(
@@ -62,3 +63,15 @@ def attention_pool(x):
     weights = keras.layers.Softmax(axis=1, name="weights")(scores)
     pooled = keras.layers.Dot(axes=1, name="weighted_sum")([weights, x])  # [1, C]
     return keras.layers.Reshape((channels(x),), name="squeeze")(pooled)
+
+
+@builtin_block(
+    "statistics_pooling",
+    input_kinds=("sequence",),
+    output_kind="flat",
+    args={},
+    description="Statistics pooling (x-vector): each channel's mean and standard deviation "
+    "over time, concatenated.",
+)
+def statistics_pooling(x):
+    return StatisticsPooling(name="statistics")(x)

@@ -246,3 +246,14 @@ def test_guided_search_beats_random_on_a_structured_objective(comparison, name):
     print("median best score:", {n: round(m, 4) for n, m in medians.items()})
     assert all(math.isfinite(s) for s in comparison[name])
     assert medians[name] > medians["random"] + 0.01, medians
+
+
+def test_beam_first_round_starts_from_the_spaces_starting_blocks_in_order():
+    proposals = get_algorithm("beam").propose([], SPACE, 4, np.random.default_rng(0), "classification")
+    assert SPACE.starting_blocks == ("conv1d", "resnet1d")
+    assert [c.architecture.blocks[0].name for c in proposals] == ["conv1d", "resnet1d"] * 2
+    assert all(c.architecture.depth == 1 for c in proposals)
+    audio = SearchSpace.default_audio()
+    first = get_algorithm("beam").propose([], audio, 3, np.random.default_rng(0), "classification")
+    assert [c.architecture.blocks[0].name for c in first] == [
+        "statistics_pooling", "conv1d", "resnet1d"]

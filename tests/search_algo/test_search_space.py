@@ -141,3 +141,48 @@ def test_space_for_flat_only_blocks_on_images_is_valid_through_pooling():
     space = SearchSpace.from_dict({"blocks": ["dense"]}, input_kind="image")
     arch = space.sample(np.random.default_rng(0))
     assert isinstance(arch, Architecture) and plan_stack(arch, "image").blocks[0].connector
+
+
+def audio_spec(train_size: int):
+    spec = sequence_spec(steps=20, channels=8)
+    spec.source = {"kind": "audio", "data": "clips/"}
+    spec.split_sizes = {"train": train_size, "eval": 64, "test": 64}
+    return spec
+
+
+def test_audio_data_gets_the_audio_space_with_statistics_pooling_and_the_2d_path():
+    space = SearchSpace.for_dataset(None, audio_spec(train_size=4096))
+    assert {"statistics_pooling", "image_view", "conv2d", "conv1d"} <= set(space.blocks)
+    assert space.starting_blocks[0] == "statistics_pooling"
+    assert space.hyperparameters["learning_rate"].low == 1e-3  # five epochs leave no time for less
+    plain = SearchSpace.for_dataset(None, sequence_spec())  # no source recorded: not audio
+    assert plain.blocks == SearchSpace.default("sequence").blocks
+    rng = np.random.default_rng(0)
+    seen = {b.name for _ in range(300) for b in space.sample(rng).blocks}
+    assert seen == set(space.blocks)
+
+
+@pytest.mark.parametrize("train_size,batch_sizes", [
+    (4096, [32, 64, 128]),
+    (1024, [32, 64]),  # 128 would be 8 steps an epoch
+    (512, [32]),
+    (256, [16]),  # 32 would be 8 steps, 128 two: the largest power of two giving 16
+    (100, [8]),  # never below 8
+])
+def test_batch_sizes_that_give_few_steps_an_epoch_are_not_sampled(train_size, batch_sizes):
+    space = SearchSpace.for_dataset(None, audio_spec(train_size))
+    assert space.hyperparameters["batch_size"].describe()["choices"] == batch_sizes
+    rng = np.random.default_rng(1)
+    assert {space.sample(rng).hyperparameters.batch_size for _ in range(50)} == set(batch_sizes)
+
+
+def test_a_batch_size_the_user_gives_is_kept_on_small_data():
+    space = SearchSpace.for_dataset({"hyperparameters": {"batch_size": [128]}}, audio_spec(256))
+    assert space.hyperparameters["batch_size"].describe()["choices"] == [128]
+
+
+def test_overrides_apply_on_top_of_the_audio_space():
+    space = SearchSpace.for_dataset({"blocks": ["conv1d", "statistics_pooling", "lstm"]},
+                                    audio_spec(256))
+    assert space.blocks == ("conv1d", "statistics_pooling", "lstm")
+    assert space.starting_blocks == ("statistics_pooling", "conv1d")
