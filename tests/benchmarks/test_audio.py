@@ -16,6 +16,13 @@ from benchmarks import speech_sets
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def espeak():
+    # A failure, not a skip: CI installs it (.ci/run), and so can anyone.
+    if not speech_sets.espeak_available():
+        pytest.fail("espeak-ng is not installed: bash .ci/install_espeak.sh")
+
+
 def test_a_clip_is_two_seconds_of_16khz_speech_over_noise(tmp_path):
     rng = np.random.default_rng(0)
     utterance = speech_sets.draw_utterance("languages", "de", rng)
