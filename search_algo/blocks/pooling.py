@@ -11,6 +11,7 @@ import keras
 
 from search_algo.blocks._common import builtin_block, channels
 from search_algo.blocks.layers import StatisticsPooling
+from search_algo.blocks.registry import ArgSpec
 
 
 @builtin_block(
@@ -65,13 +66,27 @@ def attention_pool(x):
     return keras.layers.Reshape((channels(x),), name="squeeze")(pooled)
 
 
+# Moving statistics that settle within the few dozen steps a short trial on a
+# small data set takes (Keras' default 0.99 needs hundreds): with 0.99, statistics
+# pooling into a softmax reached 0.58 eval accuracy after 5 epochs of 16 steps on
+# 256 keyword clips, with 0.9 0.82.
+POOLED_BATCH_NORM_MOMENTUM = 0.9
+
+
 @builtin_block(
     "statistics_pooling",
     input_kinds=("sequence",),
     output_kind="flat",
-    args={},
+    args={"batch_norm": ArgSpec(default=True, choices=(False, True),
+                                help="normalise the pooled statistics")},
     description="Statistics pooling (x-vector): each channel's mean and standard deviation "
-    "over time, concatenated.",
+    "over time, concatenated, then batch-normalised.",
 )
-def statistics_pooling(x):
-    return StatisticsPooling(name="statistics")(x)
+def statistics_pooling(x, *, batch_norm):
+    pooled = StatisticsPooling(name="statistics")(x)
+    if batch_norm:
+        # Means and spreads of different bands live on very different scales;
+        # a linear layer after them learns in a few epochs only once they are
+        # brought to one scale (what a standard scaler does for logistic regression).
+        pooled = keras.layers.BatchNormalization(momentum=POOLED_BATCH_NORM_MOMENTUM, name="bn")(pooled)
+    return pooled
