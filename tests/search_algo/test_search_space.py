@@ -186,3 +186,38 @@ def test_overrides_apply_on_top_of_the_audio_space():
                                     audio_spec(256))
     assert space.blocks == ("conv1d", "statistics_pooling", "lstm")
     assert space.starting_blocks == ("statistics_pooling", "conv1d")
+
+
+def burst_clips(count: int, classes: int, seed: int):
+    """[count, 40, 8] noise frames with a burst of energy 10 frames long at a random
+    time, in the pair of bands that names the class: a keyword at a random offset."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(classes, size=count)
+    frames = rng.normal(0.0, 1.0, (count, 40, 8)).astype("float32")
+    for index, label in enumerate(labels):
+        start = rng.integers(0, 30)
+        frames[index, start : start + 10, 2 * label : 2 * label + 2] += 2.0
+    return frames, labels.astype("int64")
+
+
+@pytest.mark.parametrize("starting_block", SearchSpace.default_audio().starting_blocks)
+def test_every_audio_starting_family_trains_above_chance_in_a_few_epochs(starting_block):
+    import keras
+
+    spec = audio_spec(train_size=256)
+    spec.class_names = ["a", "b", "c", "d"]
+    spec.features[0].shape, spec.features[0].mean, spec.features[0].std = [40, 8], [0.0] * 8, [1.0] * 8
+    space = SearchSpace.for_dataset(None, spec)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    arch = space.sample(rng, first_block=starting_block)
+    while arch.depth != 1:  # the first round's depth
+        arch = space.sample(rng, first_block=starting_block)
+    arch = arch.with_hyperparameters(learning_rate=3e-3, dropout=0.0)
+    model = build_model(arch, spec, seed=0)
+    train_x, train_y = burst_clips(256, 4, seed=1)
+    eval_x, eval_y = burst_clips(128, 4, seed=2)
+    model.fit({"x": train_x}, train_y, batch_size=arch.hyperparameters.batch_size, epochs=3, verbose=0)
+    _, accuracy = model.evaluate({"x": eval_x}, eval_y, verbose=0)
+    assert arch.hyperparameters.batch_size == 16
+    assert accuracy > 0.4, (arch.blocks, accuracy)  # chance is 0.25
