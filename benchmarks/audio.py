@@ -261,10 +261,15 @@ def markdown(report: dict) -> str:
 
 
 def git_commit() -> str:
+    """HEAD, marked `+changes` when the work tree differs from it: every search
+    run starts a fresh process that imports the code as it is on disk."""
     import subprocess
 
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent).stdout.strip()
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -285,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(BASELINE_THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(BASELINE_THREADS)
     extra = shlex.split(args.search_args)
+    commit = git_commit()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.workdir or Path(scratch)
@@ -299,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         "search_threads": "cores / trainers (1 each with 2 trainers on 2 cores)",
         "baseline_threads": BASELINE_THREADS,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "commit": git_commit(),
+        "commit": commit,
         "wall_seconds": round(time.monotonic() - started, 1),
         "tasks": tasks,
     }

@@ -153,7 +153,7 @@ def audio_spec(train_size: int):
 def test_audio_data_gets_the_audio_space_with_statistics_pooling_and_the_2d_path():
     space = SearchSpace.for_dataset(None, audio_spec(train_size=4096))
     assert {"statistics_pooling", "image_view", "conv2d", "conv1d"} <= set(space.blocks)
-    assert space.starting_blocks[0] == "statistics_pooling"
+    assert space.starting_stacks[0] == ("statistics_pooling",)
     assert space.hyperparameters["learning_rate"].low == 1e-3  # five epochs leave no time for less
     plain = SearchSpace.for_dataset(None, sequence_spec())  # no source recorded: not audio
     assert plain.blocks == SearchSpace.default("sequence").blocks
@@ -185,7 +185,8 @@ def test_overrides_apply_on_top_of_the_audio_space():
     space = SearchSpace.for_dataset({"blocks": ["conv1d", "statistics_pooling", "lstm"]},
                                     audio_spec(256))
     assert space.blocks == ("conv1d", "statistics_pooling", "lstm")
-    assert space.starting_blocks == ("statistics_pooling", "conv1d")
+    # Starting stacks with a block the config left out are dropped.
+    assert space.starting_stacks == (("statistics_pooling",), ("conv1d", "statistics_pooling"))
 
 
 def burst_clips(count: int, classes: int, seed: int):
@@ -200,8 +201,8 @@ def burst_clips(count: int, classes: int, seed: int):
     return frames, labels.astype("int64")
 
 
-@pytest.mark.parametrize("starting_block", SearchSpace.default_audio().starting_blocks)
-def test_every_audio_starting_family_trains_above_chance_in_a_few_epochs(starting_block):
+@pytest.mark.parametrize("stack", SearchSpace.default_audio().starting_stacks, ids="-".join)
+def test_every_audio_starting_stack_trains_above_chance_in_a_few_epochs(stack):
     import keras
 
     spec = audio_spec(train_size=256)
@@ -209,10 +210,7 @@ def test_every_audio_starting_family_trains_above_chance_in_a_few_epochs(startin
     spec.features[0].shape, spec.features[0].mean, spec.features[0].std = [40, 8], [0.0] * 8, [1.0] * 8
     space = SearchSpace.for_dataset(None, spec)
     keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    arch = space.sample(rng, first_block=starting_block)
-    while arch.depth != 1:  # the first round's depth
-        arch = space.sample(rng, first_block=starting_block)
+    arch = space.sample_stack(stack, np.random.default_rng(0))
     arch = arch.with_hyperparameters(learning_rate=3e-3, dropout=0.0)
     model = build_model(arch, spec, seed=0)
     train_x, train_y = burst_clips(256, 4, seed=1)
