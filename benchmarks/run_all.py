@@ -8,7 +8,9 @@ Runs, one after the other (the machine's cores are shared by nothing else):
 - fanout.py: trials per hour with 1 and 2 concurrent trainers and the
   pipeline's overhead on a 20-trial run;
 - search_efficiency.py: each search algorithm against random search and
-  KerasTuner on mnist1d.
+  KerasTuner on mnist1d;
+- audio.py: a default search on two espeak-ng speech sets against a
+  hand-written 2-D CNN and logistic regression (needs espeak-ng).
 
 Each writes OUT/<name>.json and .md; then OUT/SUMMARY.md joins them.
 
@@ -40,6 +42,9 @@ STEPS = {
     "search_efficiency": ("search_efficiency.py", ["--jobs", str(os.cpu_count() or 1)],
                           ["--methods", "beam", "random", "kt_random", "--seeds", "0", "--budget", "6", "--epochs", "2",
                            "--transfer-pairs", "1"]),
+    # Needs espeak-ng (.ci/install_espeak.sh) to speak its data sets.
+    "audio": ("audio.py", [], ["--tasks", "keywords", "--seeds", "0", "--search-args",
+                               "--rounds 1 --trials-per-trainer 1 --epochs 2 --distill-epochs 1"]),
 }
 
 

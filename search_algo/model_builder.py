@@ -43,6 +43,7 @@ import tensorflow as tf
 
 from search_algo.architecture import Architecture, BlockSpec, Hyperparameters
 from search_algo.blocks.registry import get_block
+from search_algo.blocks.layers import add_channel_axis
 from search_algo.dataset_spec import DatasetSpec, FeatureSpec
 from search_algo.errors import SearchSpaceError
 from search_algo.stack import PlannedBlock, StackPlan, plan_stack
@@ -313,8 +314,7 @@ def _connector(x, connector: str, name: str):
         _, height, width, channels = x.shape
         return keras.layers.Reshape((height, width * channels), name=name)(x)
     if connector == "add_channel":
-        _, steps, channels = x.shape
-        return keras.layers.Reshape((steps, channels, 1), name=name)(x)
+        return add_channel_axis(x, name)
     if connector == "to_flat":
         if math.prod(x.shape[1:]) <= FLATTEN_MAX_VALUES:
             return keras.layers.Flatten(name=name)(x)

@@ -34,7 +34,7 @@ import numpy as np
 
 from search_algo.architecture import LR_SCHEDULES, OPTIMIZERS, Architecture, BlockSpec, HeadSpec, Hyperparameters
 from search_algo.blocks.registry import ArgSpec, get_block
-from search_algo.dataset_spec import INPUT_KINDS
+from search_algo.dataset_spec import INPUT_KINDS, DatasetSpec
 from search_algo.errors import SearchSpaceError
 from search_algo.stack import connector_for, tensor_kind_of
 
@@ -56,6 +56,47 @@ DEFAULT_DEPTH: dict[str, tuple[int, int]] = {
     "image": (1, 5),
     "sequence": (1, 4),
 }
+# Audio is ingested as a `sequence` of log-mel frames [frames, n_mels]; the
+# dataset spec's `source.kind` says it was audio. Its default space holds the
+# two recipes that learn from a few hundred clips: statistics pooling (mean and
+# spread of every mel band over time, the x-vector recipe) and the 2-D view of
+# the spectrogram for keyword-spotting convolutions; 1-D convolutions beside them.
+AUDIO_BLOCKS: tuple[str, ...] = (
+    "statistics_pooling", "conv1d", "resnet1d", "image_view", "conv2d", "resnet_basic2d",
+    "max_pool2d", "dense",
+)
+AUDIO_DEPTH = (1, 4)
+# Five epochs on a few hundred clips leave no time for a small learning rate:
+# statistics pooling into a softmax reached 0.30 eval accuracy at 1e-3 and 0.62
+# at 1e-2 (256 keyword clips, batch 32, 5 epochs; audio_probes.json).
+AUDIO_LEARNING_RATE = ArgSpec(default=3e-3, low=1e-3, high=1e-2, log=True)
+# The stacks beam search's first round starts from, one per proposal in this
+# order: families that train well in a few epochs on little data. Recurrent and
+# attention blocks stay in the space, reached by mutation once a good model
+# exists. Empty: the first round draws any block. For audio, the x-vector
+# recipe (a convolution, then statistics pooling) and its 2-D variant: on 256
+# keyword clips, 5 epochs at batch 16, eval accuracy 0.91 (conv1d) and 0.89
+# (image_view, conv2d) into statistics pooling, against 0.39 for a conv1d whose
+# map is flattened (audio_probes.json).
+STARTING_STACKS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "tabular": (),
+    "image": (("conv2d",), ("resnet_basic2d",), ("downsample_conv2d",)),
+    "sequence": (("conv1d",), ("resnet1d",)),
+    "audio": (
+        ("statistics_pooling",), ("conv1d", "statistics_pooling"),
+        ("image_view", "conv2d", "statistics_pooling"), ("resnet1d", "statistics_pooling"),
+    ),
+}
+# An epoch of fewer steps than this barely moves a model within the few epochs
+# a trial gets (a batch of 128 on 256 examples is 2 steps): the default space
+# drops such batch sizes for small training sets (`for_dataset`). On 256 log-mel
+# clips, a 1-D convolution with statistics pooling reached 0.79 eval accuracy in
+# 5 epochs at batch 32 (8 steps an epoch) and 0.90 at batch 16 (16 steps;
+# benchmarks/results/audio_probes.json).
+MIN_STEPS_PER_EPOCH = 16
+# The smallest batch the rule falls back to, however small the data: below it
+# batch-norm statistics get noisy.
+SMALLEST_BATCH_SIZE = 8
 
 # What a hyperparameter may ever be (overrides are checked against these) ...
 HYPERPARAMETER_LIMITS: dict[str, ArgSpec] = {
@@ -130,6 +171,9 @@ class SearchSpace:
         default_factory=lambda: dict(DEFAULT_HYPERPARAMETERS)
     )
     head_hidden_units: ArgSpec = DEFAULT_HEAD_HIDDEN
+    # Where beam search's first round starts (see STARTING_STACKS); a stack
+    # using a block not in `blocks`, or outside the depth range, is dropped.
+    starting_stacks: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if self.input_kind not in INPUT_KINDS:
@@ -138,6 +182,10 @@ class SearchSpace:
                 f"got {self.input_kind!r}"
             )
         object.__setattr__(self, "blocks", tuple(self.blocks))
+        object.__setattr__(self, "starting_stacks", tuple(
+            tuple(stack) for stack in self.starting_stacks
+            if set(stack) <= set(self.blocks) and self.min_depth <= len(stack) <= self.max_depth
+        ))
         if not self.blocks:
             raise SearchSpaceError("search space: 'blocks' must name at least one block")
         if len(set(self.blocks)) != len(self.blocks):
@@ -180,11 +228,34 @@ class SearchSpace:
                 f"got {input_kind!r}"
             )
         low, high = DEFAULT_DEPTH[input_kind]
-        return cls(input_kind, DEFAULT_BLOCKS[input_kind], low, high)
+        return cls(input_kind, DEFAULT_BLOCKS[input_kind], low, high,
+                   starting_stacks=STARTING_STACKS[input_kind])
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, input_kind: str | None = None) -> "SearchSpace":
-        """The default space for the input kind with `data`'s overrides applied."""
+    def default_audio(cls) -> "SearchSpace":
+        """The default space for log-mel spectrogram frames (a `sequence`)."""
+        low, high = AUDIO_DEPTH
+        return cls("sequence", AUDIO_BLOCKS, low, high, starting_stacks=STARTING_STACKS["audio"],
+                   hyperparameters={**DEFAULT_HYPERPARAMETERS, "learning_rate": AUDIO_LEARNING_RATE})
+
+    @classmethod
+    def for_dataset(cls, data: Mapping[str, Any] | None, spec: DatasetSpec) -> "SearchSpace":
+        """The space a study searches on `spec`'s data: the default for its
+        input kind (the audio space when ingestion recorded audio), with its
+        batch sizes fitted to the training split's size (`batch_sizes_for`),
+        then `data`'s overrides (a batch size the user gives is kept as given)."""
+        base = cls.default_audio() if spec.source.get("kind") == "audio" else cls.default(spec.input_kind)
+        train_size = spec.split_sizes.get("train")
+        hyperparameters = dict(base.hyperparameters)
+        if train_size:
+            hyperparameters["batch_size"] = batch_sizes_for(hyperparameters["batch_size"], train_size)
+        return cls.from_dict(data, spec.input_kind,
+                             base=dataclasses.replace(base, hyperparameters=hyperparameters))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, input_kind: str | None = None,
+                  base: "SearchSpace | None" = None) -> "SearchSpace":
+        """The default space for the input kind (or `base`) with `data`'s overrides applied."""
         data = dict(data or {})
         known = {
             "input_kind", "blocks", "min_depth", "max_depth", "block_args",
@@ -202,7 +273,7 @@ class SearchSpace:
             )
         if kind is None:
             raise SearchSpaceError("search space: input_kind is not given")
-        space = cls.default(kind)
+        space = base if base is not None else cls.default(kind)
         blocks = data.get("blocks", space.blocks)
         if isinstance(blocks, str) or not isinstance(blocks, (list, tuple)):
             raise SearchSpaceError("search space: 'blocks' must be a list of block names")
@@ -255,6 +326,7 @@ class SearchSpace:
             block_args=block_args,
             hyperparameters=hyperparameters,
             head_hidden_units=head,
+            starting_stacks=space.starting_stacks,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,6 +341,7 @@ class SearchSpace:
             },
             "hyperparameters": {n: s.describe() for n, s in self.hyperparameters.items()},
             "head_hidden_units": self.head_hidden_units.describe(),
+            "starting_stacks": [list(stack) for stack in self.starting_stacks],
         }
 
     # --- structure -----------------------------------------------------------------
@@ -331,6 +404,13 @@ class SearchSpace:
         values = {name: spec.sample(rng) for name, spec in sorted(self.hyperparameters.items())}
         return Hyperparameters(**values)
 
+    def sample_stack(self, names: tuple[str, ...], rng: np.random.Generator) -> Architecture:
+        """The blocks `names` in this order, with arguments, head and
+        hyperparameters drawn from the space."""
+        blocks = tuple(self.sample_block(name, rng) for name in names)
+        head = HeadSpec(hidden_units=int(self.head_hidden_units.sample(rng)))
+        return Architecture(blocks, head, self.sample_hyperparameters(rng))
+
     def sample(self, rng: np.random.Generator) -> Architecture:
         """A random valid architecture; deterministic for the generator's state."""
         depths = self.feasible_depths
@@ -343,3 +423,18 @@ class SearchSpace:
             blocks.append(self.sample_block(name, rng))
         head = HeadSpec(hidden_units=int(self.head_hidden_units.sample(rng)))
         return Architecture(tuple(blocks), head, self.sample_hyperparameters(rng))
+
+
+def batch_sizes_for(spec: ArgSpec, train_size: int) -> ArgSpec:
+    """`spec` without the batch-size choices that give fewer than
+    MIN_STEPS_PER_EPOCH steps an epoch on `train_size` examples. When none
+    is left, the one batch size is the largest power of two that gives that
+    many steps, but at least SMALLEST_BATCH_SIZE (256 examples: 16). A range
+    is left as is."""
+    if not spec.is_choice:
+        return spec
+    kept = tuple(b for b in spec.choices if train_size / b >= MIN_STEPS_PER_EPOCH)
+    if not kept:
+        fitting = 2 ** int(np.floor(np.log2(max(train_size / MIN_STEPS_PER_EPOCH, 1))))
+        kept = (min(max(fitting, SMALLEST_BATCH_SIZE), min(spec.choices)),)
+    return ArgSpec(default=spec.default if spec.default in kept else kept[0], choices=kept)

@@ -47,7 +47,7 @@ class Executor(base_executor.BaseExecutor):
         seed = int(exec_properties[SEED_KEY])
         trainers = int(exec_properties[NUM_TRAINERS_KEY])
         per_trainer = int(exec_properties[TRIALS_PER_TRAINER_KEY])
-        space = SearchSpace.from_dict(json.loads(exec_properties.get(SEARCH_SPACE_KEY) or "{}"), spec.input_kind)
+        space = SearchSpace.for_dataset(json.loads(exec_properties.get(SEARCH_SPACE_KEY) or "{}"), spec)
         constraints = Constraints.from_json(exec_properties[CONSTRAINTS_KEY])
         algorithm = ConstrainedAlgorithm(get_algorithm(exec_properties[ALGORITHM_KEY]), constraints,
                                          ModelCost(spec, constraints))

@@ -1,7 +1,10 @@
 """Adaptive beam search, after Model Search: start small, keep the top-k,
 grow or mutate one of them; children start from their parent's weights.
 
-- Round one (no completed trial yet): random architectures of the shallowest
+- Round one (no completed trial yet): proposal i is the space's starting
+  stack i mod k with arguments and hyperparameters drawn
+  (`SearchSpace.starting_stacks`: families that train well in a few epochs),
+  or, when the space names none, a random architecture of the shallowest
   feasible depth.
 - Afterwards: the beam is the `beam_width` best completed trials
   (`rank_trials`); proposal i mutates beam member i mod k, so the best gets
@@ -59,7 +62,11 @@ class BeamSearch:
         proposals: list[Candidate] = []
         for index in range(count):
             if not beam:
-                arch = sample_new(space, rng, seen, depth=min(space.feasible_depths))
+                stacks = space.starting_stacks
+                if stacks:
+                    arch = sample_new(space, rng, seen, stack=stacks[index % len(stacks)])
+                else:
+                    arch = sample_new(space, rng, seen, depth=min(space.feasible_depths))
                 proposals.append(Candidate(arch))
             else:
                 parent = beam[index % len(beam)]

@@ -34,15 +34,17 @@ def sample_new(
     exclude: AbstractSet[str],
     depth: Optional[int] = None,
     attempts: int = MAX_ATTEMPTS,
+    stack: Optional[tuple[str, ...]] = None,
 ) -> Architecture:
     """A random architecture not in `exclude` (of depth `depth`, if given and
-    reachable within `attempts` draws); the last draw if the space is exhausted."""
+    reachable within `attempts` draws; of the blocks `stack`, if given); the
+    last draw if the space is exhausted."""
     arch = fallback = None
     for _ in range(attempts):
-        arch = space.sample(rng)
+        arch = space.sample(rng) if stack is None else space.sample_stack(stack, rng)
         if arch.arch_id in exclude:
             continue
-        if depth is None or arch.depth == depth:
+        if depth is None or stack is not None or arch.depth == depth:
             return arch
         fallback = fallback or arch
     return fallback or arch

@@ -15,6 +15,7 @@ from search_algo.blocks._common import (
     channels,
     normalise_activate,
 )
+from search_algo.blocks.layers import add_channel_axis
 from search_algo.blocks.registry import ArgSpec
 
 FILTERS = (8, 16, 32, 64, 128)
@@ -161,3 +162,15 @@ def max_pool2d(x, *, pool_size):
 )
 def avg_pool2d(x, *, pool_size):
     return keras.layers.AveragePooling2D(pool_size, padding="same", name="pool")(x)
+
+
+@builtin_block(
+    "image_view",
+    input_kinds=("sequence",),
+    output_kind="image",
+    args={},
+    description="Sees a sequence [T, C] as a one-channel image [T, C, 1] (a spectrogram as "
+    "time x mel bands), so 2-D convolutions, ResNet blocks and pooling can follow.",
+)
+def image_view(x):
+    return add_channel_axis(x, name="view")

@@ -268,3 +268,25 @@ def test_guided_search_beats_random_on_a_structured_objective(comparison, name):
     print("median best score:", {n: round(m, 4) for n, m in medians.items()})
     assert all(math.isfinite(s) for s in comparison[name])
     assert medians[name] > medians["random"] + 0.01, medians
+
+
+def test_beam_first_round_proposes_the_spaces_starting_stacks_in_order():
+    proposals = get_algorithm("beam").propose([], SPACE, 4, np.random.default_rng(0), "classification")
+    assert SPACE.starting_stacks == (("conv1d",), ("resnet1d",))
+    assert [tuple(b.name for b in c.architecture.blocks) for c in proposals] == [("conv1d",), ("resnet1d",)] * 2
+    assert len({c.architecture.arch_id for c in proposals}) == 4  # arguments and hyperparameters differ
+    audio = SearchSpace.default_audio()
+    first = get_algorithm("beam").propose([], audio, 5, np.random.default_rng(0), "classification")
+    assert [tuple(b.name for b in c.architecture.blocks) for c in first] == [
+        ("statistics_pooling",), ("conv1d", "statistics_pooling"),
+        ("image_view", "conv2d", "statistics_pooling"), ("resnet1d", "statistics_pooling"),
+        ("statistics_pooling",)]
+    for candidate in first:
+        plan_stack(candidate.architecture, "sequence")  # raises if a stack cannot be built
+
+
+def test_without_starting_stacks_beam_starts_at_the_shallowest_depth():
+    space = SearchSpace.from_dict({"blocks": ["lstm", "gru", "dense"], "min_depth": 2}, "sequence")
+    assert space.starting_stacks == ()
+    proposals = get_algorithm("beam").propose([], space, 3, np.random.default_rng(0), "classification")
+    assert all(c.architecture.depth == 2 for c in proposals)

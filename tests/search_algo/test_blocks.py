@@ -68,6 +68,9 @@ CASES = [
     ("global_avg_pool", {}, IMG, (3,), 0),
     ("global_max_pool", {}, SEQ, (3,), 0),
     ("global_max_pool", {}, IMG, (3,), 0),
+    ("statistics_pooling", {}, SEQ, (6,), bn(6)),
+    ("statistics_pooling", {"batch_norm": False}, SEQ, (6,), 0),
+    ("image_view", {}, SEQ, (10, 3, 1), 0),
 ]
 
 KIND_OF_SHAPE = {1: "flat", 2: "sequence", 3: "image"}
@@ -130,3 +133,31 @@ def test_registry_describes_blocks():
     assert described["input_kinds"] == ["sequence"]
     assert described["output_kind"] == "sequence"
     assert described["args"]["num_heads"] == {"default": 2, "choices": [1, 2, 4]}
+
+
+def test_statistics_pooling_is_each_channels_mean_then_standard_deviation():
+    rng = np.random.default_rng(0)
+    frames = rng.normal(3.0, 2.0, (2, 50, 4)).astype("float32")
+    frames[1, :, 2] = 7.0  # a channel constant over time: std 0, no NaN
+    block = build_block(BlockSpec("statistics_pooling", {"batch_norm": False}), (50, 4))
+    pooled = np.asarray(block(frames))
+    np.testing.assert_allclose(pooled[:, :4], frames.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(pooled[:, 4:], np.sqrt(frames.var(axis=1) + 1e-5), rtol=1e-4)
+    assert pooled[1, 6] == pytest.approx(np.sqrt(1e-5))
+
+
+def test_statistics_pooling_has_a_finite_gradient_on_a_constant_channel():
+    import tensorflow as tf
+
+    block = build_block(BlockSpec("statistics_pooling", {"batch_norm": False}), (20, 2))
+    frames = tf.constant(np.ones((1, 20, 2), dtype="float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(frames)
+        total = tf.reduce_sum(block(frames))
+    assert np.all(np.isfinite(tape.gradient(total, frames).numpy()))
+
+
+def test_image_view_keeps_every_value_in_place():
+    frames = np.arange(2 * 10 * 3, dtype="float32").reshape(2, 10, 3)
+    image = np.asarray(build_block(BlockSpec("image_view"), (10, 3))(frames))
+    np.testing.assert_array_equal(image[..., 0], frames)

@@ -141,3 +141,81 @@ def test_space_for_flat_only_blocks_on_images_is_valid_through_pooling():
     space = SearchSpace.from_dict({"blocks": ["dense"]}, input_kind="image")
     arch = space.sample(np.random.default_rng(0))
     assert isinstance(arch, Architecture) and plan_stack(arch, "image").blocks[0].connector
+
+
+def audio_spec(train_size: int):
+    spec = sequence_spec(steps=20, channels=8)
+    spec.source = {"kind": "audio", "data": "clips/"}
+    spec.split_sizes = {"train": train_size, "eval": 64, "test": 64}
+    return spec
+
+
+def test_audio_data_gets_the_audio_space_with_statistics_pooling_and_the_2d_path():
+    space = SearchSpace.for_dataset(None, audio_spec(train_size=4096))
+    assert {"statistics_pooling", "image_view", "conv2d", "conv1d"} <= set(space.blocks)
+    assert space.starting_stacks[0] == ("statistics_pooling",)
+    assert space.hyperparameters["learning_rate"].low == 1e-3  # five epochs leave no time for less
+    plain = SearchSpace.for_dataset(None, sequence_spec())  # no source recorded: not audio
+    assert plain.blocks == SearchSpace.default("sequence").blocks
+    rng = np.random.default_rng(0)
+    seen = {b.name for _ in range(300) for b in space.sample(rng).blocks}
+    assert seen == set(space.blocks)
+
+
+@pytest.mark.parametrize("train_size,batch_sizes", [
+    (4096, [32, 64, 128]),
+    (1024, [32, 64]),  # 128 would be 8 steps an epoch
+    (512, [32]),
+    (256, [16]),  # 32 would be 8 steps, 128 two: the largest power of two giving 16
+    (100, [8]),  # never below 8
+])
+def test_batch_sizes_that_give_few_steps_an_epoch_are_not_sampled(train_size, batch_sizes):
+    space = SearchSpace.for_dataset(None, audio_spec(train_size))
+    assert space.hyperparameters["batch_size"].describe()["choices"] == batch_sizes
+    rng = np.random.default_rng(1)
+    assert {space.sample(rng).hyperparameters.batch_size for _ in range(50)} == set(batch_sizes)
+
+
+def test_a_batch_size_the_user_gives_is_kept_on_small_data():
+    space = SearchSpace.for_dataset({"hyperparameters": {"batch_size": [128]}}, audio_spec(256))
+    assert space.hyperparameters["batch_size"].describe()["choices"] == [128]
+
+
+def test_overrides_apply_on_top_of_the_audio_space():
+    space = SearchSpace.for_dataset({"blocks": ["conv1d", "statistics_pooling", "lstm"]},
+                                    audio_spec(256))
+    assert space.blocks == ("conv1d", "statistics_pooling", "lstm")
+    # Starting stacks with a block the config left out are dropped.
+    assert space.starting_stacks == (("statistics_pooling",), ("conv1d", "statistics_pooling"))
+
+
+def burst_clips(count: int, classes: int, seed: int):
+    """[count, 40, 8] noise frames with a burst of energy 10 frames long at a random
+    time, in the pair of bands that names the class: a keyword at a random offset."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(classes, size=count)
+    frames = rng.normal(0.0, 1.0, (count, 40, 8)).astype("float32")
+    for index, label in enumerate(labels):
+        start = rng.integers(0, 30)
+        frames[index, start : start + 10, 2 * label : 2 * label + 2] += 2.0
+    return frames, labels.astype("int64")
+
+
+@pytest.mark.parametrize("stack", SearchSpace.default_audio().starting_stacks, ids="-".join)
+def test_every_audio_starting_stack_trains_above_chance_in_a_few_epochs(stack):
+    import keras
+
+    spec = audio_spec(train_size=256)
+    spec.class_names = ["a", "b", "c", "d"]
+    spec.features[0].shape, spec.features[0].mean, spec.features[0].std = [40, 8], [0.0] * 8, [1.0] * 8
+    space = SearchSpace.for_dataset(None, spec)
+    keras.utils.set_random_seed(0)
+    arch = space.sample_stack(stack, np.random.default_rng(0))
+    arch = arch.with_hyperparameters(learning_rate=3e-3, dropout=0.0)
+    model = build_model(arch, spec, seed=0)
+    train_x, train_y = burst_clips(256, 4, seed=1)
+    eval_x, eval_y = burst_clips(128, 4, seed=2)
+    model.fit({"x": train_x}, train_y, batch_size=arch.hyperparameters.batch_size, epochs=3, verbose=0)
+    _, accuracy = model.evaluate({"x": eval_x}, eval_y, verbose=0)
+    assert arch.hyperparameters.batch_size == 16
+    assert accuracy > 0.4, (arch.blocks, accuracy)  # chance is 0.25

@@ -144,3 +144,39 @@ def test_default_spelled_arguments_match_explicit_ones(parent):
     child_model = build_model(child_arch, spec, seed=3)
     report = transfer_weights(parent_model, PARENT, child_model, child_arch)
     assert "b00_conv1d" in report.transferred_blocks
+
+
+AUDIO_PARENT = Architecture(
+    (
+        BlockSpec("conv1d", {"filters": 8, "kernel_size": 3}),
+        BlockSpec("image_view"),
+        BlockSpec("conv2d", {"filters": 8, "kernel_size": 3}),
+        BlockSpec("statistics_pooling"),
+    ),
+    hyperparameters=Hyperparameters(learning_rate=0.05),
+)
+
+
+def test_statistics_pooling_and_image_view_stacks_transfer_and_mutate():
+    from search_algo.mutation import mutate
+    from search_algo.search_space import SearchSpace
+
+    spec = sequence_spec(steps=12, channels=3)
+    keras.utils.set_random_seed(0)
+    parent_model = trained(AUDIO_PARENT, spec)
+    # The [12, 8, 8] map comes back as a sequence [12, 8 * 8] (rows become steps).
+    assert parent_model.get_layer("b03_statistics_pooling").output.shape == (None, 2 * 8 * 8)
+    child_arch = AUDIO_PARENT.insert_block(4, BlockSpec("dense", {"units": 16}))
+    child_model = build_model(child_arch, spec, seed=7)
+    report = transfer_weights(parent_model, AUDIO_PARENT, child_model, child_arch)
+    assert report.transferred_blocks == [
+        "b00_conv1d", "b01_image_view", "b02_conv2d", "b03_statistics_pooling"]
+    features, _ = random_batch(spec, seed=3)
+    np.testing.assert_array_equal(
+        output_of(parent_model, "b03_statistics_pooling", features),
+        output_of(child_model, "b03_statistics_pooling", features),
+    )
+    space = SearchSpace.default_audio()
+    rng = np.random.default_rng(0)
+    children = {mutate(AUDIO_PARENT, space, rng).arch_id for _ in range(10)}
+    assert AUDIO_PARENT.arch_id not in children and len(children) > 5

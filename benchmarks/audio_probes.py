@@ -1,0 +1,144 @@
+"""The probes behind the audio defaults, on the eval split only.
+
+Small Keras models on the ingested keyword-spotting set of an `audio.py` run
+(256 training clips, 128 eval), 5 epochs, seed 0, one TensorFlow thread, each
+answering one question the audio search space settles:
+
+- learning rate: statistics pooling into a softmax at 1e-3 and 1e-2 (the
+  audio space's learning-rate range starts at 1e-3);
+- batch size: a 1-D convolution into statistics pooling at batch 32 (8 steps
+  an epoch) and 16 (16 steps; the small-data batch-size rule);
+- batch-norm momentum after statistics pooling: Keras' 0.99 against 0.9;
+- starting stacks: a convolution into statistics pooling, its 2-D variant, and
+  a 1-D convolution whose map is flattened (what the to_flat connector does
+  with a small map).
+
+    python benchmarks/audio.py --workdir W --tasks keywords --seeds 0
+    python benchmarks/audio_probes.py --run-dir W/keywords-seed0
+
+Writes benchmarks/results/audio_probes.json (and .md, generated from it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import audio  # noqa: E402 - benchmarks/ is not a package
+import study_run  # noqa: E402
+
+EPOCHS = 5
+SEED = 0
+
+
+def probe_models():
+    """name -> (question, builder(frames, mels) -> Keras tensor before the softmax, lr, batch)."""
+    import keras
+
+    from search_algo.blocks.layers import StatisticsPooling
+
+    def stats(batch_norm_momentum=None):
+        def build(x):
+            x = StatisticsPooling()(x)
+            return keras.layers.BatchNormalization(momentum=batch_norm_momentum)(x) if batch_norm_momentum else x
+        return build
+
+    def conv1d_then(after):
+        def build(x):
+            x = keras.layers.Conv1D(64, 5, padding="same", use_bias=False)(x)
+            x = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(x))
+            return after(x)
+        return build
+
+    def image_conv2d_stats(x):
+        frames, mels = x.shape[1], x.shape[2]
+        x = keras.layers.Reshape((frames, mels, 1))(x)
+        x = keras.layers.Activation("relu")(keras.layers.Conv2D(16, 3, padding="same")(x))
+        return stats(0.9)(keras.layers.Reshape((frames, mels * 16))(x))
+
+    def conv1d_flattened(x):
+        x = keras.layers.Activation("relu")(keras.layers.Conv1D(8, 3, strides=2, padding="same")(x))
+        return keras.layers.Flatten()(x)
+
+    return {
+        "stats, lr 1e-3, batch 32": ("learning rate", stats(), 1e-3, 32),
+        "stats, lr 1e-2, batch 32": ("learning rate", stats(), 1e-2, 32),
+        "conv1d > stats, batch 32": ("batch size", conv1d_then(stats()), 3e-3, 32),
+        "conv1d > stats, batch 16": ("batch size", conv1d_then(stats()), 3e-3, 16),
+        "stats > batch norm momentum 0.99": ("momentum", stats(0.99), 3e-3, 16),
+        "stats > batch norm momentum 0.9": ("momentum", stats(0.9), 3e-3, 16),
+        "conv1d > stats > batch norm 0.9": ("starting stacks", conv1d_then(stats(0.9)), 3e-3, 16),
+        "image_view > conv2d > stats > batch norm 0.9": ("starting stacks", image_conv2d_stats, 3e-3, 16),
+        "conv1d (8 filters, stride 2) > flatten": ("starting stacks", conv1d_flattened, 3e-3, 16),
+    }
+
+
+def run_probes(run_dir: Path) -> list[dict]:
+    import keras
+
+    splits, spec = audio.ingested_splits(run_dir)
+    train_x, train_y = splits["train"]
+    # Standardised per mel band on train, as the platform's input adapter does.
+    mean, std = train_x.mean(axis=(0, 1)), train_x.std(axis=(0, 1)) + 1e-6
+    scaled = {name: ((x - mean) / std, y) for name, (x, y) in splits.items() if name != "test"}
+    results = []
+    for name, (question, build, learning_rate, batch_size) in probe_models().items():
+        keras.utils.set_random_seed(SEED)
+        started = time.monotonic()
+        inputs = keras.Input(train_x.shape[1:])
+        outputs = keras.layers.Dense(spec.num_classes, activation="softmax")(build(inputs))
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        model.fit(*scaled["train"], batch_size=batch_size, epochs=EPOCHS, verbose=0)
+        results.append({
+            "probe": name, "question": question, "learning_rate": learning_rate, "batch_size": batch_size,
+            "train_accuracy": round(float(model.evaluate(*scaled["train"], verbose=0)[1]), 4),
+            "eval_accuracy": round(float(model.evaluate(*scaled["eval"], verbose=0)[1]), 4),
+            "num_params": int(model.count_params()),
+            "seconds": round(time.monotonic() - started, 1),
+        })
+        print(results[-1], flush=True)
+    return results
+
+
+def markdown(report: dict) -> str:
+    lines = ["# Audio probes (eval split only)", "",
+             f"Generated by `benchmarks/audio_probes.py` from `audio_probes.json`: `{report['command']}`; "
+             f"{report['data']}; {report['epochs']} epochs, seed {report['seed']}, {report['threads']} "
+             f"TensorFlow thread; {report['machine']}; {report['date']}, commit {report['commit']}.", "",
+             "| question | probe | lr | batch | train accuracy | eval accuracy | parameters |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['question']} | {r['probe']} | {r['learning_rate']:g} | {r['batch_size']} | "
+              f"{r['train_accuracy']:.3f} | {r['eval_accuracy']:.3f} | {r['num_params']:,} |" for r in report["probes"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", type=Path, required=True, help="an audio.py run of the keywords set")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "audio_probes"))
+    args = parser.parse_args(argv)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    commit = audio.git_commit()
+    report = {
+        "command": "python benchmarks/audio_probes.py " + " ".join(argv or sys.argv[1:]),
+        "data": "keywords set of speech_sets.py (seed 0), ingested by `model-search run --seed 0`: "
+                "256 train / 128 eval clips; test not used",
+        "epochs": EPOCHS, "seed": SEED, "threads": 1, "machine": study_run.machine(), "commit": commit,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "probes": run_probes(args.run_dir),
+    }
+    study_run.write_report(args.out, report, markdown(report))
+
+
+if __name__ == "__main__":
+    main()
