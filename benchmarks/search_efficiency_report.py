@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_efficiency_data import BUDGET_MARKS, METHODS, TARGET_ACCURACY, TIME_THRESHOLDS  # noqa: E402
+from search_efficiency_data import BUDGET_MARKS, METHODS, OURS, TARGET_ACCURACY, TIME_THRESHOLDS  # noqa: E402
 
 
 def curve_of_choice(records: list[dict]) -> list[tuple[float, Optional[float], Optional[float]]]:
@@ -209,15 +209,30 @@ def combine(paths: list[str], out: str, command: Optional[str] = None, complete:
     """One report from several runs of this benchmark with the same settings
     (e.g. seeds run in two processes): their trials side by side."""
     reports = [json.loads(Path(p).read_text()) for p in paths]
-    keys = ("dataset", "space", "epochs", "budget", "options")
+    keys = ("dataset", "space", "epochs", "budget")
+
+    def runs_ours(report):
+        return bool(set(report["trials"]) & set(OURS))
+
+    # The options (weight sharing, distillation, early stopping) are the platform's algorithms'; the peers
+    # (KerasTuner, Optuna) ignore them, so a peers-only run joins runs of ours with any options.
+    ours = [r for r in reports if runs_ours(r)] or reports[:1]
     for other in reports[1:]:
-        if any(other[k] != reports[0][k] for k in keys) or other.get("seconds") != reports[0].get("seconds"):
-            raise SystemExit(f"search_efficiency: cannot combine runs with different settings ({', '.join(keys)})")
+        differ = [k for k in keys if other[k] != reports[0][k]]
+        if other.get("seconds") != reports[0].get("seconds"):
+            differ.append("seconds")
+        elif other.get("seconds") and other["machine"] != reports[0]["machine"]:
+            differ.append("machine (wall-time budgets compare on one)")
+        if runs_ours(other) and other["options"] != ours[0]["options"]:
+            differ.append("options of the platform's algorithms")
+        if differ:
+            raise SystemExit(f"search_efficiency: cannot combine runs with different {', '.join(differ)}")
     runs: dict[str, dict[str, list]] = {}
     for report in reports:
         for method, by_seed in report["trials"].items():
             runs.setdefault(method, {}).update(by_seed)
     settings = {k: reports[0][k] for k in ("machine", "dataset", "split_sizes", *keys)}
+    settings["options"] = ours[0]["options"]
     if reports[0].get("seconds"):
         settings["seconds"] = reports[0]["seconds"]
     threads = sorted({r.get("threads") for r in reports} - {None})

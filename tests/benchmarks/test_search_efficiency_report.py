@@ -78,3 +78,37 @@ def test_a_wall_time_budget_replaces_the_trial_budget():
 def test_the_committed_tables_are_what_their_raw_json_renders(name):
     raw = json.loads((RESULTS / f"{name}.json").read_text())
     assert report_module.markdown(raw) == (RESULTS / f"{name}.md").read_text()
+
+
+def raw_report(methods, options, seconds=900, machine="x86_64 (AMD EPYC, AVX-512), 2 cores, Python 3.10.13"):
+    """A report as one run of the benchmark writes it, trials made by hand."""
+    trials = {m: {"0": [trial(0.99, 0.99, 100.0)]} for m in methods}
+    return {"machine": machine, "dataset": "mnist1d", "split_sizes": {"train": 3554, "eval": 446, "test": 1000},
+            "space": {"max_depth": 3}, "epochs": 10, "budget": None, "options": options, "seconds": seconds,
+            "threads": 1, "command": f"benchmarks/search_efficiency.py --methods {' '.join(methods)}", "seeds": [0],
+            "total_seconds": 900.0, "complete": True, "transfer": [], "trials": trials}
+
+
+def test_peers_join_a_run_of_ours_with_other_options_on_the_same_clock_and_machine(tmp_path):
+    defaults = {"weight_sharing": True, "distillation": False, "early_stopping": "median"}
+    distilling = dict(defaults, distillation=True)
+
+    def combine(*reports):
+        paths = []
+        for index, report in enumerate(reports):
+            paths.append(tmp_path / f"part{index}.json")
+            paths[-1].write_text(json.dumps(report))
+        return report_module.combine([str(p) for p in paths], str(tmp_path / "joined"))
+
+    joined = combine(raw_report(["kt_hyperband", "optuna_tpe_hyperband"], defaults), raw_report(["beam"], distilling))
+    assert joined["options"] == distilling, "the options are those of the run of ours"
+    assert joined["seconds"] == 900 and set(joined["time_to_accuracy"]) == {"kt_hyperband", "optuna_tpe_hyperband",
+                                                                             "beam"}
+    assert "| beam | 1 | 100 [100] |" in (tmp_path / "joined.md").read_text()
+
+    with pytest.raises(SystemExit, match="options"):
+        combine(raw_report(["beam"], defaults), raw_report(["evolution"], distilling))
+    with pytest.raises(SystemExit, match="seconds"):
+        combine(raw_report(["kt_hyperband"], defaults), raw_report(["beam"], defaults, seconds=1200))
+    with pytest.raises(SystemExit, match="machine"):
+        combine(raw_report(["kt_hyperband"], defaults), raw_report(["beam"], defaults, machine="another host"))
