@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from typing import Any, Optional, Protocol
 
@@ -158,8 +159,13 @@ def record(trial, test: Optional[float], elapsed: float) -> dict:
         "eval_accuracy": trial.metrics.get("accuracy"), "test_accuracy": test,
         "parent": trial.parent, "transfer": trial.transfer, "teacher": trial.teacher,
         "stopped_early": trial.stopped_early, "train_seconds": trial.train_seconds,
-        "elapsed_seconds": round(elapsed, 1), "cost_trials": 1.0,
+        "elapsed_seconds": round(elapsed, 1), "cost_trials": 1.0, "load_average_1min": load_average(),
     }
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: wall times compare only at a like load (2 cores, shared)."""
+    return round(os.getloadavg()[0], 2)
 
 
 def fitted_record(method: str, seed: int, index: int, model, history, architecture, data: Data, epochs: int,
@@ -181,4 +187,5 @@ def fitted_record(method: str, seed: int, index: int, model, history, architectu
         "eval_accuracy": eval_accuracy, "test_accuracy": test, "parent": parent, "transfer": None, "teacher": None,
         "stopped_early": stopped_early, "train_seconds": train_seconds,
         "elapsed_seconds": round(time.monotonic() - started, 1), "cost_trials": trained / epochs,
+        "load_average_1min": load_average(),
     }

@@ -42,7 +42,8 @@ def threshold_key(threshold: float) -> str:
 def time_to_accuracy(runs: dict, thresholds=TIME_THRESHOLDS) -> dict:
     """Per method: seconds to each threshold per seed, their median (a seed
     that never reaches it counts as never: None when the median seed does
-    not), and how many seeds reach it."""
+    not), how many seeds reach it, and the machine's mean load average over
+    its trials (wall times compare only at a like load)."""
     result = {}
     for method, by_seed in runs.items():
         if not by_seed:
@@ -55,8 +56,10 @@ def time_to_accuracy(runs: dict, thresholds=TIME_THRESHOLDS) -> dict:
             middle = statistics.median([math.inf if t is None else t for t in times])
             median[key] = None if math.isinf(middle) else middle
             reaching[key] = sum(t is not None for t in times)
+        loads = [r["load_average_1min"] for records in by_seed.values() for r in records if "load_average_1min" in r]
         result[method] = {"median_seconds": median, "seeds_reaching": reaching, "seeds_run": len(per_seed),
-                          "per_seed": per_seed}
+                          "per_seed": per_seed,
+                          "mean_load_average_1min": round(statistics.mean(loads), 2) if loads else None}
     return result
 
 
@@ -88,6 +91,10 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def fmt(value, pattern: str = "{:.3f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
 def markdown(report: dict) -> str:
     marks = report["budget_marks"]
     if report.get("seconds"):
@@ -111,9 +118,6 @@ def markdown(report: dict) -> str:
     ]
     if not report.get("complete", True):
         lines[2:2] = ["**Partial: the run was stopped before every method and seed had run.**", ""]
-
-    def fmt(value, pattern="{:.3f}"):
-        return "–" if value is None else pattern.format(value)
 
     for method, summary in report["summary"].items():
         reach = summary["trials_to_98"]
@@ -145,20 +149,22 @@ def time_to_accuracy_table(times: dict) -> list[str]:
     keys = list(next(iter(times.values()))["median_seconds"])
 
     def seconds(value):
-        return "–" if value is None else f"{value:.0f}"
+        return fmt(value, "{:.0f}")
 
     lines = ["", "Time to accuracy: wall seconds from a method's start until the model it would pick then (best on "
              "eval so far) first reaches the accuracy on test; median over seeds, a seed that never reaches it "
-             "counting as never (`–`: the median seed does not), each seed in brackets.", "",
+             "counting as never (`–`: the median seed does not), each seed in brackets; the machine's 1-minute "
+             "load average, mean over the method's trials.", "",
              "| method | seeds | " + " | ".join(f"s to {float(k):.1%}" for k in keys)
-             + " | " + " | ".join(f"seeds reaching {float(k):.1%}" for k in keys) + " |",
-             "|---|---|" + "---|" * (2 * len(keys))]
+             + " | " + " | ".join(f"seeds reaching {float(k):.1%}" for k in keys) + " | load |",
+             "|---|---|" + "---|" * (2 * len(keys) + 1)]
     for method, row in times.items():
         lines.append(
             f"| {method} | {row['seeds_run']} | "
             + " | ".join(f"{seconds(row['median_seconds'][k])} "
                          f"[{', '.join(seconds(s[k]) for s in row['per_seed'].values())}]" for k in keys)
-            + " | " + " | ".join(f"{row['seeds_reaching'][k]}/{row['seeds_run']}" for k in keys) + " |")
+            + " | " + " | ".join(f"{row['seeds_reaching'][k]}/{row['seeds_run']}" for k in keys)
+            + f" | {fmt(row.get('mean_load_average_1min'), '{:.2f}')} |")
     return lines
 
 

@@ -48,7 +48,10 @@ def test_the_median_over_seeds_counts_a_seed_that_never_gets_there_as_never():
         "ours": {"0": reaching(300.0), "1": reaching(100.0), "2": reaching(None)},
         "peer": {"2": reaching(50.0), "0": reaching(None), "1": reaching(None)},
     }
+    for load, record in zip((1.0, 2.0, 3.0, 4.0), (r for records in runs["peer"].values() for r in records)):
+        record["load_average_1min"] = load  # the machine's load, sampled as each trial ended
     times = report_module.time_to_accuracy(runs)
+    assert times["peer"]["mean_load_average_1min"] == 2.5 and times["ours"]["mean_load_average_1min"] is None
     assert times["ours"]["median_seconds"] == {"0.985": 300.0, "0.990": 300.0}
     assert times["ours"]["seeds_reaching"] == {"0.985": 2, "0.990": 2} and times["ours"]["seeds_run"] == 3
     assert times["peer"]["median_seconds"] == {"0.985": None, "0.990": None}, "1 of 3 seeds: the median never does"
@@ -56,8 +59,8 @@ def test_the_median_over_seeds_counts_a_seed_that_never_gets_there_as_never():
     assert times["peer"]["per_seed"]["2"] == {"0.985": 50.0, "0.990": 50.0}
 
     table = "\n".join(report_module.time_to_accuracy_table(times))
-    assert "| ours | 3 | 300 [300, 100, –] | 300 [300, 100, –] | 2/3 | 2/3 |" in table
-    assert "| peer | 3 | – [–, –, 50] | – [–, –, 50] | 1/3 | 1/3 |" in table
+    assert "| ours | 3 | 300 [300, 100, –] | 300 [300, 100, –] | 2/3 | 2/3 | – |" in table
+    assert "| peer | 3 | – [–, –, 50] | – [–, –, 50] | 1/3 | 1/3 | 2.50 |" in table
 
 
 def test_a_wall_time_budget_replaces_the_trial_budget():
