@@ -8,12 +8,16 @@ Its budget is counted like kt_hyperband's, in epoch-equivalent trials (total
 epochs / epochs per trial), since pruned trials are short; or in wall time
 with `--seconds`. A pruned trial's model is still a candidate the method may
 pick, like Hyperband's short trials (`stopped_early` in its record).
+It fits with the drawn batch size and learning-rate schedule, as the
+platform's trainer does; the KerasTuner tuners fit with Keras's default batch
+size (32) whatever they draw, as when the committed results were measured.
 
 Time to accuracy against the peers (issue 23), 3 seeds, one TensorFlow thread
-a run, two runs at a time, 15 minutes a method and seed:
+a run, two runs at a time, 20 minutes a method and seed (the committed
+benchmarks/results/time_to_accuracy_peers.{json,md}):
 
     .venv/bin/python benchmarks/search_efficiency.py --methods kt_hyperband optuna_tpe_hyperband \\
-        --seeds 0 1 2 --seconds 900 --jobs 2 --transfer-pairs 0 --out benchmarks/results/time_to_accuracy_peers
+        --seeds 0 1 2 --seconds 1200 --jobs 2 --transfer-pairs 0 --out benchmarks/results/time_to_accuracy_peers
 
 The platform's own configuration with the same harness (e.g. `--methods beam`
 with its options) into another file, then both joined into one report:
