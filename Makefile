@@ -61,7 +61,7 @@ bench-quick: setup
 lock:
 	rm -rf .lock-venv && $(PYTHON310) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet pip==$(PIP_VERSION)
-	.lock-venv/bin/python -m pip install --quiet ".[test]"
+	.lock-venv/bin/python -m pip install --quiet ".[test,bench]"
 	.lock-venv/bin/python -m pip freeze --exclude tfx-model-search > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 

@@ -18,7 +18,17 @@ Methods:
   `kt_random` (RandomSearch), `kt_bayes` (BayesianOptimization, fitting its
   Gaussian process after 10 random trials) and `kt_hyperband` (Hyperband; its
   budget is counted in epoch-equivalent trials, total epochs / epochs per
-  trial, since it trains many short trials).
+  trial, since it trains many short trials);
+- Optuna over the same space, drawn define-by-run, built by the same model
+  builder: `optuna_tpe_hyperband` (TPE sampler with its HyperbandPruner; the
+  budget counted like kt_hyperband's; search_efficiency_optuna.py).
+
+Time to accuracy: the wall time until the model a method would pick at that
+moment (its best trial on eval so far) first reaches 98.5% and 99.0% on test,
+per seed and its median over seeds (run seeds that never reach it count as
+never in the median). With `--seconds N` each method and seed gets N seconds
+of wall time instead of a trial budget (see search_efficiency_optuna.py for the
+command measuring the peers).
 
 Also measured: weight sharing (epochs a child needs to reach its parent's eval
 accuracy, from its parent's weights vs from scratch) and distillation (the
@@ -27,6 +37,7 @@ same children trained with and without the best trial as teacher).
     .venv/bin/python benchmarks/search_efficiency.py                # 3 seeds, 40 trials
     .venv/bin/python benchmarks/search_efficiency.py --jobs 2       # the same, two runs at a time
     .venv/bin/python benchmarks/search_efficiency.py --quick        # 1 seed, 10 trials, 3 methods
+    .venv/bin/python benchmarks/search_efficiency.py --methods kt_hyperband --seconds 900 --jobs 2  # 15 min each
 
 With `--jobs N`, every method and seed runs in its own process, N at a time,
 each with one TensorFlow thread (unless `--threads` says otherwise); their
@@ -56,32 +67,35 @@ import study_run  # noqa: E402 - benchmarks/ is not a package
 # The benchmark's parts, sibling modules (this file is run as a script): data and search space, the platform's
 # algorithms, KerasTuner, the weight-sharing/distillation measurement, the report. This file: the command line.
 from search_efficiency_data import (  # noqa: E402
-    BUDGET_MARKS, KERAS_TUNER, METHODS, OURS, SPACE, TARGET_ACCURACY, TRIALS_PER_ROUND, Data, load_mnist1d, log,
-    record, test_accuracy,
+    BUDGET_MARKS, KERAS_TUNER, METHODS, OPTUNA, OURS, SPACE, TARGET_ACCURACY, TRIALS_PER_ROUND, Data, load_mnist1d,
+    log, record, test_accuracy,
 )
 from search_efficiency_distillation import transfer_effect  # noqa: E402
 from search_efficiency_keras_tuner import (  # noqa: E402
     BAYES_INITIAL_POINTS, KERAS_TUNER_SEED_ZERO, keras_tuner_space, run_keras_tuner,
 )
+from search_efficiency_optuna import run_optuna  # noqa: E402
 from search_efficiency_ours import run_ours  # noqa: E402
 from search_efficiency_report import (  # noqa: E402
-    combine, curve_of_choice, markdown, median_or_none, summarize, summarize_runs, write_report,
+    combine, curve_of_choice, markdown, median_or_none, seconds_to_accuracy, summarize, summarize_runs,
+    time_to_accuracy, write_report,
 )
 
 # What this module offered before it was split; tests and callers import these from here.
 __all__ = [
-    "BAYES_INITIAL_POINTS", "BUDGET_MARKS", "KERAS_TUNER", "KERAS_TUNER_SEED_ZERO", "METHODS", "OURS", "SPACE",
-    "TARGET_ACCURACY", "TRIALS_PER_ROUND", "Data", "build_parser", "combine", "curve_of_choice", "job_commands",
-    "keras_tuner_space", "load_mnist1d", "main", "markdown", "median_or_none", "record", "run_jobs",
-    "run_keras_tuner", "run_ours", "summarize", "summarize_runs", "test_accuracy", "transfer_effect",
-    "write_report",
+    "BAYES_INITIAL_POINTS", "BUDGET_MARKS", "KERAS_TUNER", "KERAS_TUNER_SEED_ZERO", "METHODS", "OPTUNA", "OURS",
+    "SPACE", "TARGET_ACCURACY", "TRIALS_PER_ROUND", "Data", "build_parser", "combine", "curve_of_choice",
+    "job_commands", "keras_tuner_space", "load_mnist1d", "main", "markdown", "median_or_none", "record", "run_jobs",
+    "run_keras_tuner", "run_optuna", "run_ours", "seconds_to_accuracy", "summarize", "summarize_runs",
+    "test_accuracy", "time_to_accuracy", "transfer_effect", "write_report",
 ]
 
 
 def job_commands(args, scratch: Path) -> list[tuple[str, int, list[str]]]:
     """One command per method and seed, in the order a single run takes them;
     the transfer measurement goes with the first seed's beam run."""
-    shared = ["--budget", str(args.budget), "--epochs", str(args.epochs), "--threads", str(args.threads or 1)]
+    budget = ["--seconds", f"{args.seconds:g}"] if args.seconds else ["--budget", str(args.budget)]
+    shared = [*budget, "--epochs", str(args.epochs), "--threads", str(args.threads or 1)]
     shared += [flag for flag, on in (("--no-weight-sharing", args.no_weight_sharing),
                                      ("--teacher-distillation", args.teacher_distillation),
                                      ("--no-early-stopping", args.no_early_stopping)) if on]
@@ -131,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--budget", type=int, default=40, help="trials per method and seed")
+    parser.add_argument("--seconds", type=float,
+                        help="wall time per method and seed instead of a trial budget (time to accuracy)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per trial")
     parser.add_argument("--transfer-pairs", type=int, default=3,
                         help="parent/child pairs of the first beam run to retrain (0: skip)")
@@ -171,7 +187,7 @@ def main(argv=None) -> int:
         parser.error("--jobs must be at least 1")
     if args.jobs > 1:
         return run_jobs(args, command)
-    for noisy in ("tensorflow", "absl", "keras_tuner"):
+    for noisy in ("tensorflow", "absl", "keras_tuner", "optuna"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
     import tensorflow as tf
@@ -189,11 +205,13 @@ def main(argv=None) -> int:
         "machine": study_run.machine(), "threads": args.threads or os.cpu_count(),
         "command": command,
         "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
-        "epochs": args.epochs, "budget": args.budget, "seeds": args.seeds,
+        "epochs": args.epochs, "budget": None if args.seconds else args.budget, "seeds": args.seeds,
         "options": {"weight_sharing": not args.no_weight_sharing, "distillation": args.teacher_distillation,
                     "early_stopping": "none" if args.no_early_stopping else "median",
                     "budget_schedule": args.budget_schedule, "max_params": args.max_params},
     }
+    if args.seconds:
+        settings["seconds"] = args.seconds
     try:
         for seed in args.seeds:
             for method in args.methods:
@@ -203,6 +221,8 @@ def main(argv=None) -> int:
                     records, history = run_ours(method, seed, args, data, workdir)
                     if method == "beam" and seed == args.seeds[0] and args.transfer_pairs:
                         transfer = transfer_effect(history, data, args, scratch / "transfer", args.transfer_pairs)
+                elif method in OPTUNA:
+                    records = run_optuna(method, seed, args, data, workdir)
                 else:
                     records = run_keras_tuner(method, seed, args, data, workdir)
                 runs[method][str(seed)] = records

@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Optional
+import os
+import time
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
 OURS = ("beam", "evolution", "surrogate", "random", "portfolio")
 KERAS_TUNER = ("kt_random", "kt_bayes", "kt_hyperband")
-METHODS = OURS + KERAS_TUNER
+OPTUNA = ("optuna_tpe_hyperband",)
+METHODS = OURS + KERAS_TUNER + OPTUNA
 BUDGET_MARKS = (10, 20, 40)
 TARGET_ACCURACY = 0.98
+# Time to accuracy (issue 23): wall time until the model a method would pick reaches these on test.
+TIME_THRESHOLDS = (0.985, 0.99)
 # The searched space: the default sequence space of the platform, capped at 3
 # blocks so one trial stays within seconds on two cores.
 SPACE = {"max_depth": 3}
 TRIALS_PER_ROUND = 4  # as `--trainers 2 --trials-per-trainer 2`
+# The trial budget under a wall-time budget: more than fit in any time given, so only the clock stops a search.
+UNBOUNDED_TRIALS = 10**6
 
 log = logging.getLogger("search_efficiency")
 
@@ -29,6 +36,36 @@ class Data:
     train: Any
     evaluation: Any
     test: Any
+
+
+@dataclasses.dataclass
+class Budget:
+    """What a method may spend on one seed: `trials` trials of `epochs` epochs
+    (tuners that train short trials count epochs: total epochs / epochs per
+    trial), or, when `seconds` is set, that much wall time from `started` on
+    whatever number of trials fits (the trial in progress finishes)."""
+
+    trials: Optional[int]
+    epochs: int
+    seconds: Optional[float] = None
+    started: float = dataclasses.field(default_factory=time.monotonic)
+    epochs_spent: int = 0
+
+    @classmethod
+    def of(cls, args) -> "Budget":
+        return cls(None if args.seconds else args.budget, args.epochs, args.seconds)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def out_of_time(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+    def used_up(self) -> bool:
+        """For tuners counting epochs: `trials` full trials' worth spent, or the time."""
+        if self.seconds is not None:
+            return self.out_of_time()
+        return self.epochs_spent >= self.trials * self.epochs
 
 
 def load_mnist1d(split_seed: int = 0) -> Data:
@@ -62,8 +99,57 @@ def test_accuracy(trial_dir: str, data: Data) -> float:
     from components.trial_model import load_trial_model
 
     model, _ = load_trial_model(trial_dir, data.spec)
+    return model_test_accuracy(model, data)
+
+
+def model_test_accuracy(model, data: Data) -> float:
     probabilities = model.predict(data.test.features, batch_size=1024, verbose=0)
     return float(np.mean(np.argmax(probabilities, axis=-1) == data.test.labels))
+
+
+class Suggest(Protocol):
+    """How a tuner draws one named value (KerasTuner's `hp`, Optuna's `trial`)."""
+
+    def boolean(self, name: str) -> bool: ...
+    def choice(self, name: str, values: list) -> Any: ...
+    def integer(self, name: str, low: int, high: int, log: bool) -> int: ...
+    def real(self, name: str, low: float, high: float, log: bool) -> float: ...
+
+
+def architecture_from(suggest: Suggest, space):
+    """An Architecture drawn by a define-by-run tuner over `space`: the depth,
+    then a block per slot among those valid after the previous one, each
+    block's arguments, the head and the optimizer settings. The names and the
+    order of the draws are what the committed KerasTuner results used."""
+    from search_algo.architecture import Architecture, BlockSpec, HeadSpec, Hyperparameters
+    from search_algo.stack import tensor_kind_of
+
+    def choose(name: str, arg_spec):
+        if arg_spec.is_choice and set(arg_spec.choices) == {False, True}:
+            return suggest.boolean(name)
+        if arg_spec.is_choice:
+            # Tuners keep choices as numbers or strings; the block wants its own types back.
+            return arg_spec.coerce(suggest.choice(name, list(arg_spec.choices)))
+        if isinstance(arg_spec.default, bool):
+            return suggest.boolean(name)
+        if isinstance(arg_spec.default, int):
+            return suggest.integer(name, int(arg_spec.low), int(arg_spec.high), arg_spec.log)
+        return suggest.real(name, float(arg_spec.low), float(arg_spec.high), arg_spec.log)
+
+    depth = suggest.integer("depth", space.min_depth, space.max_depth, False)
+    kind = tensor_kind_of(space.input_kind)
+    blocks = []
+    for position in range(depth):
+        options = space.slot_options(kind, depth - position - 1)
+        # One choice per (slot, allowed set), so the tuner never sees an invalid value.
+        names = [n for n, _ in options]
+        name = suggest.choice(f"block{position}_{'-'.join(names)}", names)
+        kind = dict(options)[name]
+        args = {arg: choose(f"block{position}_{name}_{arg}", s) for arg, s in space.block_arg_specs(name).items()}
+        blocks.append(BlockSpec(name, args))
+    head = HeadSpec(hidden_units=choose("head_hidden_units", space.head_hidden_units))
+    values = {name: choose(name, s) for name, s in sorted(space.hyperparameters.items())}
+    return Architecture(tuple(blocks), head, Hyperparameters(**values))
 
 
 def record(trial, test: Optional[float], elapsed: float) -> dict:
@@ -73,5 +159,33 @@ def record(trial, test: Optional[float], elapsed: float) -> dict:
         "eval_accuracy": trial.metrics.get("accuracy"), "test_accuracy": test,
         "parent": trial.parent, "transfer": trial.transfer, "teacher": trial.teacher,
         "stopped_early": trial.stopped_early, "train_seconds": trial.train_seconds,
-        "elapsed_seconds": round(elapsed, 1), "cost_trials": 1.0,
+        "elapsed_seconds": round(elapsed, 1), "cost_trials": 1.0, "load_average_1min": load_average(),
+    }
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: wall times compare only at a like load (2 cores, shared)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def fitted_record(method: str, seed: int, index: int, model, history, architecture, data: Data, epochs: int,
+                  began: float, started: float, parent=None, stopped_early: bool = False) -> dict:
+    """The record of a peer's trial (KerasTuner, Optuna) from the model it
+    fitted: what `record` holds for ours, with the trial's cost in
+    epoch-equivalent trials (short trials cost a fraction)."""
+    from search_algo.model_builder import parameter_count
+
+    train_seconds = round(time.monotonic() - began, 3)
+    trained = len(history.history.get("loss", []))
+    eval_accuracy = float(history.history["val_accuracy"][-1])
+    test = model_test_accuracy(model, data)
+    log.info("%s seed %d trial %d: eval %.4f test %.4f (%d epochs%s)", method, seed, index + 1, eval_accuracy, test,
+             trained, ", pruned" if stopped_early else "")
+    return {
+        "trial_id": f"{method}-s{seed}-{index:03d}", "status": "completed", "algorithm": method,
+        "blocks": [b.name for b in architecture.blocks], "num_params": parameter_count(model), "epochs": trained,
+        "eval_accuracy": eval_accuracy, "test_accuracy": test, "parent": parent, "transfer": None, "teacher": None,
+        "stopped_early": stopped_early, "train_seconds": train_seconds,
+        "elapsed_seconds": round(time.monotonic() - started, 1), "cost_trials": trained / epochs,
+        "load_average_1min": load_average(),
     }

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_efficiency_data import BUDGET_MARKS, METHODS, TARGET_ACCURACY  # noqa: E402
+from search_efficiency_data import BUDGET_MARKS, METHODS, OURS, TARGET_ACCURACY, TIME_THRESHOLDS  # noqa: E402
 
 
 def curve_of_choice(records: list[dict]) -> list[tuple[float, Optional[float], Optional[float]]]:
@@ -24,6 +24,48 @@ def curve_of_choice(records: list[dict]) -> list[tuple[float, Optional[float], O
             best_eval, chosen_test = item["eval_accuracy"], item["test_accuracy"]
         points.append((round(spent, 3), None if best_eval == -math.inf else best_eval, chosen_test))
     return points
+
+
+def seconds_to_accuracy(records: list[dict], threshold: float) -> Optional[float]:
+    """Wall seconds from the method's start until the model it would pick then
+    (best on eval so far) first has test accuracy >= `threshold`; None if never."""
+    for item, (_, _, chosen_test) in zip(records, curve_of_choice(records)):
+        if chosen_test is not None and chosen_test >= threshold:
+            return item["elapsed_seconds"]
+    return None
+
+
+def threshold_key(threshold: float) -> str:
+    return f"{threshold:.3f}"
+
+
+def time_to_accuracy(runs: dict, thresholds=TIME_THRESHOLDS) -> dict:
+    """Per method: seconds to each threshold per seed, their median (a seed
+    that never reaches it counts as never: None when the median seed does
+    not), how many seeds reach it, and the machine's mean load average over
+    its trials (wall times compare only at a like load)."""
+    result = {}
+    for method, by_seed in runs.items():
+        if not by_seed:
+            continue
+        per_seed = {seed: {threshold_key(t): seconds_to_accuracy(records, t) for t in thresholds}
+                    for seed, records in sorted(by_seed.items(), key=lambda item: int(item[0]))}
+        median, reaching = {}, {}
+        for key in (threshold_key(t) for t in thresholds):
+            times = [s[key] for s in per_seed.values()]
+            middle = statistics.median([math.inf if t is None else t for t in times])
+            median[key] = None if math.isinf(middle) else middle
+            reaching[key] = sum(t is not None for t in times)
+        loads = [r["load_average_1min"] for records in by_seed.values() for r in records if "load_average_1min" in r]
+        result[method] = {"median_seconds": median, "seeds_reaching": reaching, "seeds_run": len(per_seed),
+                          "per_seed": per_seed,
+                          "mean_load_average_1min": round(statistics.mean(loads), 2) if loads else None}
+    return result
+
+
+def budget_marks(budget: Optional[int]) -> list[int]:
+    """The marks within a trial budget (all of them under a wall-time budget)."""
+    return [m for m in BUDGET_MARKS if budget is None or m <= budget]
 
 
 def summarize(records: list[dict], marks=BUDGET_MARKS) -> dict:
@@ -49,16 +91,26 @@ def median_or_none(values):
     return statistics.median(values) if values else None
 
 
+def fmt(value, pattern: str = "{:.3f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
 def markdown(report: dict) -> str:
     marks = report["budget_marks"]
+    if report.get("seconds"):
+        budget = f"{report['seconds']:g} s of wall time a method and seed"
+        not_reached = "`–`: not reached in the median seed"
+    else:
+        budget = f"{report['budget']} trials"
+        not_reached = f"`>{report['budget']}`: not within the budget in the median seed"
     lines = [
         f"# Search efficiency on mnist1d ({report['machine']}"
         + (f"; {report['threads']} TensorFlow thread(s) a run" if report.get("threads") else "") + ")",
         "",
         f"{report['epochs']} epochs a trial, {len(report['seeds'])} seed(s) {report['seeds']}, budget "
-        f"{report['budget']} trials; test accuracy of the model each method picks on the eval split (median over "
+        f"{budget}; test accuracy of the model each method picks on the eval split (median over "
         f"seeds). Trials to {TARGET_ACCURACY:.0%}: the first budget at which that model reaches it "
-        f"(`>{report['budget']}`: not within the budget in the median seed). Command: `{report['command']}`.",
+        f"({not_reached}). Command: `{report['command']}`.",
         "",
         "| method | seeds | " + " | ".join(f"test acc @{m}" for m in marks)
         + f" | trials to {TARGET_ACCURACY:.0%} | epochs trained | stopped early | wall s |",
@@ -74,18 +126,17 @@ def markdown(report: dict) -> str:
     if not report.get("complete", True):
         lines[2:2] = ["**Partial: the run was stopped before every method and seed had run.**", ""]
 
-    def fmt(value, pattern="{:.3f}"):
-        return "–" if value is None else pattern.format(value)
-
     for method, summary in report["summary"].items():
         reach = summary["trials_to_98"]
-        reach_text = f">{report['budget']}" if reach is None else f"{reach:g}"
+        reach_text = f"{reach:g}" if reach is not None else "–" if report.get("seconds") else f">{report['budget']}"
         lines.append(
             f"| {method} | {len(summary['seeds_run'])} | "
             + " | ".join(fmt(summary["best_test_at"].get(str(m))) for m in marks)
             + f" | {reach_text} | {fmt(summary['epochs_trained'], '{:g}')} | {fmt(summary['stopped_early'], '{:g}')}"
             f" | {fmt(summary['wall_seconds'], '{:.0f}')} |"
         )
+    if report.get("time_to_accuracy"):
+        lines += time_to_accuracy_table(report["time_to_accuracy"])
     if report.get("transfer"):
         lines += ["", "Weight sharing and distillation (children of the beam run, retrained for the full budget):", "",
                   "| child | parent eval acc | epochs to parent: scratch | with parent's weights | "
@@ -101,9 +152,32 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summarize_runs(runs: dict, budget: int) -> dict:
+def time_to_accuracy_table(times: dict) -> list[str]:
+    keys = list(next(iter(times.values()))["median_seconds"])
+
+    def seconds(value):
+        return fmt(value, "{:.0f}")
+
+    lines = ["", "Time to accuracy: wall seconds from a method's start until the model it would pick then (best on "
+             "eval so far) first reaches the accuracy on test; median over seeds, a seed that never reaches it "
+             "counting as never (`–`: the median seed does not), each seed in brackets; the machine's 1-minute "
+             "load average, mean over the method's trials.", "",
+             "| method | seeds | " + " | ".join(f"s to {float(k):.1%}" for k in keys)
+             + " | " + " | ".join(f"seeds reaching {float(k):.1%}" for k in keys) + " | load |",
+             "|---|---|" + "---|" * (2 * len(keys) + 1)]
+    for method, row in times.items():
+        lines.append(
+            f"| {method} | {row['seeds_run']} | "
+            + " | ".join(f"{seconds(row['median_seconds'][k])} "
+                         f"[{', '.join(seconds(s[k]) for s in row['per_seed'].values())}]" for k in keys)
+            + " | " + " | ".join(f"{row['seeds_reaching'][k]}/{row['seeds_run']}" for k in keys)
+            + f" | {fmt(row.get('mean_load_average_1min'), '{:.2f}')} |")
+    return lines
+
+
+def summarize_runs(runs: dict, budget: Optional[int]) -> dict:
     """Per method: the median over seeds of what `summarize` reports per seed."""
-    marks = [m for m in BUDGET_MARKS if m <= budget]
+    marks = budget_marks(budget)
     summary = {}
     for method, by_seed in runs.items():
         if not by_seed:
@@ -130,9 +204,10 @@ def write_report(out: str, settings: dict, runs: dict, transfer: list, total_sec
     finished part; each file is written whole and renamed)."""
     report = {
         **settings,
-        "budget_marks": [m for m in BUDGET_MARKS if m <= settings["budget"]],
+        "budget_marks": budget_marks(settings["budget"]),
         "total_seconds": round(total_seconds, 1), "complete": complete,
-        "summary": summarize_runs(runs, settings["budget"]), "transfer": transfer, "trials": runs,
+        "summary": summarize_runs(runs, settings["budget"]), "time_to_accuracy": time_to_accuracy(runs),
+        "transfer": transfer, "trials": runs,
     }
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,15 +222,32 @@ def combine(paths: list[str], out: str, command: Optional[str] = None, complete:
     """One report from several runs of this benchmark with the same settings
     (e.g. seeds run in two processes): their trials side by side."""
     reports = [json.loads(Path(p).read_text()) for p in paths]
-    keys = ("dataset", "space", "epochs", "budget", "options")
+    keys = ("dataset", "space", "epochs", "budget")
+
+    def runs_ours(report):
+        return bool(set(report["trials"]) & set(OURS))
+
+    # The options (weight sharing, distillation, early stopping) are the platform's algorithms'; the peers
+    # (KerasTuner, Optuna) ignore them, so a peers-only run joins runs of ours with any options.
+    ours = [r for r in reports if runs_ours(r)] or reports[:1]
     for other in reports[1:]:
-        if any(other[k] != reports[0][k] for k in keys):
-            raise SystemExit(f"search_efficiency: cannot combine runs with different settings ({', '.join(keys)})")
+        differ = [k for k in keys if other[k] != reports[0][k]]
+        if other.get("seconds") != reports[0].get("seconds"):
+            differ.append("seconds")
+        elif other.get("seconds") and other["machine"] != reports[0]["machine"]:
+            differ.append("machine (wall-time budgets compare on one)")
+        if runs_ours(other) and other["options"] != ours[0]["options"]:
+            differ.append("options of the platform's algorithms")
+        if differ:
+            raise SystemExit(f"search_efficiency: cannot combine runs with different {', '.join(differ)}")
     runs: dict[str, dict[str, list]] = {}
     for report in reports:
         for method, by_seed in report["trials"].items():
             runs.setdefault(method, {}).update(by_seed)
     settings = {k: reports[0][k] for k in ("machine", "dataset", "split_sizes", *keys)}
+    settings["options"] = ours[0]["options"]
+    if reports[0].get("seconds"):
+        settings["seconds"] = reports[0]["seconds"]
     threads = sorted({r.get("threads") for r in reports} - {None})
     settings["threads"] = threads[0] if len(threads) == 1 else threads
     # Each run's own command stays in the report (a combined report's own list,

@@ -79,12 +79,14 @@ def run_search(
     teacher_distillation: bool = False,
     rng_for_round: Optional[Callable[[int], np.random.Generator]] = None,
     schedule: Optional[BudgetSchedule] = None,
+    stop: Optional[Callable[[], bool]] = None,
 ) -> list[Trial]:
     """`history` plus `budget` new trials, `per_round` a round (the last
-    round takes what is left): propose, train, record, until spent."""
+    round takes what is left): propose, train, record, until spent or,
+    before a round, `stop()` says so (a wall-time budget)."""
     trials = list(history)
     round_index, spent = first_round, 0
-    while spent < budget:
+    while spent < budget and not (stop and stop()):
         count = min(per_round, budget - spent)
         proposed = propose_round(
             algorithm, trials, space, count, round_index, objective=objective, seed=seed, study=study,

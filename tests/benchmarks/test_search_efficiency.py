@@ -108,3 +108,52 @@ def test_our_search_with_promotion_and_a_parameter_limit(tmp_path):
     assert any(r["transfer"] == "continue" for r in records), "nothing was promoted"
     assert all(r["num_params"] <= 20000 for r in records if r["status"] == "completed")
     assert "budget-schedule asha" in out.with_suffix(".md").read_text()
+
+
+def test_optuna_tpe_hyperband_prunes_on_the_epoch_budget_and_repeats_itself(tmp_path):
+    def run(name):
+        out = tmp_path / name
+        argv = ["--methods", "optuna_tpe_hyperband", "--seeds", "3", "--budget", "3", "--epochs", "3",
+                "--transfer-pairs", "0", "--out", str(out)]
+        assert search_efficiency.main(argv) == 0
+        return json.loads(out.with_suffix(".json").read_text()), out.with_suffix(".md").read_text()
+
+    report, table = run("first")
+    records = report["trials"]["optuna_tpe_hyperband"]["3"]
+    epochs = sum(r["epochs"] for r in records)
+    # Counted like kt_hyperband: the epochs of 3 full trials, the last trial finishing past them.
+    assert 9 <= epochs < 9 + 3 and sum(r["cost_trials"] for r in records) == pytest.approx(epochs / 3)
+    pruned = [r for r in records if r["stopped_early"]]
+    assert pruned and all(r["epochs"] < 3 for r in pruned), "the HyperbandPruner ends trials at its rungs"
+    assert all(r["epochs"] == 3 for r in records if not r["stopped_early"])
+    for r in records:
+        assert r["status"] == "completed" and 1 <= len(r["blocks"]) <= 3 and r["num_params"] > 0
+        assert 0 <= r["eval_accuracy"] <= 1 and 0 <= r["test_accuracy"] <= 1
+    assert [r["elapsed_seconds"] for r in records] == sorted(r["elapsed_seconds"] for r in records)
+    assert report["time_to_accuracy"]["optuna_tpe_hyperband"]["seeds_run"] == 1
+    assert "| optuna_tpe_hyperband | 1 |" in table and "s to 98.5%" in table
+
+    again, _ = run("second")
+
+    def drawn(rs):
+        return [(r["blocks"], r["num_params"]) for r in rs]
+    assert drawn(again["trials"]["optuna_tpe_hyperband"]["3"]) == drawn(records), "seeded TPE draws the same models"
+
+
+def test_a_wall_time_budget_stops_every_kind_of_method_on_the_clock(tmp_path):
+    out = tmp_path / "clock"
+    seconds = 10
+    argv = ["--methods", "random", "kt_random", "optuna_tpe_hyperband", "--seeds", "1", "--seconds", str(seconds),
+            "--epochs", "1", "--transfer-pairs", "0", "--out", str(out)]
+    assert search_efficiency.main(argv) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["seconds"] == seconds and report["budget"] is None and report["complete"]
+    for method in ("random", "kt_random", "optuna_tpe_hyperband"):
+        elapsed = [r["elapsed_seconds"] for r in report["trials"][method]["1"]]
+        # Trials start until the time is up (the one in progress finishes), and only then stop.
+        assert elapsed and all(e < seconds for e in elapsed[:-1]), (method, elapsed)
+        assert elapsed[-1] >= seconds - 2, (method, elapsed)
+    assert f"budget {seconds} s of wall time a method and seed" in out.with_suffix(".md").read_text()
+    args = search_efficiency.build_parser().parse_args(["--seconds", "900", "--jobs", "2"])
+    flags = " ".join(search_efficiency.job_commands(args, tmp_path)[0][2])
+    assert "--seconds 900 --epochs 10 --threads 1" in flags and "--budget" not in flags
