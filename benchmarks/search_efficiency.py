@@ -99,7 +99,10 @@ def job_commands(args, scratch: Path) -> list[tuple[str, int, list[str]]]:
     shared += [flag for flag, on in (("--no-weight-sharing", args.no_weight_sharing),
                                      ("--teacher-distillation", args.teacher_distillation),
                                      ("--no-early-stopping", args.no_early_stopping)) if on]
-    shared += ["--budget-schedule", args.budget_schedule, "--max-params", str(args.max_params)]
+    if args.budget_schedule != "none":
+        shared += ["--budget-schedule", args.budget_schedule]
+    if args.max_params:
+        shared += ["--max-params", str(args.max_params)]
     jobs = []
     for seed in args.seeds:
         for method in args.methods:

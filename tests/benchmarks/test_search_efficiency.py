@@ -156,4 +156,4 @@ def test_a_wall_time_budget_stops_every_kind_of_method_on_the_clock(tmp_path):
     assert f"budget {seconds} s of wall time a method and seed" in out.with_suffix(".md").read_text()
     args = search_efficiency.build_parser().parse_args(["--seconds", "900", "--jobs", "2"])
     flags = " ".join(search_efficiency.job_commands(args, tmp_path)[0][2])
-    assert "--seconds 900 --epochs 10 --threads 1" in flags and "--budget" not in flags
+    assert "--seconds 900 --epochs 10 --threads 1" in flags and "--budget" not in flags.split()
