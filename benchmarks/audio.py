@@ -270,18 +270,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def git_commit() -> str:
-    """HEAD, marked `+changes` when the work tree differs from it: every search
-    run starts a fresh process that imports the code as it is on disk."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-
-    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", choices=speech_sets.TASKS, default=list(speech_sets.TASKS))
@@ -300,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(BASELINE_THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(BASELINE_THREADS)
     extra = shlex.split(args.search_args)
-    commit = git_commit()
+    commit = study_run.git_commit()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as scratch:
         workdir = args.workdir or Path(scratch)

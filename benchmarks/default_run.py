@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -65,28 +65,18 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def git_commit() -> str:
-    root = Path(__file__).resolve().parent.parent
-    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
-    return commit + ("+changes" if dirty.strip() else "")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", default="benchmarks/results/default_run")
     parser.add_argument("--report-only", action="store_true", help="regenerate OUT.md from OUT.json")
     args = parser.parse_args(argv)
-    import json
-
     if args.report_only:
         report = json.loads(Path(args.out).with_suffix(".json").read_text())
         Path(args.out).with_suffix(".md").write_text(markdown(report))
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    commit = git_commit()
+    commit = study_run.git_commit()
     with tempfile.TemporaryDirectory(prefix="default-run-") as scratch:
         runs = [measure(seed, Path(scratch)) for seed in args.seeds]
     report = {

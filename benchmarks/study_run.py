@@ -65,6 +65,16 @@ def write_report(out: str, report: dict, markdown: str) -> None:
     print(markdown)
 
 
+def git_commit() -> str:
+    """HEAD, marked `+changes` when the work tree differs from it: a measured
+    run imports the code as it is on disk."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline.cli", *args]
 

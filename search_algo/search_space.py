@@ -407,9 +407,7 @@ class SearchSpace:
     def sample_stack(self, names: tuple[str, ...], rng: np.random.Generator) -> Architecture:
         """The blocks `names` in this order, with arguments, head and
         hyperparameters drawn from the space."""
-        blocks = tuple(self.sample_block(name, rng) for name in names)
-        head = HeadSpec(hidden_units=int(self.head_hidden_units.sample(rng)))
-        return Architecture(blocks, head, self.sample_hyperparameters(rng))
+        return self._with_head_and_hyperparameters([self.sample_block(name, rng) for name in names], rng)
 
     def sample(self, rng: np.random.Generator) -> Architecture:
         """A random valid architecture; deterministic for the generator's state."""
@@ -421,6 +419,9 @@ class SearchSpace:
             options = self.slot_options(kind, depth - position - 1)
             name, kind = options[int(rng.integers(len(options)))]
             blocks.append(self.sample_block(name, rng))
+        return self._with_head_and_hyperparameters(blocks, rng)
+
+    def _with_head_and_hyperparameters(self, blocks: list[BlockSpec], rng: np.random.Generator) -> Architecture:
         head = HeadSpec(hidden_units=int(self.head_hidden_units.sample(rng)))
         return Architecture(tuple(blocks), head, self.sample_hyperparameters(rng))
 
