@@ -16,7 +16,7 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast test-integration test-e2e run lock clean specs config-docs image bench bench-quick
+.PHONY: setup test test-fast test-integration test-e2e test-bench run lock clean specs config-docs image bench bench-quick
 
 setup: $(STAMP)
 
@@ -28,10 +28,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-# Test tiers (docs/testing.md): unit (no marker), integration, e2e. `make test`
-# runs all three (CI); the others run one tier each.
+# Test tiers (docs/testing.md): unit (no marker), integration, e2e, and bench (the
+# benchmark scripts' smoke runs). `make test` runs the first three (CI); the others
+# run one tier each; `make bench` runs the bench tier before the benchmarks.
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
 
 # Unit tests only: in-process, no TFX executors, pipelines, worker processes or services (under 3 minutes on 2 cores).
 test-fast: setup
@@ -41,7 +42,11 @@ test-integration: setup
 	$(PY) -m pytest -m "integration and not e2e" $(PYTEST_ARGS)
 
 test-e2e: setup
-	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -m "e2e and not bench" $(PYTEST_ARGS)
+
+# The benchmark scripts end to end on tiny budgets (minutes; not in `make test`).
+test-bench: setup
+	$(PY) -m pytest -m bench $(PYTEST_ARGS)
 
 # The main job on the embedded default: a search on the built-in mnist1d data
 # with a small budget. Results go to runs/mnist1d unless RUN_ARGS says otherwise.
@@ -51,7 +56,7 @@ run: setup
 # Benchmarks (benchmarks/run_all.py): results and SUMMARY.md in benchmarks/results.
 # bench-quick runs cut-down versions in under 10 minutes (into benchmarks/results/quick);
 # bench runs everything at full size - the search-efficiency part takes hours.
-bench: setup
+bench: setup test-bench
 	$(PY) benchmarks/run_all.py
 
 bench-quick: setup

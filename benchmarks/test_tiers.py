@@ -39,9 +39,11 @@ DOC = REPO / "docs" / "testing.md"
 TIERS = {
     "unit": "not e2e and not integration",
     "integration": "integration and not e2e",
-    "e2e": "e2e",
+    "e2e": "e2e and not bench",
+    "bench": "bench",
 }
-MAKE_TARGETS = {"unit": "make test-fast", "integration": "make test-integration", "e2e": "make test-e2e"}
+MAKE_TARGETS = {"unit": "make test-fast", "integration": "make test-integration", "e2e": "make test-e2e",
+                "bench": "make test-bench"}
 BEGIN = "<!-- test-tiers:begin - rendered by `benchmarks/test_tiers.py --from-raw`; do not edit by hand -->"
 END = "<!-- test-tiers:end -->"
 WHAT = ("wall time of each test tier, one pytest process per tier (benchmarks/test_tiers.py); the latest measurement "

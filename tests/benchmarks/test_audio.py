@@ -50,6 +50,7 @@ def test_the_same_seed_writes_the_same_set(tmp_path):
 
 
 @pytest.mark.e2e
+@pytest.mark.bench
 def test_tiny_benchmark_writes_raw_results_and_the_table_from_them(tmp_path):
     out = tmp_path / "audio"
     subprocess.run(

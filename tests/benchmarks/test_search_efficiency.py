@@ -9,7 +9,8 @@ import pytest
 
 from benchmarks import search_efficiency
 
-pytestmark = pytest.mark.e2e
+# The bench tier (make test-bench), also e2e: not in make test, run before the benchmarks.
+pytestmark = [pytest.mark.e2e, pytest.mark.bench]
 
 
 def test_tiny_benchmark_writes_its_tables(tmp_path):

@@ -38,8 +38,8 @@ def test_the_reference_lists_every_key_once():
 
 # Today's defaults, read from the code before the schema existed: a change here changes every study.
 TODAYS_DEFAULTS = {
-    "study": None, "output": None, "seed": 0, "algorithm": "beam", "rounds": 2, "trainers": 2,
-    "trials_per_trainer": 2, "epochs": 5, "time_limit": None, "max_retries": 2, "max_consecutive_failures": 3,
+    "study": None, "output": None, "seed": 0, "algorithm": "beam", "rounds": 3, "trainers": 2,
+    "trials_per_trainer": 2, "epochs": 10, "time_limit": None, "max_retries": 2, "max_consecutive_failures": 3,
     "node_timeout": None, "search_space": {}, "module_file": None, "weight_sharing": True,
     "teacher_distillation": False, "early_stopping": "median", "ensemble_size": 5, "max_params": 0,
     "student_max_params": 0, "max_latency_ms": None, "budget_schedule": "none", "reduction_factor": 3,
@@ -79,7 +79,7 @@ def test_flags_take_choices_and_help_from_the_schema():
     assert tuple(actions["early_stopping"].choices) == ("median", "none")
     assert tuple(actions["runner"].choices) == ("local", "beam")
     field = config_schema.StudySettings.model_fields["rounds"]
-    assert actions["rounds"].help == f"{field.description} (default 2)"
+    assert actions["rounds"].help == f"{field.description} (default 3)"
     assert actions["split_ratios"].help.endswith("(default 0.8,0.1,0.1)")
     assert actions["keep"].help.endswith("(default best-10)")
     assert tuple(actions["objective"].choices) == ("accuracy", "log_loss", "roc_auc", "macro_f1", "rmse", "mae")
@@ -212,7 +212,7 @@ def test_a_config_made_in_code_reports_bad_values_as_user_errors():
 def test_the_json_schema_rejects_unknown_keys_and_knows_every_default():
     schema = config_schema.json_schema()
     assert schema["additionalProperties"] is False
-    assert schema["properties"]["rounds"]["default"] == 2 and schema["properties"]["rounds"]["minimum"] == 1
+    assert schema["properties"]["rounds"]["default"] == 3 and schema["properties"]["rounds"]["minimum"] == 1
     assert schema["properties"]["objective"]["default"] is None
     assert set(schema["properties"]) == set(config_schema.StudySettings.model_fields)
 
