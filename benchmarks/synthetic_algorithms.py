@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         return 0
     seeds = list(range(args.seeds))
     report = {
-        "command": "benchmarks/synthetic_algorithms.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["benchmarks/synthetic_algorithms.py", *(argv if argv is not None else sys.argv[1:])]),
         "seeds": seeds, "rounds": args.rounds, "per_round": args.per_round, "blocks": list(BLOCKS),
         "machine": study_run.machine(), "threads": 1,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
