@@ -110,7 +110,8 @@ def markdown(report: dict) -> str:
         f"{report['epochs']} epochs a trial, {len(report['seeds'])} seed(s) {report['seeds']}, budget "
         f"{budget}; test accuracy of the model each method picks on the eval split (median over "
         f"seeds). Trials to {TARGET_ACCURACY:.0%}: the first budget at which that model reaches it "
-        f"({not_reached}). Command: `{report['command']}`.",
+        f"({not_reached}). Command: `{report['command']}`."
+        + (f" Commit {report['commit']}." if report.get("commit") else ""),
         "",
         "| method | seeds | " + " | ".join(f"test acc @{m}" for m in marks)
         + f" | trials to {TARGET_ACCURACY:.0%} | epochs trained | stopped early | wall s |",
@@ -248,6 +249,9 @@ def combine(paths: list[str], out: str, command: Optional[str] = None, complete:
     settings["options"] = ours[0]["options"]
     if reports[0].get("seconds"):
         settings["seconds"] = reports[0]["seconds"]
+    commits = sorted({r["commit"] for r in reports if r.get("commit")})
+    if commits:
+        settings["commit"] = ", ".join(commits)
     threads = sorted({r.get("threads") for r in reports} - {None})
     settings["threads"] = threads[0] if len(threads) == 1 else threads
     # Each run's own command stays in the report (a combined report's own list,

@@ -108,6 +108,11 @@ def test_peers_join_a_run_of_ours_with_other_options_on_the_same_clock_and_machi
     assert joined["seconds"] == 900 and set(joined["time_to_accuracy"]) == {"kt_hyperband", "optuna_tpe_hyperband",
                                                                              "beam"}
     assert "| beam | 1 | 100 [100] |" in (tmp_path / "joined.md").read_text()
+    assert "commit" not in joined, "no commit recorded, none claimed"
+    peers, ours = raw_report(["kt_hyperband"], defaults), raw_report(["beam"], defaults)
+    peers["commit"], ours["commit"] = "abc1234", "def5678"
+    assert combine(peers, ours)["commit"] == "abc1234, def5678"
+    assert "Commit abc1234, def5678." in (tmp_path / "joined.md").read_text()
 
     with pytest.raises(SystemExit, match="options"):
         combine(raw_report(["beam"], defaults), raw_report(["evolution"], distilling))
