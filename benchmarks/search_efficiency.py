@@ -205,7 +205,7 @@ def main(argv=None) -> int:
     transfer = []
     started = time.monotonic()
     settings = {
-        "machine": study_run.machine(), "threads": args.threads or os.cpu_count(),
+        "machine": study_run.machine(), "threads": args.threads or os.cpu_count(), "commit": study_run.git_commit(),
         "command": command,
         "dataset": "mnist1d", "split_sizes": data.spec.split_sizes, "space": SPACE,
         "epochs": args.epochs, "budget": None if args.seconds else args.budget, "seeds": args.seeds,

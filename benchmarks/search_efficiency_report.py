@@ -35,6 +35,40 @@ def seconds_to_accuracy(records: list[dict], threshold: float) -> Optional[float
     return None
 
 
+def accuracy_at_seconds(records: list[dict], seconds: float) -> Optional[float]:
+    """Test accuracy of the model the method would pick `seconds` after its
+    start (best on eval among the trials finished by then); None if none had."""
+    chosen = None
+    for item, (_, _, chosen_test) in zip(records, curve_of_choice(records)):
+        if item["elapsed_seconds"] > seconds:
+            break
+        chosen = chosen_test
+    return chosen
+
+
+def time_marks(seconds: float) -> list[float]:
+    """A third, two thirds and all of a wall-time budget."""
+    return [round(seconds * share) for share in (1 / 3, 2 / 3, 1)]
+
+
+def accuracy_at_times(runs: dict, marks: list[float]) -> dict:
+    """Per method: the pick's test accuracy at each mark per seed and the
+    median over seeds (a seed with no pick yet counts as the lowest)."""
+    result = {}
+    for method, by_seed in runs.items():
+        if not by_seed:
+            continue
+        per_seed = {seed: {f"{mark:g}": accuracy_at_seconds(records, mark) for mark in marks}
+                    for seed, records in sorted(by_seed.items(), key=lambda item: int(item[0]))}
+        median = {}
+        for key in (f"{mark:g}" for mark in marks):
+            values = [s[key] for s in per_seed.values()]
+            middle = statistics.median([-math.inf if v is None else v for v in values])
+            median[key] = None if math.isinf(middle) else middle
+        result[method] = {"median": median, "per_seed": per_seed}
+    return result
+
+
 def threshold_key(threshold: float) -> str:
     return f"{threshold:.3f}"
 
@@ -110,7 +144,8 @@ def markdown(report: dict) -> str:
         f"{report['epochs']} epochs a trial, {len(report['seeds'])} seed(s) {report['seeds']}, budget "
         f"{budget}; test accuracy of the model each method picks on the eval split (median over "
         f"seeds). Trials to {TARGET_ACCURACY:.0%}: the first budget at which that model reaches it "
-        f"({not_reached}). Command: `{report['command']}`.",
+        f"({not_reached}). Command: `{report['command']}`."
+        + (f" Commit {report['commit']}." if report.get("commit") else ""),
         "",
         "| method | seeds | " + " | ".join(f"test acc @{m}" for m in marks)
         + f" | trials to {TARGET_ACCURACY:.0%} | epochs trained | stopped early | wall s |",
@@ -137,6 +172,8 @@ def markdown(report: dict) -> str:
         )
     if report.get("time_to_accuracy"):
         lines += time_to_accuracy_table(report["time_to_accuracy"])
+    if report.get("accuracy_at_seconds"):
+        lines += accuracy_at_times_table(report["accuracy_at_seconds"])
     if report.get("transfer"):
         lines += ["", "Weight sharing and distillation (children of the beam run, retrained for the full budget):", "",
                   "| child | parent eval acc | epochs to parent: scratch | with parent's weights | "
@@ -175,6 +212,18 @@ def time_to_accuracy_table(times: dict) -> list[str]:
     return lines
 
 
+def accuracy_at_times_table(accuracies: dict) -> list[str]:
+    keys = list(next(iter(accuracies.values()))["median"])
+    lines = ["", "Accuracy at a given time: test accuracy of the model a method would pick (best on eval so far) "
+             "that many seconds after its start; median over seeds, each seed in brackets.", "",
+             "| method | " + " | ".join(f"test acc @{k} s" for k in keys) + " |",
+             "|---|" + "---|" * len(keys)]
+    for method, row in accuracies.items():
+        lines.append(f"| {method} | " + " | ".join(
+            f"{fmt(row['median'][k])} [{', '.join(fmt(s[k]) for s in row['per_seed'].values())}]" for k in keys) + " |")
+    return lines
+
+
 def summarize_runs(runs: dict, budget: Optional[int]) -> dict:
     """Per method: the median over seeds of what `summarize` reports per seed."""
     marks = budget_marks(budget)
@@ -207,6 +256,8 @@ def write_report(out: str, settings: dict, runs: dict, transfer: list, total_sec
         "budget_marks": budget_marks(settings["budget"]),
         "total_seconds": round(total_seconds, 1), "complete": complete,
         "summary": summarize_runs(runs, settings["budget"]), "time_to_accuracy": time_to_accuracy(runs),
+        **({"accuracy_at_seconds": accuracy_at_times(runs, time_marks(settings["seconds"]))}
+           if settings.get("seconds") else {}),
         "transfer": transfer, "trials": runs,
     }
     path = Path(out)
@@ -248,6 +299,9 @@ def combine(paths: list[str], out: str, command: Optional[str] = None, complete:
     settings["options"] = ours[0]["options"]
     if reports[0].get("seconds"):
         settings["seconds"] = reports[0]["seconds"]
+    commits = sorted({r["commit"] for r in reports if r.get("commit")})
+    if commits:
+        settings["commit"] = ", ".join(commits)
     threads = sorted({r.get("threads") for r in reports} - {None})
     settings["threads"] = threads[0] if len(threads) == 1 else threads
     # Each run's own command stays in the report (a combined report's own list,

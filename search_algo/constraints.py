@@ -122,7 +122,9 @@ class ModelCost:
                 latency = forward_latency_ms(model, self.dataset_spec)
             return Cost(num_params, latency)
         finally:
-            keras.backend.clear_session()
+            # Without Python's garbage collection: a proposal round may build a couple of hundred
+            # models, and a full collection in a large process takes a good part of a second each.
+            keras.backend.clear_session(free_memory=False)
 
 
 def forward_latency_ms(model, dataset_spec, repeats: int = LATENCY_REPEATS) -> float:

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from search_algo.algorithms import Candidate
-from search_algo.algorithms.common import finished_count, sample_new, seen_ids
+from search_algo.algorithms.common import finished_count, initial_member, seen_ids
 from search_algo.mutation import mutate
 from search_algo.search_space import SearchSpace
 from search_algo.objective import ObjectiveLike
@@ -62,11 +62,7 @@ class BeamSearch:
         proposals: list[Candidate] = []
         for index in range(count):
             if not beam:
-                stacks = space.starting_stacks
-                if stacks:
-                    arch = sample_new(space, rng, seen, stack=stacks[index % len(stacks)])
-                else:
-                    arch = sample_new(space, rng, seen, depth=min(space.feasible_depths))
+                arch = initial_member(space, rng, seen, index)
                 proposals.append(Candidate(arch))
             else:
                 parent = beam[index % len(beam)]

@@ -28,6 +28,20 @@ def finished_count(history: Sequence[Trial]) -> int:
     return sum(1 for t in history if t.status != "proposed")
 
 
+def initial_member(space: SearchSpace, rng: np.random.Generator, exclude: AbstractSet[str], index: int) -> Architecture:
+    """The `index`-th proposal of a search with nothing to build on yet: the
+    space's starting stack `index` mod their number (families that train well
+    in a few epochs) with arguments and hyperparameters drawn, or, when the
+    space names none or that stack has nothing new left, a random architecture
+    of the shallowest feasible depth."""
+    stacks = space.starting_stacks
+    if stacks:
+        arch = sample_new(space, rng, exclude, stack=stacks[index % len(stacks)])
+        if arch.arch_id not in exclude:
+            return arch
+    return sample_new(space, rng, exclude, depth=min(space.feasible_depths))
+
+
 def sample_new(
     space: SearchSpace,
     rng: np.random.Generator,

@@ -5,10 +5,12 @@
   trials, in history order (the order trials were recorded: earlier runs,
   then this run's rounds). Older trials age out even when they are good,
   which is the regularization.
-- Until the study has that many completed trials, proposals are random
-  samples (the initial population) of the shallowest feasible depth, as
-  beam search starts: shallow models train well in few epochs, so the
-  first tournaments pick among good parents, and mutation grows them.
+- Until the study has that many completed trials, proposals are the
+  initial population, drawn as beam search starts: the space's starting
+  stacks in turn (`SearchSpace.starting_stacks`: families that train well
+  in a few epochs) with arguments and hyperparameters drawn, or, when the
+  space names none, random samples of the shallowest feasible depth. The
+  first tournaments then pick among good parents, and mutation grows them.
   (From random depths, the first population held slow, deep models that
   the early-stopping rule cut short; evolution then needed 39 trials to
   reach 98% on mnist1d, beam 18 - docs/results.md.)
@@ -32,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from search_algo.algorithms import Candidate
-from search_algo.algorithms.common import completed, sample_new, seen_ids
+from search_algo.algorithms.common import completed, initial_member, seen_ids
 from search_algo.mutation import mutate
 from search_algo.search_space import SearchSpace
 from search_algo.objective import ObjectiveLike
@@ -60,9 +62,10 @@ class RegularizedEvolution:
         population = self.population(history)
         full = len(population) >= self.population_size
         proposals: list[Candidate] = []
-        for _ in range(count):
+        for index in range(count):
             if not full:
-                arch = sample_new(space, rng, seen, depth=min(space.feasible_depths))
+                # The position in the whole history, so the stacks take turns across rounds too.
+                arch = initial_member(space, rng, seen, len(history) + index)
                 proposals.append(Candidate(arch))
             else:
                 picks = rng.choice(len(population), size=self.sample_size, replace=False)

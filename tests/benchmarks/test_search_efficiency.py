@@ -46,6 +46,8 @@ def test_tiny_benchmark_writes_its_tables(tmp_path):
     assert combined["summary"]["beam"]["best_test_at"] == report["summary"]["beam"]["best_test_at"]
     assert (tmp_path / "both.md").exists()
     assert combined["runs"] == [report["command"], "second"]
+    assert report["commit"] and combined["commit"] == report["commit"], "the code measured is recorded"
+    assert f"Commit {report['commit']}." in (tmp_path / "both.md").read_text()
     again = search_efficiency.combine([str(tmp_path / "both.json")], str(tmp_path / "again"), command="joined")
     assert again["runs"] == combined["runs"] and again["command"] == "joined", "a combined report keeps its runs"
 

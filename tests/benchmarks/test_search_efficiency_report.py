@@ -40,6 +40,20 @@ def test_the_clock_stops_when_the_model_picked_on_eval_reaches_the_accuracy_on_t
     assert report_module.seconds_to_accuracy([], 0.985) is None
 
 
+def test_the_accuracy_at_a_time_is_the_pick_of_the_trials_finished_by_then():
+    records = [trial(0.90, 0.91, 10.0), trial(0.85, 0.995, 20.0), trial(0.97, 0.96, 30.0)]
+    assert report_module.accuracy_at_seconds(records, 5.0) is None
+    assert report_module.accuracy_at_seconds(records, 20.0) == 0.91, "the eval pick, not the best on test"
+    assert report_module.accuracy_at_seconds(records, 30.0) == 0.96
+    assert report_module.time_marks(900) == [300, 600, 900]
+    late = [trial(0.9, 0.8, 400.0)]
+    table = report_module.accuracy_at_times({"beam": {"0": records, "1": late, "2": records}}, [300, 900])
+    assert table["beam"]["median"] == {"300": 0.96, "900": 0.96}
+    assert table["beam"]["per_seed"]["1"] == {"300": None, "900": 0.8}
+    lines = report_module.accuracy_at_times_table(table)
+    assert "| beam | 0.960 [0.960, –, 0.960] | 0.960 [0.960, 0.800, 0.960] |" in lines
+
+
 def test_the_median_over_seeds_counts_a_seed_that_never_gets_there_as_never():
     def reaching(seconds):  # one seed whose pick reaches 98.5% and 99.0% after `seconds`
         return [trial(0.9, 0.9, 1.0)] + ([trial(0.995, 0.995, seconds)] if seconds is not None else [])
@@ -108,6 +122,13 @@ def test_peers_join_a_run_of_ours_with_other_options_on_the_same_clock_and_machi
     assert joined["seconds"] == 900 and set(joined["time_to_accuracy"]) == {"kt_hyperband", "optuna_tpe_hyperband",
                                                                              "beam"}
     assert "| beam | 1 | 100 [100] |" in (tmp_path / "joined.md").read_text()
+    assert joined["accuracy_at_seconds"]["beam"]["median"] == {"300": 0.99, "600": 0.99, "900": 0.99}
+    assert "test acc @600 s" in (tmp_path / "joined.md").read_text()
+    assert "commit" not in joined, "no commit recorded, none claimed"
+    peers, ours = raw_report(["kt_hyperband"], defaults), raw_report(["beam"], defaults)
+    peers["commit"], ours["commit"] = "abc1234", "def5678"
+    assert combine(peers, ours)["commit"] == "abc1234, def5678"
+    assert "Commit abc1234, def5678." in (tmp_path / "joined.md").read_text()
 
     with pytest.raises(SystemExit, match="options"):
         combine(raw_report(["beam"], defaults), raw_report(["evolution"], distilling))

@@ -221,10 +221,15 @@ def test_surrogate_does_not_let_one_block_sequence_hold_the_search():
     assert len(no_diversity) == 4
 
 
-def test_evolution_starts_from_shallow_models(studies):
+def test_evolution_starts_as_beam_does_from_the_starting_stacks_in_turn_across_rounds(studies):
     trials = studies[("evolution", "clean")]
     first = [t for t in trials if t.parent is None][:8]
-    assert first and all(t.architecture.depth == min(SPACE.feasible_depths) for t in first)
+    assert len(first) == 8 and {t.round for t in first} == {1, 2}
+    assert [tuple(b.name for b in t.architecture.blocks) for t in first] == list(SPACE.starting_stacks) * 4
+    plain = SearchSpace.from_dict({"blocks": ["lstm", "gru", "dense"], "min_depth": 2}, "sequence")
+    assert plain.starting_stacks == ()
+    proposals = get_algorithm("evolution").propose([], plain, 3, np.random.default_rng(0), "classification")
+    assert all(c.architecture.depth == 2 and c.parent is None for c in proposals)
 
 
 def test_mutation_changes_one_thing_stays_valid_and_respects_the_depth_cap():
