@@ -281,8 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-only", action="store_true", help="regenerate OUT.md from OUT.json")
     args = parser.parse_args(argv)
     if args.report_only:
-        report = json.loads(Path(args.out).with_suffix(".json").read_text())
-        study_run.write_report(args.out, report, markdown(report))
+        study_run.rerender(args.out, markdown)
         return
     import tensorflow as tf
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
@@ -86,8 +85,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report-only", action="store_true", help="regenerate OUT.md from OUT.json")
     args = parser.parse_args(argv)
     if args.report_only:
-        report = json.loads(Path(args.out).with_suffix(".json").read_text())
-        Path(args.out).with_suffix(".md").write_text(markdown(report))
+        study_run.rerender(args.out, markdown)
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     commit = study_run.git_commit()

@@ -65,6 +65,13 @@ def write_report(out: str, report: dict, markdown: str) -> None:
     print(markdown)
 
 
+def rerender(out: str, markdown) -> None:
+    """OUT.md again from OUT.json (a benchmark's `--report-only`), nothing re-measured."""
+    report = json.loads(Path(out).with_suffix(".json").read_text())
+    Path(out).with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+
+
 def git_commit() -> str:
     """HEAD, marked `+changes` when the work tree differs from it: a measured
     run imports the code as it is on disk."""

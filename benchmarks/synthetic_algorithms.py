@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -60,8 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--report-only", action="store_true", help="regenerate OUT.md from OUT.json")
     args = parser.parse_args(argv)
     if args.report_only:
-        report = json.loads(Path(args.out).with_suffix(".json").read_text())
-        Path(args.out).with_suffix(".md").write_text(markdown(report))
+        study_run.rerender(args.out, markdown)
         return 0
     seeds = list(range(args.seeds))
     report = {
