@@ -36,7 +36,7 @@ import study_run  # noqa: E402 - benchmarks/ is not a package
 
 STEPS = {
     # name: (script, full arguments, quick arguments)
-    "headline": ("headline.py", [], ["--quick"]),
+    "headline": ("headline.py", ["--seeds", "0", "1", "2"], ["--quick"]),
     "fanout": ("fanout.py", [], ["--quick", "--trials-per-trainer", "1"]),
     # At full size, one one-thread run per core: small models leave a second core idle.
     "search_efficiency": ("search_efficiency.py", ["--jobs", str(os.cpu_count() or 1)],
