@@ -172,8 +172,8 @@ def median_targets(runs: list[dict]) -> dict:
 def markdown(report: dict) -> str:
     runs = report["runs"]
     lines = [f"## Headline study: `{report['command']}`, seeds {', '.join(str(r['seed']) for r in runs)}", "",
-             f"Machine: {report['machine']}; {report.get('cores', '?')} cores, TensorFlow's default thread count, "
-             "the machine to itself. "
+             f"Machine: {report['machine']} (os.cpu_count {report.get('cores', '?')}); TensorFlow's default "
+             "thread count; each run had the machine to itself. "
              "Chosen on eval, reported on test.", "",
              "| seed | wall s | trials | chosen | chosen test acc | best single test acc | ensemble test acc "
              "| student params | student test acc |",
