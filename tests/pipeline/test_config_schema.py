@@ -74,7 +74,8 @@ def test_flags_take_choices_and_help_from_the_schema():
     subparsers = argparse.ArgumentParser().add_subparsers()
     register(subparsers)
     actions = {action.dest: action for action in subparsers.choices["run"]._actions}
-    assert tuple(actions["algorithm"].choices) == ("beam", "evolution", "surrogate", "random", "portfolio")
+    assert tuple(actions["algorithm"].choices) == ("beam", "evolution", "surrogate", "optuna_tpe", "random",
+                                                   "portfolio")
     assert tuple(actions["ensemble_weights"].choices) == ("auto", "bagged", "greedy", "learned", "average")
     assert tuple(actions["early_stopping"].choices) == ("median", "none")
     assert tuple(actions["runner"].choices) == ("local", "beam")
