@@ -1,10 +1,11 @@
 """`make run`, measured: the default study on the built-in mnist1d data.
 
 `model-search run --dataset mnist1d --seed S` with every other setting at
-its default (the search budget, recorded in the raw file: 3 rounds x 2 trainers
-x 2 trials of 10 epochs since 2026-12-02; ensemble and student), per seed: the wall time of the run (after set-up: the CLI from
-process start to exit), the chosen candidate and its test accuracy (chosen
-on eval), and the best single trial's. Issue 23's target: test accuracy of
+its default (the search budget, recorded in the raw file: 3 rounds x 2
+trainers x 2 trials of 10 epochs since 2026-12-02; ensemble and student), per
+seed: the wall time of the run (after set-up: the CLI from process start to
+exit), the chosen candidate and its test accuracy (chosen on eval), and the
+best single trial's. Issue 23's target: test accuracy of
 the chosen model at least 0.97, at most 5 minutes a run.
 
     .venv/bin/python benchmarks/default_run.py --seeds 0 1 2
