@@ -10,7 +10,7 @@ on the eval split; its test accuracy is what is reported - nothing is chosen
 on test.
 
 Methods:
-- ours: `beam`, `evolution`, `surrogate`, `random`, `portfolio` (the
+- ours: `beam`, `evolution`, `surrogate`, `optuna_tpe`, `random`, `portfolio` (the
   platform's defaults: weight sharing and median early stopping; distillation
   from the best trial so far with `--teacher-distillation`);
 - KerasTuner over the same space (depth, a block per slot with its arguments,

@@ -8,11 +8,11 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 import numpy as np
 
-OURS = ("beam", "evolution", "surrogate", "random", "portfolio")
+OURS = ("beam", "evolution", "surrogate", "optuna_tpe", "random", "portfolio")
 KERAS_TUNER = ("kt_random", "kt_bayes", "kt_hyperband")
 OPTUNA = ("optuna_tpe_hyperband",)
 METHODS = OURS + KERAS_TUNER + OPTUNA
@@ -105,51 +105,6 @@ def test_accuracy(trial_dir: str, data: Data) -> float:
 def model_test_accuracy(model, data: Data) -> float:
     probabilities = model.predict(data.test.features, batch_size=1024, verbose=0)
     return float(np.mean(np.argmax(probabilities, axis=-1) == data.test.labels))
-
-
-class Suggest(Protocol):
-    """How a tuner draws one named value (KerasTuner's `hp`, Optuna's `trial`)."""
-
-    def boolean(self, name: str) -> bool: ...
-    def choice(self, name: str, values: list) -> Any: ...
-    def integer(self, name: str, low: int, high: int, log: bool) -> int: ...
-    def real(self, name: str, low: float, high: float, log: bool) -> float: ...
-
-
-def architecture_from(suggest: Suggest, space):
-    """An Architecture drawn by a define-by-run tuner over `space`: the depth,
-    then a block per slot among those valid after the previous one, each
-    block's arguments, the head and the optimizer settings. The names and the
-    order of the draws are what the committed KerasTuner results used."""
-    from search_algo.architecture import Architecture, BlockSpec, HeadSpec, Hyperparameters
-    from search_algo.stack import tensor_kind_of
-
-    def choose(name: str, arg_spec):
-        if arg_spec.is_choice and set(arg_spec.choices) == {False, True}:
-            return suggest.boolean(name)
-        if arg_spec.is_choice:
-            # Tuners keep choices as numbers or strings; the block wants its own types back.
-            return arg_spec.coerce(suggest.choice(name, list(arg_spec.choices)))
-        if isinstance(arg_spec.default, bool):
-            return suggest.boolean(name)
-        if isinstance(arg_spec.default, int):
-            return suggest.integer(name, int(arg_spec.low), int(arg_spec.high), arg_spec.log)
-        return suggest.real(name, float(arg_spec.low), float(arg_spec.high), arg_spec.log)
-
-    depth = suggest.integer("depth", space.min_depth, space.max_depth, False)
-    kind = tensor_kind_of(space.input_kind)
-    blocks = []
-    for position in range(depth):
-        options = space.slot_options(kind, depth - position - 1)
-        # One choice per (slot, allowed set), so the tuner never sees an invalid value.
-        names = [n for n, _ in options]
-        name = suggest.choice(f"block{position}_{'-'.join(names)}", names)
-        kind = dict(options)[name]
-        args = {arg: choose(f"block{position}_{name}_{arg}", s) for arg, s in space.block_arg_specs(name).items()}
-        blocks.append(BlockSpec(name, args))
-    head = HeadSpec(hidden_units=choose("head_hidden_units", space.head_hidden_units))
-    values = {name: choose(name, s) for name, s in sorted(space.hyperparameters.items())}
-    return Architecture(tuple(blocks), head, Hyperparameters(**values))
 
 
 def record(trial, test: Optional[float], elapsed: float) -> dict:

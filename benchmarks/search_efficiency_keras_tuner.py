@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_efficiency_data import (  # noqa: E402
-    SPACE, UNBOUNDED_TRIALS, Budget, Data, architecture_from, fitted_record,
-)
+from search_efficiency_data import SPACE, UNBOUNDED_TRIALS, Budget, Data, fitted_record  # noqa: E402
+
+from search_algo.space_walk import architecture_from  # noqa: E402
 
 # Random trials before BayesianOptimization fits its Gaussian process (Optuna's TPE starts after 10 too).
 BAYES_INITIAL_POINTS = 10

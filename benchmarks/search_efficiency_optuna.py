@@ -33,29 +33,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_efficiency_data import SPACE, Budget, Data, architecture_from, fitted_record  # noqa: E402
+from search_efficiency_data import SPACE, Budget, Data, fitted_record  # noqa: E402
+
+from search_algo.algorithms.optuna_tpe import OptunaSuggest  # noqa: E402
+from search_algo.space_walk import architecture_from  # noqa: E402
 
 # Hyperband's reduction factor, as kt_hyperband's `factor`.
 REDUCTION_FACTOR = 3
-
-
-class OptunaSuggest:
-    """`architecture_from`'s draws as Optuna suggestions (define-by-run)."""
-
-    def __init__(self, trial):
-        self.trial = trial
-
-    def boolean(self, name):
-        return self.trial.suggest_categorical(name, [False, True])
-
-    def choice(self, name, values):
-        return self.trial.suggest_categorical(name, values)
-
-    def integer(self, name, low, high, log):
-        return self.trial.suggest_int(name, low, high, log=log)
-
-    def real(self, name, low, high, log):
-        return self.trial.suggest_float(name, low, high, log=log)
 
 
 def run_optuna(method: str, seed: int, args, data: Data, workdir: Path) -> list[dict]:

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study_run  # noqa: E402
 
-ALGORITHMS = ("random", "beam", "evolution", "surrogate", "portfolio")
+ALGORITHMS = ("random", "beam", "evolution", "surrogate", "optuna_tpe", "portfolio")
 BLOCKS = ("conv1d", "resnet1d", "lstm", "gru", "attention_pool", "dense")
 
 

@@ -10,6 +10,7 @@ Algorithms (`get_algorithm(name)`; docs/algorithms.md says how to pick one):
 - ``beam``: Model Search's adaptive beam search (grow or mutate the top-k).
 - ``evolution``: regularized (aging) evolution with tournament selection.
 - ``surrogate``: ridge-regression ensemble over architecture features, UCB.
+- ``optuna_tpe``: Optuna's TPE sampler over the space's define-by-run walk.
 - ``random``: uniform samples, the baseline.
 - ``portfolio``: the above taking turns on one budget and one history.
 """
@@ -53,12 +54,13 @@ class SearchAlgorithm(Protocol):
         ...
 
 
-ALGORITHM_NAMES = ("beam", "evolution", "surrogate", "random", "portfolio")
+ALGORITHM_NAMES = ("beam", "evolution", "surrogate", "optuna_tpe", "random", "portfolio")
 
 
 def get_algorithm(name: str) -> SearchAlgorithm:
     from search_algo.algorithms.beam import BeamSearch
     from search_algo.algorithms.evolution import RegularizedEvolution
+    from search_algo.algorithms.optuna_tpe import OptunaTPE
     from search_algo.algorithms.portfolio import Portfolio
     from search_algo.algorithms.random_search import RandomSearch
     from search_algo.algorithms.surrogate import SurrogateSearch
@@ -67,6 +69,7 @@ def get_algorithm(name: str) -> SearchAlgorithm:
         "beam": BeamSearch,
         "evolution": RegularizedEvolution,
         "surrogate": SurrogateSearch,
+        "optuna_tpe": OptunaTPE,
         "random": RandomSearch,
         "portfolio": Portfolio,
     }

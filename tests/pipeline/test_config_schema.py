@@ -74,7 +74,8 @@ def test_flags_take_choices_and_help_from_the_schema():
     subparsers = argparse.ArgumentParser().add_subparsers()
     register(subparsers)
     actions = {action.dest: action for action in subparsers.choices["run"]._actions}
-    assert tuple(actions["algorithm"].choices) == ("beam", "evolution", "surrogate", "random", "portfolio")
+    assert tuple(actions["algorithm"].choices) == ("beam", "evolution", "surrogate", "optuna_tpe", "random",
+                                                   "portfolio")
     assert tuple(actions["ensemble_weights"].choices) == ("auto", "bagged", "greedy", "learned", "average")
     assert tuple(actions["early_stopping"].choices) == ("median", "none")
     assert tuple(actions["runner"].choices) == ("local", "beam")
@@ -150,7 +151,7 @@ def test_an_unknown_key_is_an_error_naming_it(values, message):
     ({"time_limit": "10s"}, "key 'time_limit': must be a positive number, got '10s'"),
     ({"distill_alpha": 1.5}, "key 'distill_alpha': must be a number from 0 to 1, got 1.5"),
     ({"runner": "kubeflow"}, "key 'runner': must be local or beam, not 'kubeflow'"),
-    ({"algorithm": "bayes"}, "key 'algorithm': must be one of beam, evolution, surrogate, random, portfolio, "
+    ({"algorithm": "bayes"}, "key 'algorithm': must be one of beam, evolution, surrogate, optuna_tpe, random, portfolio, "
                              "not 'bayes'"),
     ({"objective": "f1"}, "key 'objective': must be one of accuracy, log_loss, roc_auc, macro_f1, rmse, mae, "
                           "not 'f1'"),

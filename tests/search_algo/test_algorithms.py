@@ -53,7 +53,7 @@ def studies():
 
 
 def test_every_name_resolves_and_unknown_names_are_rejected():
-    assert set(ALGORITHM_NAMES) == {"beam", "evolution", "surrogate", "random", "portfolio"}
+    assert set(ALGORITHM_NAMES) == {"beam", "evolution", "surrogate", "optuna_tpe", "random", "portfolio"}
     for name in ALGORITHM_NAMES:
         assert get_algorithm(name).name == name
     with pytest.raises(UserError, match="unknown search algorithm 'nope'.*beam"):

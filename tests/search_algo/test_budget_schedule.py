@@ -108,7 +108,7 @@ def _train_round(objective):
     return train
 
 
-@pytest.mark.parametrize("algorithm", ["beam", "evolution", "surrogate", "random", "portfolio"])
+@pytest.mark.parametrize("algorithm", ["beam", "evolution", "surrogate", "optuna_tpe", "random", "portfolio"])
 def test_every_algorithm_runs_under_asha_with_promotions_as_trials(algorithm):
     schedule = BudgetSchedule("asha", 27, 3)
     trials = loop.run_search(get_algorithm(algorithm), SPACE, _train_round(_fidelity_objective(27)), budget=36,
