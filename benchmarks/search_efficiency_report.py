@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -269,6 +270,20 @@ def write_report(out: str, settings: dict, runs: dict, transfer: list, total_sec
     return report
 
 
+def planned_methods(commands: list[str]) -> set[str]:
+    """The methods these benchmark commands asked for (`--methods`; without it, all of them)."""
+    planned: set[str] = set()
+    for command in commands:
+        tokens = shlex.split(command)
+        if "--methods" not in tokens:
+            return set(METHODS)
+        for token in tokens[tokens.index("--methods") + 1:]:
+            if token.startswith("--"):
+                break
+            planned.add(token)
+    return planned
+
+
 def combine(paths: list[str], out: str, command: Optional[str] = None, complete: bool = True) -> dict:
     """One report from several runs of this benchmark with the same settings
     (e.g. seeds run in two processes): their trials side by side."""
@@ -310,8 +325,9 @@ def combine(paths: list[str], out: str, command: Optional[str] = None, complete:
     settings["command"] = command or " + ".join(settings["runs"])
     settings["seeds"] = sorted({s for r in reports for s in r["seeds"]})
     transfer = next((r["transfer"] for r in reports if r["transfer"]), [])
-    # Partial parts make a complete whole once every method has run every seed.
-    covered = all(set(runs.get(m, {})) >= {str(s) for s in settings["seeds"]} for m in METHODS)
+    # Partial parts make a complete whole once every method the runs asked for has run every seed.
+    covered = all(set(runs.get(m, {})) >= {str(s) for s in settings["seeds"]}
+                  for m in planned_methods(settings["runs"]))
     return write_report(out, settings, runs, transfer, sum(r["total_seconds"] for r in reports),
                         complete and (covered or all(r["complete"] for r in reports)))
 

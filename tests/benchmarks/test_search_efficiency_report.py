@@ -91,7 +91,8 @@ def test_a_wall_time_budget_replaces_the_trial_budget():
     assert clock.used_up() and clock.out_of_time()
 
 
-@pytest.mark.parametrize("name", ["search_efficiency", "search_efficiency_6epochs", "search_efficiency_distillation"])
+@pytest.mark.parametrize("name", ["search_efficiency", "search_efficiency_6epochs", "search_efficiency_distillation",
+                                  "search_efficiency_random80", "time_to_accuracy"])
 def test_the_committed_tables_are_what_their_raw_json_renders(name):
     raw = json.loads((RESULTS / f"{name}.json").read_text())
     assert report_module.markdown(raw) == (RESULTS / f"{name}.md").read_text()
@@ -136,3 +137,26 @@ def test_peers_join_a_run_of_ours_with_other_options_on_the_same_clock_and_machi
         combine(raw_report(["kt_hyperband"], defaults), raw_report(["beam"], defaults, seconds=1200))
     with pytest.raises(SystemExit, match="machine"):
         combine(raw_report(["kt_hyperband"], defaults), raw_report(["beam"], defaults, machine="another host"))
+
+
+def test_stopped_parts_make_a_complete_whole_once_the_methods_asked_for_have_every_seed(tmp_path):
+    defaults = {"weight_sharing": True, "distillation": False, "early_stopping": "median"}
+
+    def part(seed, complete, methods=("random",)):
+        report = raw_report(list(methods), defaults, seconds=None)
+        report.update(seeds=[seed], complete=complete, command=report["command"] + f" --seeds {seed}",
+                      trials={m: {str(seed): [trial(0.9, 0.9, 10.0)]} for m in methods})
+        path = tmp_path / f"part{seed}-{len(methods)}.json"
+        path.write_text(json.dumps(report))
+        return str(path)
+
+    # Seed 0's process stopped after its seed; seeds 1 and 2 ran apart: every seed of random ran.
+    whole = report_module.combine([part(0, False), part(1, True), part(2, True)], str(tmp_path / "whole"))
+    assert whole["complete"] and "Partial" not in (tmp_path / "whole.md").read_text()
+    # A run that asked for beam too but stopped before it: still partial.
+    stopped = part(0, False, methods=("random", "beam"))
+    report = json.loads(Path(stopped).read_text())
+    del report["trials"]["beam"]
+    Path(stopped).write_text(json.dumps(report))
+    assert not report_module.combine([stopped, part(1, True)], str(tmp_path / "partial"))["complete"]
+    assert report_module.planned_methods(["x.py --methods a b --seeds 0", "x.py --methods c"]) == {"a", "b", "c"}
