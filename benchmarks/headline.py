@@ -173,8 +173,7 @@ def markdown(report: dict) -> str:
     runs = report["runs"]
     lines = [f"## Headline study: `{report['command']}`, seeds {', '.join(str(r['seed']) for r in runs)}", "",
              f"Machine: {report['machine']} (os.cpu_count {report.get('cores', '?')}); TensorFlow's default "
-             "thread count; each run had the machine to itself. "
-             "Chosen on eval, reported on test.", "",
+             "thread count. Chosen on eval, reported on test.", "",
              "| seed | wall s | trials | chosen | chosen test acc | best single test acc | ensemble test acc "
              "| student params | student test acc |",
              "|---|---|---|---|---|---|---|---|---|"]
