@@ -127,13 +127,21 @@ def choose_teacher(history: Sequence[Trial], objective: ObjectiveLike) -> Option
 # --- choosing the student ----------------------------------------------------------
 # Arguments that set a block's width: shrinking them shrinks the model.
 WIDTH_ARGS = ("units", "filters", "rank", "key_dim", "ff_dim", "model_dim", "num_heads")
+# Shrinking these too gives finer steps than halving a width: a kernel of 7 to 5 keeps
+# the channels and cuts that block's weights by 2/7.
+SHRINKABLE_ARGS = WIDTH_ARGS + ("kernel_size",)
 # A trial is a usable student if it kept at least this share of the best
-# trial's gain over chance (a majority-free guess, or predicting the mean).
+# trial's gain over chance (a majority-free guess, or predicting the mean)...
 USABLE_SHARE = 0.5
+# ...and has at least this share of the parameters that narrowing the best
+# architecture reaches within the budget: a far smaller trial leaves most of the
+# student's capacity unused.
+USABLE_SIZE_SHARE = 0.5
 
 
 def _smaller_value(spec, value):
-    """The next smaller allowed value of a width argument, or None."""
+    """The next smaller allowed value of an integer argument (a width or a
+    kernel size), or None."""
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     if spec.is_choice:
@@ -143,48 +151,90 @@ def _smaller_value(spec, value):
     return candidate if candidate < value else None
 
 
-def narrower(architecture):
-    """Every block's width arguments one allowed step smaller (and the head's
-    hidden layer halved); None when nothing can shrink."""
+def single_steps(architecture, floors=None):
+    """Every architecture one step smaller in one place: one argument of one
+    block (a width, or a kernel size) at its next smaller allowed value, or
+    the head's hidden layer halved. `floors` (one mapping a block, and
+    "head") holds values a width may not go under."""
     from search_algo.blocks.registry import get_block
 
-    changed = False
-    blocks = []
-    for block in architecture.blocks:
+    floors = floors or {}
+    steps = []
+    raw = [{"name": block.name, "args": dict(block.args)} for block in architecture.blocks]
+    for index, block in enumerate(architecture.blocks):
         specs = get_block(block.name).args
-        args = dict(block.args)
-        for name in WIDTH_ARGS:
-            if name in specs and name in args:
-                smaller = _smaller_value(specs[name], args[name])
-                if smaller is not None:
-                    args[name], changed = smaller, True
-        blocks.append({"name": block.name, "args": args})
-    result = architecture.with_blocks(blocks)
+        for name in SHRINKABLE_ARGS:
+            if name in specs and name in block.args:
+                smaller = _smaller_value(specs[name], block.args[name])
+                if smaller is not None and smaller >= floors.get(index, {}).get(name, smaller):
+                    blocks = [dict(b, args=dict(b["args"])) for b in raw]
+                    blocks[index]["args"][name] = smaller
+                    steps.append(architecture.with_blocks(blocks))
     hidden = architecture.head.hidden_units
-    if hidden:
-        result, changed = result.with_head(hidden_units=hidden // 2 if hidden >= 16 else 0), True
-    return result if changed else None
+    smaller_head = hidden // 2 if hidden >= 16 else 0
+    if hidden and smaller_head >= floors.get("head", 0):
+        steps.append(architecture.with_head(hidden_units=smaller_head))
+    return steps
 
 
-def shrink_to_budget(architecture, count_params, budget: int, max_steps: int = 32):
-    """Narrows the architecture step by step, then drops its last blocks,
-    until `count_params(architecture) <= budget`. Returns the architecture and
-    its parameter count: the smallest reached if the budget cannot be met."""
-    current, size = architecture, count_params(architecture)
-    for _ in range(max_steps):
-        if size <= budget:
-            break
-        candidate = narrower(current)
-        if candidate is None and current.depth > 1:
-            candidate = current.remove_block(current.depth - 1)
-        if candidate is None:
-            break
-        try:
-            candidate_size = count_params(candidate)
-        except Exception:  # noqa: BLE001 - a shape that no longer builds (e.g. too many heads): stop here
-            break
-        current, size = candidate, candidate_size
-    return current, size
+def _width_floors(start, coarse) -> dict:
+    """What the fine walk may not narrow under: each block's widths as the
+    coarse walk left them (a block it dropped keeps its own), so filling the
+    budget never makes a block narrower than the coarse fit did."""
+    floors = {"head": coarse.head.hidden_units}
+    for index, block in enumerate(start.blocks):
+        source = coarse.blocks[index] if index < coarse.depth and coarse.blocks[index].name == block.name else block
+        floors[index] = {name: source.args[name] for name in WIDTH_ARGS if name in source.args}
+    return floors
+
+
+def shrink_to_budget(architecture, count_params, budget: int, max_steps: int = 64, fill: bool = True):
+    """A large model within `budget` parameters, found by two greedy walks over
+    one-step shrinks (`single_steps`). The coarse walk takes the step that
+    removes the most, which narrows the heaviest block first and keeps the
+    widths balanced, until the model fits (when nothing can shrink any more,
+    it drops the last block). Halving widths can land far under the budget, so
+    the fine walk goes again from the last model over the budget taking the
+    step that removes the least, never narrowing a block under the coarse
+    fit's widths: it fills the budget with smaller kernels and the widths the
+    coarse walk halved last. `fill=False`: the coarse walk alone. Returns the
+    larger fit and its parameter count; the smallest model reached if the
+    budget cannot be met."""
+    sizes = {}
+
+    def size_of(candidate):
+        key = candidate.to_json()
+        if key not in sizes:
+            try:
+                sizes[key] = count_params(candidate)
+            except Exception:  # noqa: BLE001 - a shape that no longer builds (e.g. too many heads)
+                sizes[key] = None
+        return sizes[key]
+
+    def walk(current, size, pick, floors=None):
+        last_over = None
+        for _ in range(max_steps):
+            if size <= budget:
+                break
+            options = [(size_of(c), c) for c in single_steps(current, floors)]
+            options = [(s, c) for s, c in options if s is not None and s < size]
+            if not options and floors is None and current.depth > 1:
+                shorter = current.remove_block(current.depth - 1)
+                options = [(size_of(shorter), shorter)] if size_of(shorter) is not None else []
+            if not options:
+                break
+            last_over = (current, size)
+            size, current = pick(options, key=lambda option: option[0])
+        return current, size, last_over
+
+    coarse, coarse_size, last_over = walk(architecture, count_params(architecture), min)
+    if not fill or coarse_size > budget or last_over is None:
+        return coarse, coarse_size
+    start, start_size = last_over
+    fine, fine_size, _ = walk(start, start_size, max, _width_floors(start, coarse))
+    if coarse_size < fine_size <= budget:
+        return fine, fine_size
+    return coarse, coarse_size
 
 
 def usable_threshold(best_score: float, chance_score: float) -> float:

@@ -25,8 +25,8 @@ from components.keys import (
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import (
-    AUGMENTATIONS, compile_for_distillation, distillation_targets, mixup_features, one_hot_labels, shrink_to_budget,
-    usable_threshold,
+    AUGMENTATIONS, USABLE_SIZE_SHARE, compile_for_distillation, distillation_targets, mixup_features, one_hot_labels,
+    shrink_to_budget, usable_threshold,
 )
 from search_algo.errors import SearchSpaceError, UserError
 from search_algo.model_builder import build_model, learning_rate_callbacks, parameter_count
@@ -53,10 +53,11 @@ def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, give
                    objective: ObjectiveLike = "") -> StudentChoice:
     """The student: `given` (a trial id of the study, or an architecture as
     JSON) if set; else the best completed trial within the parameter budget
-    (default: half the best single model's) that trained its full epochs and
-    whose eval score kept at least half the best trial's gain over chance;
-    else the best trial's architecture narrowed (then shortened) until it
-    fits the budget."""
+    (default: half the best single model's) that trained its full epochs,
+    whose eval score kept at least half the best trial's gain over chance and
+    that has at least half the parameters of the best trial's architecture
+    narrowed into the budget; else that narrowed architecture, the largest
+    `shrink_to_budget` finds within the budget."""
     objective = as_objective(objective or spec.task)
     # A trial whose files were removed (`path` None) can be no student.
     ranked = rank_trials([t for t in trials if t.path], objective)
@@ -81,20 +82,23 @@ def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, give
 
     chance = objective.chance_score(spec.num_classes, float(spec.label_std or 0.0))
     threshold = usable_threshold(best.score(objective), chance)
+    narrowed, narrowed_size = shrink_to_budget(best.architecture, count, budget)
+    min_size = int(USABLE_SIZE_SHARE * min(narrowed_size, budget))
     within = [t for t in ranked if (t.num_params or 0) <= budget]
     # A trial the early-stopping rule cut short was judged unpromising by the
     # search itself, and its score says little about the architecture.
-    usable = [t for t in within if not t.stopped_early and t.score(objective) >= threshold]
+    usable = [t for t in within
+              if not t.stopped_early and t.score(objective) >= threshold and (t.num_params or 0) >= min_size]
     if usable:
         trial = usable[0]
         return StudentChoice(trial.architecture, "search", budget, trial.num_params or 0,
                              f"best trial within the budget ({len(within)} within)", trial)
-    architecture, size = shrink_to_budget(best.architecture, count, budget)
     why = ("no trial within the budget" if not within
-           else f"trials within the budget were stopped early or score under {threshold:.4g}")
-    if size > budget:
-        log.warning("student: %s could not shrink under %d parameters (%d)", best.trial_id, budget, size)
-    return StudentChoice(architecture, "shrunk", budget, size, f"{why}: {best.trial_id} narrowed")
+           else f"trials within the budget were stopped early, score under {threshold:.4g}"
+                f" or have under {min_size} parameters")
+    if narrowed_size > budget:
+        log.warning("student: %s could not shrink under %d parameters (%d)", best.trial_id, budget, narrowed_size)
+    return StudentChoice(narrowed, "shrunk", budget, narrowed_size, f"{why}: {best.trial_id} narrowed")
 
 
 class Executor(base_executor.BaseExecutor):
