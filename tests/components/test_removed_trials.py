@@ -6,6 +6,7 @@ from __future__ import annotations
 from components.distiller.executor import choose_student
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec, FeatureSpec
+from search_algo.model_builder import build_model, parameter_count
 from search_algo.proposals import proposal_trials
 from search_algo.trial import Trial
 
@@ -16,7 +17,8 @@ SPEC = DatasetSpec(name="t", task="classification", input_kind="tabular", label=
 
 def trial(trial_id: str, accuracy: float, path: str | None) -> Trial:
     return Trial(trial_id, 1, 0, ARCH, seed=1, algorithm="beam", run_id="run1", study="t", status="completed",
-                 metrics={"accuracy": accuracy}, num_params=100, epochs=1, path=path)
+                 metrics={"accuracy": accuracy}, num_params=parameter_count(build_model(ARCH, SPEC, compile=False)),
+                 epochs=1, path=path)
 
 
 def test_the_student_is_never_a_trial_whose_files_were_removed():
