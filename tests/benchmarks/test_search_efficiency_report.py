@@ -92,7 +92,8 @@ def test_a_wall_time_budget_replaces_the_trial_budget():
 
 
 @pytest.mark.parametrize("name", ["search_efficiency", "search_efficiency_6epochs", "search_efficiency_distillation",
-                                  "search_efficiency_random80", "time_to_accuracy"])
+                                  "search_efficiency_random80", "search_efficiency_surrogate_diversity",
+                                  "time_to_accuracy"])
 def test_the_committed_tables_are_what_their_raw_json_renders(name):
     raw = json.loads((RESULTS / f"{name}.json").read_text())
     assert report_module.markdown(raw) == (RESULTS / f"{name}.md").read_text()
