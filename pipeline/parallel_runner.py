@@ -123,19 +123,25 @@ class NodeTimedOut(UserError):
     """A node ran past --node-timeout."""
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(runner_pid: int) -> None:
     """A worker must not outlive a killed runner (kill -9): it would keep
-    training and writing to ML Metadata behind the back of the next run."""
+    training and writing to ML Metadata behind the back of the next run.
+    The kernel's parent-death signal only covers a parent that dies after it
+    is asked for, and a spawned worker asks only once its imports are done
+    (TensorFlow: many seconds); a runner killed before that has already
+    handed the worker its node, so a worker whose runner is gone exits here."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         PR_SET_PDEATHSIG = 1
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:  # not Linux: best effort only
         pass
+    if os.getppid() != runner_pid:
+        os._exit(1)
 
 
-def _worker_init(debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
-    _die_with_parent()
+def _worker_init(runner_pid: int, debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
+    _die_with_parent(runner_pid)
     os.environ.update(environment)
     from pipeline import local_runner
 
@@ -183,9 +189,9 @@ def _launch_node(pipeline_bytes: bytes, node_id: str) -> float:
     return time.monotonic() - started
 
 
-def _worker_main(conn, debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
+def _worker_main(conn, runner_pid: int, debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
     """A worker's life: initialise once, then run the nodes it is sent."""
-    _worker_init(debug, environment, intra_op_threads)
+    _worker_init(runner_pid, debug, environment, intra_op_threads)
     while True:
         task = conn.recv()
         if task is None:
@@ -208,7 +214,7 @@ def _worker_main(conn, debug: bool, environment: dict[str, str], intra_op_thread
 class _Worker:
     def __init__(self, context, initargs: tuple):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, *initargs), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child, os.getpid(), *initargs), daemon=True)
         self.process.start()
         child.close()
         self.node: Optional[str] = None

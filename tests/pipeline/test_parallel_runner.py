@@ -1,9 +1,13 @@
-"""The parallel runner replaces its worker processes once they outgrow the memory limit."""
+"""The parallel runner replaces its worker processes once they outgrow the
+memory limit, and its workers never outlive it."""
 
 from __future__ import annotations
 
 import glob
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from tfx.orchestration import metadata, pipeline as tfx_pipeline
@@ -11,6 +15,8 @@ from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from pipeline.parallel_runner import WORKER_MEMORY_ENV, ParallelDagRunner
 from search_algo.errors import UserError
 from tests.pipeline.worker_pid_components import FirstPid, SecondPid
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_two_nodes(root) -> tuple[ParallelDagRunner, dict[str, int]]:
@@ -49,3 +55,26 @@ def test_a_malformed_limit_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv(WORKER_MEMORY_ENV, "lots")
     with pytest.raises(UserError, match=WORKER_MEMORY_ENV):
         run_two_nodes(tmp_path)
+
+
+ORPHAN = """
+import sys
+from pipeline import parallel_runner
+
+parallel_runner._die_with_parent(int(sys.argv[1]))
+print("alive")
+"""
+
+
+@pytest.mark.integration  # a fresh process importing the runner (TFX), as a worker does
+def test_a_worker_whose_runner_died_before_its_start_up_ended_exits_at_once():
+    """A runner killed while a new worker still imports has already sent it a
+    node; the worker, whose parent is then no longer the runner, must not run it."""
+    def worker(runner_pid: int):
+        return subprocess.run([sys.executable, "-c", ORPHAN, str(runner_pid)], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    alive = worker(os.getpid())
+    assert alive.returncode == 0 and alive.stdout.strip() == "alive", alive.stderr[-3000:]
+    orphan = worker(os.getpid() + 1)  # any pid but its parent's
+    assert orphan.returncode == 1 and "alive" not in orphan.stdout

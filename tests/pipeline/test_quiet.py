@@ -116,10 +116,10 @@ def test_the_cli_and_the_runner_quiet_them_unless_debug(clean, debug):
 
 
 WORKER = """
-import sys, warnings
+import os, sys, warnings
 from pipeline import parallel_runner
 
-parallel_runner._worker_init(sys.argv[1] == "debug", {}, 1)
+parallel_runner._worker_init(os.getppid(), sys.argv[1] == "debug", {}, 1)
 from apache_beam.utils.annotations import BeamDeprecationWarning
 from tensorflow.python.util import deprecation
 
