@@ -107,13 +107,14 @@ def distil(student_architecture, teacher, data, seed: int, epochs: int) -> dict:
 def measure(args) -> dict:
     import keras
 
+    from search_algo.constraints import Constraints, ModelCost
     from search_algo.distillation import shrink_to_budget
-    from search_algo.model_builder import build_model, parameter_count
 
     data = load_mnist1d()
+    cost = ModelCost(data.spec, Constraints())
 
     def count(architecture) -> int:
-        return parameter_count(build_model(architecture, data.spec, compile=False))
+        return cost(architecture).num_params
 
     runs = []
     for teacher_name in args.teachers:

@@ -23,6 +23,7 @@ from components.keys import (
     TEMPERATURE_KEY, TRIALS_PREFIX,
 )
 from search_algo.architecture import Architecture
+from search_algo.constraints import Constraints, ModelCost
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import (
     AUGMENTATIONS, USABLE_SIZE_SHARE, compile_for_distillation, distillation_targets, mixup_features, one_hot_labels,
@@ -66,8 +67,12 @@ def choose_student(trials: List[Trial], spec: DatasetSpec, max_params: int, give
     best = ranked[0]
     budget = max_params or max(1, (best.num_params or 0) // 2)
 
+    # Narrowing counts dozens of candidates: ModelCost memoises them and clears
+    # Keras's state after each, so the models built do not pile up in this worker.
+    cost = ModelCost(spec, Constraints())
+
     def count(architecture: Architecture) -> int:
-        return parameter_count(build_model(architecture, spec, compile=False))
+        return cost(architecture).num_params
 
     if given:
         by_id = {t.trial_id: t for t in ranked}
