@@ -8,8 +8,12 @@ environment variable `MODEL_SEARCH_FAILPOINTS` names a point (comma-separated
 exactly as the out-of-memory killer or `kill -9` would. Unset, a failpoint
 costs one dictionary lookup.
 
-Points: `runner@<node>:start` / `runner@<node>:done` (the local runner dies
-when it hands the node to a worker / when the node has finished),
+Points: `runner@<node>:ready` / `runner@<node>:start` / `runner@<node>:done`
+(the local runner dies with the node ready, before any worker has it / just
+after it hands the node to a worker / when the node has finished; after
+`start` a node of a few milliseconds, such as the Pusher, may still finish in
+its worker: the kernel sends the parent-death signal only once the killed
+runner's memory is torn down, as with a real kill),
 `worker@<node>:start` (the runner kills the worker it just handed the node
 to) and `worker@<node>:trial-<n>` (a trainer's worker dies when its n-th
 trial starts).

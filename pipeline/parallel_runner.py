@@ -344,6 +344,7 @@ class ParallelDagRunner(tfx_runner.IrBasedRunner):
                     idle = next((w for w in workers if not w.busy), None)
                     if idle is None:
                         break
+                    failpoints.reach(f"runner@{node_id}:ready")
                     self._on_node_started(node_id)
                     idle.send(pipeline_bytes, node_id,
                               {failpoints.NODE_ENV: node_id, **relaunch_environment.get(node_id, {})})

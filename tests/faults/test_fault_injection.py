@@ -41,7 +41,9 @@ KILLS = [
     ("the Ensembler's worker, then the runner in the Distiller", "worker@Ensembler:start,runner@Distiller:start"),
     ("the SearchEvaluator's worker, then the runner in the Evaluator",
      "worker@SearchEvaluator:start,runner@Evaluator:start"),
-    ("the Evaluator's worker, then the runner in the Pusher", "worker@Evaluator:start,runner@Pusher:start"),
+    # The Pusher takes milliseconds: killed after it is handed over (`start`), the runner may
+    # still be tearing down when its worker has pushed, and that run is rightly finished.
+    ("the Evaluator's worker, then the runner before the Pusher", "worker@Evaluator:start,runner@Pusher:ready"),
     ("the Pusher's worker", "worker@Pusher:start"),
 ]
 

@@ -78,3 +78,24 @@ def test_a_worker_whose_runner_died_before_its_start_up_ended_exits_at_once():
     assert alive.returncode == 0 and alive.stdout.strip() == "alive", alive.stderr[-3000:]
     orphan = worker(os.getpid() + 1)  # any pid but its parent's
     assert orphan.returncode == 1 and "alive" not in orphan.stdout
+
+
+KILLED_RUNNER = """
+import sys
+from pathlib import Path
+from tests.pipeline.test_parallel_runner import run_two_nodes
+
+run_two_nodes(Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.integration  # a two-node pipeline whose runner kills itself, in a fresh process
+def test_a_runner_killed_with_a_node_ready_leaves_it_unstarted(tmp_path):
+    """`runner@<node>:ready` kills the runner before any worker has the node:
+    unlike `start`, no worker can finish it while the runner is torn down."""
+    done = subprocess.run([sys.executable, "-c", KILLED_RUNNER, str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONPATH": str(REPO),
+                                            "MODEL_SEARCH_FAILPOINTS": "runner@SecondPid:ready"})
+    assert done.returncode == -9, done.stderr[-3000:]
+    assert glob.glob(str(tmp_path / "root" / "FirstPid" / "pid" / "*" / "pid"))
+    assert not glob.glob(str(tmp_path / "root" / "SecondPid" / "*")), "the node was never started"
