@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.io import wavfile
 
 from benchmarks import speech_sets
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.scripts import run_benchmark
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +49,9 @@ def test_the_same_seed_writes_the_same_set(tmp_path):
 @pytest.mark.bench
 def test_tiny_benchmark_writes_raw_results_and_the_table_from_them(tmp_path):
     out = tmp_path / "audio"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/audio.py"), "--tasks", "keywords", "--seeds", "0",
-         "--search-args", "--rounds 1 --trials-per-trainer 1 --epochs 2 --distill-epochs 1",
-         "--workdir", str(tmp_path / "work"), "--out", str(out)],
-        check=True, cwd=ROOT, capture_output=True, text=True,
-    )
+    run_benchmark("audio.py", "--tasks", "keywords", "--seeds", "0",
+                  "--search-args", "--rounds 1 --trials-per-trainer 1 --epochs 2 --distill-epochs 1",
+                  "--workdir", str(tmp_path / "work"), "--out", str(out))
     report = json.loads(out.with_suffix(".json").read_text())
     run = report["tasks"][0]["runs"][0]
     assert run["split_sizes"] == {"train": 256, "eval": 128, "test": 256}

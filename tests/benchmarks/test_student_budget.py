@@ -4,13 +4,12 @@ renders, and a tiny run writes both (bench tier)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from benchmarks import student_budget
+from tests.benchmarks.scripts import run_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -27,11 +26,8 @@ def test_the_committed_table_is_what_its_raw_json_renders():
 @pytest.mark.bench
 def test_tiny_run_distils_both_students_within_the_budget(tmp_path):
     out = tmp_path / "student_budget"
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/student_budget.py"), "--teachers", "resnet64x2", "--seeds", "0",
-         "--epochs", "1", "--teacher-epochs", "1", "--out", str(out)],
-        check=True, cwd=ROOT, capture_output=True, text=True,
-    )
+    run_benchmark("student_budget.py", "--teachers", "resnet64x2", "--seeds", "0", "--epochs", "1",
+                  "--teacher-epochs", "1", "--out", str(out))
     report = json.loads(out.with_suffix(".json").read_text())
     (run,) = report["runs"]
     coarse, filled = run["students"]["coarse"], run["students"]["fill"]
