@@ -70,17 +70,16 @@ class Budget:
 
 def load_mnist1d(split_seed: int = 0) -> Data:
     """MNIST-1D as the pipeline ingests it: the same plan, split and statistics."""
-    from components.ingest import sources
+    from components.ingest import builtin, sources
     from components.trainer.training import SplitData
     from search_algo.dataset_spec import DatasetSpec, FeatureSpec
 
-    plan = sources.make_plan(sources.SourceConfig(dataset="mnist1d", seed=split_seed))
+    plan, splits = builtin.split_arrays(sources.SourceConfig(dataset="mnist1d", seed=split_seed))
     (feature,) = plan.features
 
     def arrays(split: str) -> SplitData:
-        records = plan.splits[split]
-        x = np.stack([np.asarray(r[0][0], dtype=np.float32) for r in records])
-        return SplitData({feature.name: x}, np.asarray([r[1] for r in records], dtype=np.int64))
+        x, y = splits[split]
+        return SplitData({feature.name: x}, np.asarray(y, dtype=np.int64))
 
     train = arrays("train")
     channels = train.features[feature.name].reshape(-1, feature.shape[-1])
@@ -90,7 +89,7 @@ def load_mnist1d(split_seed: int = 0) -> Data:
         features=[FeatureSpec(feature.name, feature.display_name, "numeric", "float32", list(feature.shape),
                               mean=[float(v) for v in channels.mean(axis=0)],
                               std=[float(v) for v in channels.std(axis=0)])],
-        split_sizes=plan.split_sizes(),
+        split_sizes={split: int(len(y)) for split, (_, y) in splits.items()},
     )
     return Data(spec, train, arrays("eval"), arrays("test"))
 

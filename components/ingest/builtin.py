@@ -14,9 +14,10 @@ from typing import Callable
 
 import numpy as np
 
+from components.ingest.batches import LabelSurvey, RecordBatch
 from components.ingest.naming import sanitize_name
 from components.ingest.plan import Plan, SourceConfig
-from components.ingest.splits import plan_splits
+from components.ingest.splits import check_not_empty, content_keys, make_rule, train_eval_ratios
 from search_algo.dataset_spec import FeatureSpec
 from search_algo.errors import DataError
 
@@ -117,37 +118,110 @@ def get(name: str) -> BuiltinDataset:
         ) from None
 
 
-def make_plan(config: SourceConfig) -> Plan:
-    dataset = get(config.dataset)
-    if config.test_data:
-        raise DataError("--test-data applies to --data, not to a built-in --dataset")
-    if config.task and config.task != dataset.task:
-        raise DataError(f"built-in data set {dataset.name!r} is a {dataset.task} task, not {config.task}")
-    data = dataset.loader()
-    x, y = data["x"], data["y"]
-    label = lambda value: int(value) if dataset.task == "classification" else float(value)  # noqa: E731
-    if dataset.input_kind == "tabular":
-        taken: set[str] = {"label"}
-        names = [sanitize_name(n, taken) for n in data["feature_names"]]
-        features = [FeatureSpec(k, d, "numeric", "float32", []) for k, d in zip(names, data["feature_names"])]
-        to_record = lambda row, target: (tuple(float(v) for v in row), label(target))  # noqa: E731
-    else:
-        key = "signal" if dataset.input_kind == "sequence" else "image"
-        features = [FeatureSpec(key, key, "numeric", "float32", list(x.shape[1:]))]
-        to_record = lambda row, target: ((row,), label(target))  # noqa: E731
-    records = [to_record(row, target) for row, target in zip(x, y)]
-    stratify = [r[1] for r in records] if dataset.task == "classification" else None
-    test_records = None
-    if "x_test" in data:  # a published test split is kept as it is
-        test_records = [to_record(row, target) for row, target in zip(data["x_test"], data["y_test"])]
-    return Plan(
-        name=dataset.name,
-        source_kind="builtin",
-        task=dataset.task,
-        input_kind=dataset.input_kind,
-        label_key="label",
-        label_display_name="label",
-        class_names=data.get("class_names", []),
-        features=features,
-        splits=plan_splits(records, stratify, config, test_records),
-    )
+BATCH_ROWS = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayBatch:
+    """Rows [start, stop) of the generated training (file_index 0) or published test (1) arrays."""
+
+    file_index: int
+    start: int
+    stop: int
+
+
+class BuiltinSource:
+    """A built-in data set is generated in the driver: every one of them is
+    a few thousand examples of at most 64 values (well under 10 MB, the
+    budget for holding a data set in one process). The arrays travel to the
+    Beam workers with the source; from there on it is ingested as any other
+    source."""
+
+    kind = "builtin"
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.dataset = get(config.dataset)
+        if config.test_data:
+            raise DataError("--test-data applies to --data, not to a built-in --dataset")
+        if config.task and config.task != self.dataset.task:
+            raise DataError(f"built-in data set {self.dataset.name!r} is a {self.dataset.task} task, not {config.task}")
+        self.config = config
+        self.data = self.dataset.loader()
+
+    def _arrays(self, file_index: int) -> tuple[np.ndarray, np.ndarray]:
+        return (self.data["x"], self.data["y"]) if file_index == 0 else (self.data["x_test"], self.data["y_test"])
+
+    def units(self) -> list[ArrayBatch]:
+        parts = [0, 1] if "x_test" in self.data else [0]
+        return [ArrayBatch(part, start, min(start + BATCH_ROWS, self._arrays(part)[0].shape[0]))
+                for part in parts for start in range(0, self._arrays(part)[0].shape[0], BATCH_ROWS)]
+
+    def _label_texts(self, y: np.ndarray) -> list[str]:
+        return [str(int(v)) if self.dataset.task == "classification" else repr(float(v)) for v in y]
+
+    def _keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(x, dtype=np.float32).reshape(x.shape[0], -1)
+        return content_keys((row.tobytes() + str(label).encode() for row, label in zip(rows, y)), self.config.seed)
+
+    def survey(self, unit: ArrayBatch) -> LabelSurvey:
+        x, y = (a[unit.start : unit.stop] for a in self._arrays(unit.file_index))
+        survey = LabelSurvey()
+        survey.add(self._label_texts(y), self._keys(x, y), test_partition=unit.file_index == 1)
+        return survey
+
+    def plan(self, survey: LabelSurvey) -> Plan:
+        dataset, data = self.dataset, self.data
+        classification = dataset.task == "classification"
+        class_names = data.get("class_names", [])
+        if dataset.input_kind == "tabular":
+            taken: set[str] = {"label"}
+            names = [sanitize_name(n, taken) for n in data["feature_names"]]
+            features = [FeatureSpec(k, d, "numeric", "float32", []) for k, d in zip(names, data["feature_names"])]
+        else:
+            key = "signal" if dataset.input_kind == "sequence" else "image"
+            features = [FeatureSpec(key, key, "numeric", "float32", list(data["x"].shape[1:]))]
+        ratios = train_eval_ratios(self.config.split_ratios) if "x_test" in data else self.config.split_ratios
+        # Class names are the label values' texts in class order (str of the index).
+        groups = survey.groups([str(i) for i in range(len(class_names))] if classification else None)
+        rule = make_rule(groups, ratios, stratified=classification)
+        plan = Plan(
+            name=dataset.name,
+            source_kind="builtin",
+            task=dataset.task,
+            input_kind=dataset.input_kind,
+            label_key="label",
+            label_display_name="label",
+            class_names=class_names,
+            features=features,
+            rule=rule,
+            expected_sizes=rule.expected_sizes(survey.test_total),
+        )
+        check_not_empty(plan.expected_sizes, plan.name)
+        return plan
+
+    def batches(self, unit: ArrayBatch, plan: Plan):
+        x, y = (a[unit.start : unit.stop] for a in self._arrays(unit.file_index))
+        if plan.input_kind == "tabular":
+            features = {f.name: x[:, i].astype(np.float32) for i, f in enumerate(plan.features)}
+        else:
+            features = {plan.features[0].name: x.astype(np.float32)}
+        labels = y.astype(np.int64) if plan.task == "classification" else y.astype(np.float64)
+        yield RecordBatch(features, labels, self._keys(x, y), f"{unit.file_index}-{unit.start:07d}",
+                          test_partition=unit.file_index == 1)
+
+
+def split_arrays(config: SourceConfig) -> tuple[Plan, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """A built-in data set split exactly as the pipeline's ingest splits it,
+    as (features, labels) per split: for benchmarks that train outside the
+    pipeline on the same examples. Features are the single array of an image
+    or sequence set, or the columns stacked for a table."""
+    from components.ingest.sources import read_splits
+
+    plan, splits = read_splits(dataclasses.replace(config, dataset=config.dataset))
+    names = [f.name for f in plan.features]
+    result = {}
+    for split, batch in splits.items():
+        x = (np.stack([batch.features[n] for n in names], axis=-1) if plan.input_kind == "tabular"
+             else batch.features[names[0]])
+        result[split] = (x, batch.labels)
+    return plan, result

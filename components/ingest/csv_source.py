@@ -1,9 +1,20 @@
-"""CSV and TSV files: `read_csv` reads a table in the dialect it sniffs and
-checks its header and row lengths; `make_plan` picks the label column, tells
-numeric from categorical columns (imputing missing cells, with a warning) and
-assigns the rows to splits. A problem is a one-line DataError naming the file,
-line and column. `predict` reads the rows it scores with the same `read_csv`
-and `MISSING_TOKENS`, so they are parsed as the training rows were.
+"""CSV and TSV files, in chunks of lines that Beam workers read on their own.
+
+The driver reads only the first line (the header) and a sample to sniff the
+dialect, then cuts the file into byte ranges of `CHUNK_BYTES`; a worker
+reads the whole lines that start in its range (`_chunk_rows`). The first
+pass surveys every column (`CsvSurvey`: missing, numeric and text cells with
+the first lines of each, a sample for the median, the label values); the
+driver decides numeric or categorical columns, the imputed values and the
+task from it (`CsvSource.plan`), or stops with a one-line DataError naming
+the file, line and column. The second pass turns each chunk into a
+`RecordBatch`. Line numbers are exact: each chunk counts its lines, and the
+driver adds up the counts of the chunks before it.
+
+A quoted value may span lines within a chunk; one crossing a chunk boundary
+(files over `CHUNK_BYTES` only) shows as a line with the wrong number of
+fields. `predict` reads the rows it scores with `read_csv` and
+`MISSING_TOKENS`, so they are parsed as the training rows were.
 """
 
 from __future__ import annotations
@@ -11,23 +22,23 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import math
 from collections import Counter
+from typing import Iterator
 
 import numpy as np
 
+from components.ingest.batches import LabelSurvey, RecordBatch
 from components.ingest.naming import (
     LABEL_GUESSES,
-    as_number,
     check_classes,
     class_order,
-    decide_task,
+    decide_label_task,
     rows_text,
     sanitize_name,
 )
 from components.ingest.paths import file_system_errors, path_stem, read_bytes
 from components.ingest.plan import Plan, SourceConfig
-from components.ingest.splits import plan_splits
+from components.ingest.splits import BottomK, hash_key, make_rule, train_eval_ratios, check_not_empty
 from search_algo.dataset_spec import FeatureSpec
 from search_algo.errors import DataError
 
@@ -35,6 +46,10 @@ MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 # A column whose non-missing cells are at least this share numeric is numeric:
 # the rest are typos to report, not categories.
 NUMERIC_COLUMN_SHARE = 0.9
+CHUNK_BYTES = 16 * 2**20
+# Values kept per column for the median of the imputation (exact below it).
+MEDIAN_SAMPLE = 10001
+_NAMED = 5  # line numbers kept per kind of problem
 
 
 @dataclasses.dataclass
@@ -45,7 +60,38 @@ class _CsvTable:
     line_numbers: list[int]
 
 
+def _check_header(header: list[str], path: str) -> list[str]:
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise DataError(f"{path}: the first line must be a header naming the columns")
+    empty = [i + 1 for i, h in enumerate(header) if not h]
+    if empty:
+        raise DataError(f"{path}: header column {empty[0]} has no name")
+    duplicates = [h for h, n in Counter(header).items() if n > 1]
+    if duplicates:
+        raise DataError(f"{path}: the header names column {duplicates[0]!r} more than once")
+    return header
+
+
+def _decode(raw: bytes, path: str, first_line: int = 1) -> str:
+    try:
+        return raw.decode("utf-8-sig" if first_line == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        line = first_line + raw[: error.start].count(b"\n")
+        raise DataError(
+            f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); re-save the file as UTF-8"
+        ) from None
+
+
+def _sniff(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
 def read_csv(path: str) -> _CsvTable:
+    """A whole (small) CSV file: for `predict`, which scores what it is given."""
     from tfx.dsl.io import fileio
 
     with file_system_errors(path):
@@ -56,32 +102,12 @@ def read_csv(path: str) -> _CsvTable:
         raw = read_bytes(path)
     if not raw.strip():
         raise DataError(f"{path}: the file is empty")
+    text = _decode(raw, path)
+    reader = csv.reader(io.StringIO(text), _sniff(text[:65536]))
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); re-save the file as UTF-8"
-        ) from None
-    sample = text[:65536]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        header = next(reader)
+        header = _check_header(next(reader), path)
     except StopIteration:
         raise DataError(f"{path}: the file is empty") from None
-    header = [h.strip() for h in header]
-    if not any(header):
-        raise DataError(f"{path}: the first line must be a header naming the columns")
-    empty = [i + 1 for i, h in enumerate(header) if not h]
-    if empty:
-        raise DataError(f"{path}: header column {empty[0]} has no name")
-    duplicates = [h for h, n in Counter(header).items() if n > 1]
-    if duplicates:
-        raise DataError(f"{path}: the header names column {duplicates[0]!r} more than once")
     rows, line_numbers = [], []
     try:
         for row in reader:
@@ -100,6 +126,399 @@ def read_csv(path: str) -> _CsvTable:
     return _CsvTable(path, header, rows, line_numbers)
 
 
+@dataclasses.dataclass(frozen=True)
+class CsvLayout:
+    """What the driver learns from a file's first bytes."""
+
+    path: str
+    header: tuple[str, ...]
+    delimiter: str
+    quotechar: str
+    doublequote: bool
+    skipinitialspace: bool
+    data_start: int  # byte offset of the line after the header
+    size: int
+
+    def reader(self, text: str):
+        return csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=self.quotechar,
+                          doublequote=self.doublequote, skipinitialspace=self.skipinitialspace)
+
+
+def read_layout(path: str) -> CsvLayout:
+    import tensorflow as tf
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(path):
+        if not fileio.exists(path):
+            raise DataError(f"{path}: no such file")
+        if fileio.isdir(path):
+            raise DataError(f"{path}: is a folder, expected a CSV file")
+        size = tf.io.gfile.stat(path).length
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            head = handle.read(65536)
+            while b"\n" not in head and len(head) < size:
+                head += handle.read(65536)
+    if not head.strip():
+        raise DataError(f"{path}: the file is empty")
+    # Decode whole lines only: the sample may end inside a character.
+    whole = head[: head.rfind(b"\n") + 1] if b"\n" in head and len(head) < size else head
+    text = _decode(whole, path)
+    header_line = text.split("\n", 1)[0]
+    dialect = _sniff(text)
+    header = _check_header(next(csv.reader([header_line], dialect)), path)
+    newline = head.find(b"\n")
+    data_start = size if newline < 0 else newline + 1
+    layout = CsvLayout(path, tuple(header), dialect.delimiter, dialect.quotechar or '"', dialect.doublequote,
+                       dialect.skipinitialspace, data_start, size)
+    if not head[data_start:].strip() and size <= len(head):
+        raise DataError(f"{path}: has a header but no data rows")
+    return layout
+
+
+@dataclasses.dataclass(frozen=True)
+class CsvChunk:
+    file_index: int  # 0: the data, 1: a separate test file
+    index: int
+    start: int
+    end: int
+
+
+def chunks_of(layout: CsvLayout, file_index: int) -> list[CsvChunk]:
+    chunk_bytes = CHUNK_BYTES
+    starts = range(layout.data_start, max(layout.size, layout.data_start + 1), chunk_bytes)
+    return [CsvChunk(file_index, i, s, min(s + chunk_bytes, layout.size)) for i, s in enumerate(starts)]
+
+
+def _chunk_text(layout: CsvLayout, chunk: CsvChunk) -> bytes:
+    """The whole lines that start in the chunk's byte range."""
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(layout.path, "rb") as handle:
+        if chunk.start > layout.data_start:
+            handle.seek(chunk.start - 1)
+            handle.readline()  # the line that started in the chunk before
+        else:
+            handle.seek(chunk.start)
+        position = handle.tell()
+        if position >= chunk.end:
+            return b""
+        data = handle.read(chunk.end - position)
+        if data and not data.endswith(b"\n"):
+            data += handle.readline()
+    return data
+
+
+@dataclasses.dataclass
+class _ChunkRows:
+    rows: list[list[str]]
+    lines: list[int]  # line of each row within the chunk, from 1
+    line_count: int
+    problem: tuple[int, str] | None  # (line within the chunk, message with {line})
+
+
+def _chunk_rows(layout: CsvLayout, chunk: CsvChunk) -> _ChunkRows:
+    raw = _chunk_text(layout, chunk)
+    line_count = raw.count(b"\n") + (1 if raw and not raw.endswith(b"\n") else 0)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = 1 + raw[: error.start].count(b"\n")
+        return _ChunkRows([], [], line_count, (line, f"not UTF-8 text (byte 0x{raw[error.start]:02x} on line "
+                                                     "{line}); re-save the file as UTF-8"))
+    reader = layout.reader(text)
+    width = len(layout.header)
+    rows, lines = [], []
+    try:
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != width:
+                return _ChunkRows(rows, lines, line_count,
+                                  (reader.line_num, f"line {{line}} has {len(row)} fields, the header has {width}"))
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        return _ChunkRows(rows, lines, line_count, (reader.line_num, f"line {{line}}: {error}"))
+    return _ChunkRows(rows, lines, line_count, None)
+
+
+def _frame(rows: list[list[str]], width: int):
+    """The cells as a DataFrame of stripped strings."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
+    return frame.apply(lambda column: column.str.strip())
+
+
+def _row_keys(frame, seed: int) -> np.ndarray:
+    import pandas as pd
+
+    if frame.empty:
+        return np.empty(0, dtype=np.uint64)
+    return pd.util.hash_pandas_object(frame, index=False, hash_key=hash_key(seed).hex()[:16]).to_numpy(np.uint64)
+
+
+def _missing(column) -> np.ndarray:
+    return column.str.lower().isin(MISSING_TOKENS).to_numpy()
+
+
+def _numbers(column, missing: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return pd.to_numeric(column.where(~missing), errors="coerce").to_numpy(np.float64)
+
+
+Position = tuple[int, int, int]  # (file index, chunk index, line within the chunk)
+
+
+def _smallest(items: list, count: int) -> list:
+    return sorted(items)[:count]
+
+
+class _ColumnSurvey:
+    def __init__(self) -> None:
+        self.present = 0
+        self.missing: list[Position] = []
+        self.missing_count = 0
+        self.text: list[tuple[Position, str]] = []
+        self.text_count = 0
+        self.infinite: list[Position] = []
+        self.sample_keys = np.empty(0, dtype=np.uint64)
+        self.sample_values = np.empty(0, dtype=np.float64)
+
+    def add(self, column, keys: np.ndarray, positions: list[Position]) -> None:
+        missing = _missing(column)
+        numbers = _numbers(column, missing)
+        text = ~missing & np.isnan(numbers)
+        self.present += int((~missing).sum())
+        self.missing_count += int(missing.sum())
+        self.missing = _smallest(self.missing + [positions[i] for i in np.flatnonzero(missing)[:_NAMED]], _NAMED)
+        self.text_count += int(text.sum())
+        cells = column.to_numpy()
+        self.text = _smallest(self.text + [(positions[i], cells[i]) for i in np.flatnonzero(text)[:3]], 3)
+        self.infinite = _smallest(self.infinite + [positions[i] for i in np.flatnonzero(np.isinf(numbers))[:_NAMED]],
+                                  _NAMED)
+        finite = np.isfinite(numbers)
+        self._keep(keys[finite], numbers[finite])
+
+    def _keep(self, keys: np.ndarray, values: np.ndarray) -> None:
+        keys = np.concatenate([self.sample_keys, keys])
+        values = np.concatenate([self.sample_values, values])
+        if keys.size > MEDIAN_SAMPLE:
+            kept = np.argpartition(keys, MEDIAN_SAMPLE - 1)[:MEDIAN_SAMPLE]
+            keys, values = keys[kept], values[kept]
+        self.sample_keys, self.sample_values = keys, values
+
+    def merge(self, other: "_ColumnSurvey") -> "_ColumnSurvey":
+        self.present += other.present
+        self.missing_count += other.missing_count
+        self.missing = _smallest(self.missing + other.missing, _NAMED)
+        self.text_count += other.text_count
+        self.text = _smallest(self.text + other.text, 3)
+        self.infinite = _smallest(self.infinite + other.infinite, _NAMED)
+        self._keep(other.sample_keys, other.sample_values)
+        return self
+
+
+class CsvSurvey:
+    """The first pass's findings over some chunks; merges with others."""
+
+    def __init__(self, width: int) -> None:
+        self.line_counts: dict[tuple[int, int], int] = {}
+        self.problem: tuple[Position, str] | None = None
+        self.columns = {(f, c): _ColumnSurvey() for f in (0, 1) for c in range(width)}
+        self.labels = LabelSurvey()
+        self.label_missing: list[Position] = []
+        self.rows = [0, 0]
+
+    def merge(self, other: "CsvSurvey") -> "CsvSurvey":
+        self.line_counts.update(other.line_counts)
+        if other.problem and (self.problem is None or other.problem[0] < self.problem[0]):
+            self.problem = other.problem
+        for key, column in other.columns.items():
+            self.columns[key].merge(column)
+        self.labels.merge(other.labels)
+        self.label_missing = _smallest(self.label_missing + other.label_missing, _NAMED)
+        self.rows = [a + b for a, b in zip(self.rows, other.rows)]
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class _Column:
+    index: int  # in the header
+    key: str
+    kind: str  # numeric | categorical
+    fill: float | str
+
+
+class CsvSource:
+    kind = "csv"
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        self.layouts = [read_layout(config.data)]
+        if config.test_data:
+            test = read_layout(config.test_data)
+            main = self.layouts[0]
+            if test.header != main.header:
+                missing = [h for h in main.header if h not in test.header]
+                extra = [h for h in test.header if h not in main.header]
+                raise DataError(
+                    f"{test.path}: columns differ from {main.path} "
+                    f"(missing: {', '.join(missing) or '-'}; extra: {', '.join(extra) or '-'})"
+                )
+            self.layouts.append(test)
+        self.header = list(self.layouts[0].header)
+        self.label_index = _pick_label(self.header, config.label, self.layouts[0].path)
+
+    def units(self) -> list[CsvChunk]:
+        return [chunk for index, layout in enumerate(self.layouts) for chunk in chunks_of(layout, index)]
+
+    def _read(self, chunk: CsvChunk):
+        parsed = _chunk_rows(self.layouts[chunk.file_index], chunk)
+        frame = _frame(parsed.rows, len(self.header))
+        return parsed, frame, _row_keys(frame, self.config.seed)
+
+    def survey(self, chunk: CsvChunk) -> CsvSurvey:
+        parsed, frame, keys = self._read(chunk)
+        survey = CsvSurvey(len(self.header))
+        survey.line_counts[(chunk.file_index, chunk.index)] = parsed.line_count
+        if parsed.problem:
+            line, message = parsed.problem
+            survey.problem = ((chunk.file_index, chunk.index, line), message)
+        positions = [(chunk.file_index, chunk.index, line) for line in parsed.lines]
+        survey.rows[chunk.file_index] += len(parsed.rows)
+        for index in range(len(self.header)):
+            if index != self.label_index:
+                survey.columns[(chunk.file_index, index)].add(frame[index], keys, positions)
+        labels = frame[self.label_index]
+        missing = _missing(labels)
+        survey.label_missing = [positions[i] for i in np.flatnonzero(missing)[:_NAMED]]
+        survey.labels.add(labels.to_numpy()[~missing], keys[~missing], test_partition=chunk.file_index == 1)
+        return survey
+
+    def _line(self, survey: CsvSurvey, position: Position) -> int:
+        file_index, chunk, line = position
+        before = sum(n for (f, c), n in survey.line_counts.items() if f == file_index and c < chunk)
+        return 1 + before + line  # the header is line 1
+
+    def plan(self, survey: CsvSurvey) -> Plan:
+        paths = [layout.path for layout in self.layouts]
+        if survey.problem:
+            position, message = survey.problem
+            raise DataError(f"{paths[position[0]]}: " + message.format(line=self._line(survey, position)))
+        for file_index, path in enumerate(paths):
+            if survey.rows[file_index] == 0:
+                raise DataError(f"{path}: has a header but no data rows")
+        label_name = self.header[self.label_index]
+        if survey.label_missing:
+            lines = [self._line(survey, p) for p in survey.label_missing]
+            first = survey.label_missing[0][0]
+            raise DataError(f"{paths[first]}: label {label_name!r} is empty on lines {rows_text(lines)}")
+        labels = survey.labels
+        task = decide_label_task(labels, self.config.task, paths[0], label_name)
+        class_names: list[str] = []
+        if task == "classification":
+            class_names = class_order(labels.counts)
+            check_classes(class_names, paths[0], label_name)
+            unknown = sorted(set(labels.test_counts) - set(class_names))
+            if unknown:
+                raise DataError(f"{paths[1]}: label values not in the training data: {', '.join(unknown[:5])}")
+        elif len(labels.counts) < 2 and not labels.overflow:
+            raise DataError(f"{paths[0]}: label {label_name!r} is constant; there is nothing to learn")
+
+        taken: set[str] = set()
+        label_key = sanitize_name(label_name, taken)
+        columns = [self._decide_column(survey, index, sanitize_name(self.header[index], taken))
+                   for index in range(len(self.header)) if index != self.label_index]
+        if not columns:
+            raise DataError(f"{paths[0]}: no feature columns besides the label {label_name!r}")
+        warnings = []
+        for column in columns:
+            found = survey.columns[(0, column.index)]
+            if found.missing_count:
+                fill = f"the median {column.fill:g}" if column.kind == "numeric" else f"the category {column.fill!r}"
+                lines = [self._line(survey, p) for p in found.missing]
+                warnings.append(f"{paths[0]}: column {self.header[column.index]!r}: {found.missing_count} empty "
+                                f"cell(s) imputed with {fill} (lines {_lines_text(lines, found.missing_count)})")
+        ratios = train_eval_ratios(self.config.split_ratios) if self.config.test_data else self.config.split_ratios
+        rule = make_rule(labels.groups(class_names if task == "classification" else None), ratios,
+                         stratified=task == "classification")
+        plan = Plan(
+            name=path_stem(paths[0]),
+            source_kind="csv",
+            task=task,
+            input_kind="tabular",
+            label_key=label_key,
+            label_display_name=label_name,
+            class_names=class_names,
+            features=[
+                FeatureSpec(name=c.key, display_name=self.header[c.index], kind=c.kind,
+                            dtype="float32" if c.kind == "numeric" else "string", shape=[],
+                            missing_imputed=survey.columns[(0, c.index)].missing_count)
+                for c in columns
+            ],
+            rule=rule,
+            expected_sizes=rule.expected_sizes(survey.rows[1]),
+            warnings=warnings,
+            decisions=columns,
+        )
+        check_not_empty(plan.expected_sizes, plan.name)
+        return plan
+
+    def _decide_column(self, survey: CsvSurvey, index: int, key: str) -> _Column:
+        name, path = self.header[index], self.layouts[0].path
+        found = survey.columns[(0, index)]
+        if not found.present:
+            raise DataError(f"{path}: column {name!r} has no values")
+        if found.infinite:
+            lines = [self._line(survey, p) for p in found.infinite]
+            raise DataError(f"{path}: column {name!r} holds infinite values on lines {rows_text(lines)}")
+        if not found.text_count:
+            column = _Column(index, key, "numeric", float(np.median(found.sample_values)))
+        elif found.text_count <= (1 - NUMERIC_COLUMN_SHARE) * found.present:
+            lines = [self._line(survey, p) for p, _ in found.text]
+            examples = ", ".join(repr(cell) for _, cell in found.text)
+            raise DataError(f"{path}: column {name!r} is numeric but lines "
+                            f"{_lines_text(lines, found.text_count)} hold text ({examples})")
+        else:
+            column = _Column(index, key, "categorical", "<missing>")
+        test = survey.columns[(1, index)]
+        if column.kind == "numeric" and (test.text_count or test.infinite):
+            position = min([p for p, _ in test.text] + test.infinite)
+            raise DataError(f"{self.layouts[1].path}: column {name!r} is numeric but line "
+                            f"{self._line(survey, position)} holds text or an infinite value")
+        return column
+
+    def batches(self, chunk: CsvChunk, plan: Plan) -> Iterator[RecordBatch]:
+        import pandas as pd
+
+        parsed, frame, keys = self._read(chunk)
+        if not parsed.rows:
+            return
+        features = {}
+        for column in plan.decisions:
+            cells = frame[column.index]
+            missing = _missing(cells)
+            if column.kind == "numeric":
+                features[column.key] = np.where(missing, column.fill, _numbers(cells, missing)).astype(np.float32)
+            else:
+                features[column.key] = np.where(missing, column.fill, cells.to_numpy()).astype(object)
+        labels = frame[self.label_index]
+        if plan.task == "classification":
+            index = {name: i for i, name in enumerate(plan.class_names)}
+            label_values = labels.map(index).to_numpy(np.int64)
+        else:
+            label_values = pd.to_numeric(labels, errors="coerce").to_numpy(np.float64)
+        yield RecordBatch(features, label_values, keys, f"{chunk.file_index}-{chunk.index:06d}",
+                          test_partition=chunk.file_index == 1)
+
+
+def _lines_text(lines: list[int], total: int) -> str:
+    shown = ", ".join(str(line) for line in lines[:_NAMED])
+    return shown + (f" and {total - min(len(lines), _NAMED)} more" if total > _NAMED else "")
+
+
 def _pick_label(header: list[str], label: str | None, where: str) -> int:
     if label is not None:
         if label in header:
@@ -111,138 +530,4 @@ def _pick_label(header: list[str], label: str | None, where: str) -> int:
             return lowered.index(guess)
     raise DataError(
         f"{where}: name the label column with --label (columns: {', '.join(header)})"
-    )
-
-
-@dataclasses.dataclass
-class _Column:
-    name: str
-    key: str
-    kind: str  # numeric | categorical
-    fill: float | str
-    missing_rows: list[int]
-
-
-def _classify_column(table: _CsvTable, index: int, key: str) -> _Column:
-    name = table.header[index]
-    cells = [row[index] for row in table.rows]
-    missing = [table.line_numbers[i] for i, c in enumerate(cells) if c.lower() in MISSING_TOKENS]
-    present = [(i, c) for i, c in enumerate(cells) if c.lower() not in MISSING_TOKENS]
-    if not present:
-        raise DataError(f"{table.path}: column {name!r} has no values")
-    numbers = [(i, as_number(c)) for i, c in present]
-    text = [(i, present_c) for (i, n), (_, present_c) in zip(numbers, present) if n is None]
-    if not text:
-        values = np.array([n for _, n in numbers], dtype=np.float64)
-        if not np.all(np.isfinite(values)):
-            bad = [table.line_numbers[i] for i, n in numbers if not math.isfinite(n)]
-            raise DataError(f"{table.path}: column {name!r} holds infinite values on lines {rows_text(bad)}")
-        return _Column(name, key, "numeric", float(np.median(values)), missing)
-    if len(text) <= (1 - NUMERIC_COLUMN_SHARE) * len(present):
-        lines = [table.line_numbers[i] for i, _ in text]
-        examples = ", ".join(repr(c) for _, c in text[:3])
-        raise DataError(
-            f"{table.path}: column {name!r} is numeric but lines {rows_text(lines)} hold text ({examples})"
-        )
-    return _Column(name, key, "categorical", "<missing>", missing)
-
-
-def make_plan(config: SourceConfig) -> Plan:
-    table = read_csv(config.data)
-    label_index = _pick_label(table.header, config.label, table.path)
-    label_name = table.header[label_index]
-    test_table = read_csv(config.test_data) if config.test_data else None
-    if test_table is not None and test_table.header != table.header:
-        missing = [h for h in table.header if h not in test_table.header]
-        extra = [h for h in test_table.header if h not in table.header]
-        raise DataError(
-            f"{test_table.path}: columns differ from {table.path} "
-            f"(missing: {', '.join(missing) or '-'}; extra: {', '.join(extra) or '-'})"
-        )
-
-    def labels_of(t: _CsvTable) -> list[str]:
-        missing = [t.line_numbers[i] for i, r in enumerate(t.rows) if r[label_index].lower() in MISSING_TOKENS]
-        if missing:
-            raise DataError(f"{t.path}: label {label_name!r} is empty on lines {rows_text(missing)}")
-        return [r[label_index] for r in t.rows]
-
-    labels = labels_of(table)
-    test_labels = labels_of(test_table) if test_table else []
-    task = decide_task(labels, config.task, table.path)
-    class_names: list[str] = []
-    if task == "classification":
-        class_names = class_order(labels)
-        check_classes(class_names, table.path, label_name)
-        unknown = sorted(set(test_labels) - set(class_names))
-        if unknown:
-            raise DataError(f"{test_table.path}: label values not in the training data: {', '.join(unknown[:5])}")
-    elif len(set(labels)) < 2:
-        raise DataError(f"{table.path}: label {label_name!r} is constant; there is nothing to learn")
-
-    taken: set[str] = set()
-    label_key = sanitize_name(label_name, taken)
-    columns = [
-        _classify_column(table, i, sanitize_name(table.header[i], taken))
-        for i in range(len(table.header))
-        if i != label_index
-    ]
-    if not columns:
-        raise DataError(f"{table.path}: no feature columns besides the label {label_name!r}")
-    warnings = [
-        f"{table.path}: column {c.name!r}: {len(c.missing_rows)} empty cell(s) imputed with "
-        + (f"the median {c.fill:g}" if c.kind == "numeric" else f"the category {c.fill!r}")
-        + f" (lines {rows_text(c.missing_rows)})"
-        for c in columns
-        if c.missing_rows
-    ]
-    class_index = {name: i for i, name in enumerate(class_names)}
-
-    def records_of(t: _CsvTable, t_labels: list[str]) -> list[tuple]:
-        feature_indices = [i for i in range(len(t.header)) if i != label_index]
-        out = []
-        for row_index, row in enumerate(t.rows):
-            values = []
-            for column, col_index in zip(columns, feature_indices):
-                cell = row[col_index]
-                if cell.lower() in MISSING_TOKENS:
-                    values.append(column.fill)
-                elif column.kind == "numeric":
-                    number = as_number(cell)
-                    if number is None:
-                        raise DataError(
-                            f"{t.path}: column {column.name!r} is numeric but line "
-                            f"{t.line_numbers[row_index]} holds text ({cell!r})"
-                        )
-                    values.append(number)
-                else:
-                    values.append(cell)
-            label = t_labels[row_index]
-            out.append((tuple(values), class_index[label] if task == "classification" else float(label)))
-        return out
-
-    records = records_of(table, labels)
-    test_records = records_of(test_table, test_labels) if test_table else None
-    stratify = [r[1] for r in records] if task == "classification" else None
-    features = [
-        FeatureSpec(
-            name=c.key,
-            display_name=c.name,
-            kind=c.kind,
-            dtype="float32" if c.kind == "numeric" else "string",
-            shape=[],
-            missing_imputed=len(c.missing_rows),
-        )
-        for c in columns
-    ]
-    return Plan(
-        name=path_stem(table.path),
-        source_kind="csv",
-        task=task,
-        input_kind="tabular",
-        label_key=label_key,
-        label_display_name=label_name,
-        class_names=class_names,
-        features=features,
-        splits=plan_splits(records, stratify, config, test_records),
-        warnings=warnings,
     )

@@ -1,7 +1,6 @@
 """Decoding: one record into feature values, inside Beam workers. Beam
 pickles what its workers call, so everything here is a module-level function
-of an importable module, and `encode_record` gets only `plan_meta(plan)`, the
-small, picklable part of the plan. `predict` decodes the files it scores with
+of an importable module. `predict` decodes the files it scores with
 the same `decode_image` and `decode_wav`, so a model sees the arrays it was
 trained on.
 """
@@ -9,16 +8,12 @@ trained on.
 from __future__ import annotations
 
 import io
-import logging
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from components.ingest.paths import read_bytes
-from components.ingest.plan import AudioOptions, Plan
-
-log = logging.getLogger(__name__)
-
+from components.ingest.plan import AudioOptions
 
 def decode_image(file: str, size: Sequence[int], channels: int) -> np.ndarray:
     """Float32 [height, width, channels] in [0, 1]."""
@@ -100,39 +95,3 @@ def decode_wav(file: str, audio: AudioOptions, seconds: float) -> np.ndarray:
     power = np.abs(np.fft.rfft(frames, n=n_fft, axis=1)) ** 2
     mel = power @ _mel_filterbank(audio.sample_rate, n_fft, audio.n_mels)
     return np.log(mel + 1e-6).astype(np.float32)
-
-
-def encode_record(plan_meta: dict[str, Any], record: tuple) -> dict[str, Any] | None:
-    """Feature values of one record, as {key: scalar, str or ndarray}; None for
-    a file that turned out unreadable while decoding (logged, then skipped)."""
-    kind = plan_meta["source_kind"]
-    values: dict[str, Any]
-    if kind in ("images", "audio"):
-        file, label = record
-        try:
-            if kind == "images":
-                options = plan_meta["options"]
-                array = decode_image(file, options["image_size"], options["channels"])
-                values = {"image": array}
-            else:
-                audio_options = dict(plan_meta["options"]["audio"])
-                seconds = audio_options.pop("seconds")
-                values = {"audio": decode_wav(file, AudioOptions(**audio_options, seconds=seconds), seconds)}
-        except Exception as error:  # noqa: BLE001 - a file that fails to decode is skipped
-            log.warning("skipped unreadable file %s: %s", file, error)
-            return None
-    else:
-        feature_values, label = record
-        values = dict(zip(plan_meta["feature_keys"], feature_values))
-    values[plan_meta["label_key"]] = label
-    return values
-
-
-def plan_meta(plan: Plan) -> dict[str, Any]:
-    """The small, picklable part of a plan that encoding needs."""
-    return {
-        "source_kind": plan.source_kind,
-        "options": plan.options,
-        "feature_keys": [f.name for f in plan.features],
-        "label_key": plan.label_key,
-    }

@@ -58,6 +58,23 @@ def decide_task(values: Sequence[Any], requested: str | None, where: str) -> str
     return "regression"
 
 
+def decide_label_task(survey: Any, requested: str | None, where: str, label: str) -> str:
+    """`decide_task` on a first pass's `LabelSurvey` (batches.py), which knows
+    whether any label is not a number and the distinct values up to a cap."""
+    from components.ingest.batches import MAX_DISTINCT_LABELS
+
+    if requested == "regression" and survey.non_numeric is not None:
+        raise DataError(f"{where}: --task regression needs a numeric label, found {survey.non_numeric!r}")
+    task = requested
+    if task is None:
+        few = not survey.overflow and len(survey.counts) <= MAX_CLASSES_FOR_INTEGER_LABEL
+        task = "classification" if survey.non_numeric is not None or (few and not survey.non_integral) else "regression"
+    if task == "classification" and survey.overflow:
+        raise DataError(f"{where}: label {label!r} has more than {MAX_DISTINCT_LABELS} distinct values, too many "
+                        "classes" + ("" if survey.non_numeric is not None else "; for a numeric target give --task regression"))
+    return task
+
+
 def class_order(values: Iterable[Any]) -> list[str]:
     """Class names in a stable order: numerically when every label is a number
     (so 2 < 10), else lexicographically."""

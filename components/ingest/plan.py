@@ -1,9 +1,10 @@
-"""What ingestion is asked to do and what it produces: `SourceConfig` (the
+"""What ingestion is asked to do and what it decides: `SourceConfig` (the
 source and its options, built by the CLI and carried to the executor as JSON
 through `to_dict` / `from_dict`), its `AudioOptions`, and `Plan` (the
-validated schema plus every record, assigned to a split). Every source module
-turns a `SourceConfig` into a `Plan`, so these types sit in a leaf module that
-imports nothing else from ingestion.
+validated schema and the split rule, decided from the first pass over the
+data; it holds no records). Every source module turns a `SourceConfig` and
+its survey into a `Plan`, so these types sit in a leaf module that imports
+nothing else from ingestion but the split rule.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from components.ingest.splits import SplitRule
 from search_algo.dataset_spec import FeatureSpec
 
 
@@ -57,12 +59,8 @@ class SourceConfig:
 
 @dataclasses.dataclass
 class Plan:
-    """The validated schema plus every record, assigned to a split.
-
-    A record is a tuple whose shape depends on the source: (feature values,
-    label) for tables and arrays, (file path, label index) for image and audio
-    folders, which are decoded later, inside Beam.
-    """
+    """The validated schema and where each record goes; the records
+    themselves stream through the second pass."""
 
     name: str
     source_kind: str
@@ -72,9 +70,14 @@ class Plan:
     label_display_name: str
     class_names: list[str]
     features: list[FeatureSpec]
-    splits: dict[str, list[tuple]]
+    rule: SplitRule
+    # Expected records per split (exact where the rule is; see splits.py).
+    expected_sizes: dict[str, int]
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
+    # What the source decided that its second pass needs (columns, layouts);
+    # not part of the dataset spec.
+    decisions: Any = None
 
     def split_sizes(self) -> dict[str, int]:
-        return {name: len(records) for name, records in self.splits.items()}
+        return dict(self.expected_sizes)

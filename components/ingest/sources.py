@@ -1,16 +1,21 @@
-"""Reading every supported data source into one plan of records and splits.
+"""Every supported data source, read in two passes that Beam runs.
 
-`make_plan(config)` validates the input (raising `DataError` with a one-line
-message that names the file, row, column or class folder), infers the schema
-(task, label classes, features, input kind) and assigns every record to a
-split, deterministically for the seed. `encode_record(plan, record)` turns one
-record into feature values; the ingestion executor runs it inside Beam.
+`open_source(config)` tells the kind of a source and returns the object that
+reads it (`csv_source`, `folder_source`, `tfrecord_source`, `builtin`). Each
+has the same four parts: `units()`, small descriptions of the work (byte
+ranges of a CSV file, groups of image files, TFRecord files, row ranges of a
+built-in set) that the driver lists without reading the data;
+`survey(unit)`, the first pass over a unit, a summary that merges with the
+others'; `plan(survey)`, in the driver, which validates the input (raising
+`DataError` with a one-line message that names the file, line, column or
+class folder), infers the schema (task, classes, features, input kind) and
+fixes the split rule; and `batches(unit, plan)`, the second pass, which turns
+a unit into `RecordBatch`es. The ingestion executor runs both passes in Beam;
+`make_plan` runs the first in this process, for tests and small data.
 
-This module is the entry point: it tells the kind of a source and hands it to
-the module that reads it (`csv_source`, `folder_source`, `tfrecord_source`,
-`builtin`). Those build on `plan` (the config and plan types), `paths`,
-`naming` and `splits`; `decoding` runs inside Beam. The names the rest of the
-code uses are re-exported here, so callers import this module only.
+They build on `plan` (the config and plan types), `paths`, `naming`,
+`splits` and `batches`; `decoding` runs inside Beam. The names the rest of
+the code uses are re-exported here, so callers import this module only.
 
 Data may be local or at any URI TensorFlow's file systems know (`gs://…`):
 every file is reached through TFX's `fileio`. It is imported where a file is
@@ -23,8 +28,9 @@ import logging
 from collections import Counter
 
 from components.ingest import builtin, csv_source, folder_source, tfrecord_source
+from components.ingest.batches import RecordBatch, concatenate
 from components.ingest.csv_source import MISSING_TOKENS, read_csv
-from components.ingest.decoding import decode_image, decode_wav, encode_record, plan_meta
+from components.ingest.decoding import decode_image, decode_wav
 from components.ingest.folder_source import AUDIO_SUFFIXES, IMAGE_SUFFIXES
 from components.ingest.naming import class_order
 from components.ingest.paths import (
@@ -60,17 +66,17 @@ __all__ = [
     "decode_image",
     "decode_wav",
     "detect_kind",
-    "encode_record",
     "file_system_errors",
     "is_file",
     "is_uri",
     "list_files",
     "make_plan",
+    "open_source",
     "path_name",
     "path_stem",
     "path_suffix",
-    "plan_meta",
     "read_csv",
+    "read_splits",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,34 +84,62 @@ log = logging.getLogger(__name__)
 SOURCE_KINDS = ("csv", "images", "audio", "tfrecord", "builtin")
 
 
-def make_plan(config: SourceConfig) -> Plan:
-    """Validates the source and returns its plan; raises DataError on bad input."""
+def open_source(config: SourceConfig):
+    """The reader of the configured source; raises DataError on bad settings
+    or a missing source (it reads names and headers, not the data)."""
     check_ratios(config.split_ratios)
     if config.task not in (None, "classification", "regression"):
         raise DataError(f"--task must be classification or regression, not {config.task!r}")
     if config.dataset:
-        plan = builtin.make_plan(config)
-    else:
-        if not config.data:
-            raise DataError("give either --dataset NAME or --data PATH")
-        kind = config.kind or detect_kind(config.data)
-        if kind == "csv":
-            plan = csv_source.make_plan(config)
-        elif kind in ("images", "audio"):
-            plan = folder_source.make_plan(config, kind)
-        elif kind == "tfrecord":
-            plan = tfrecord_source.make_plan(config)
-        else:
-            raise DataError(f"unknown source kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
+        return builtin.BuiltinSource(config)
+    if not config.data:
+        raise DataError("give either --dataset NAME or --data PATH")
+    kind = config.kind or detect_kind(config.data)
+    if kind == "csv":
+        return csv_source.CsvSource(config)
+    if kind in ("images", "audio"):
+        return folder_source.FolderSource(config, kind)
+    if kind == "tfrecord":
+        return tfrecord_source.TFRecordSource(config)
+    raise DataError(f"unknown source kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
+
+
+def survey_in_process(source, units=None):
+    """The first pass over every unit, in this process (no Beam)."""
+    survey = None
+    for unit in source.units() if units is None else units:
+        found = source.survey(unit)
+        survey = found if survey is None else survey.merge(found)
+    return survey
+
+
+def make_plan(config: SourceConfig) -> Plan:
+    """Validates the source and returns its plan, reading it in this process:
+    for tests and small data; the executor runs the same pass in Beam."""
+    source = open_source(config)
+    plan = source.plan(survey_in_process(source))
     for warning in plan.warnings:
         log.warning("%s", warning)
-    for split in SPLITS:
-        if not plan.splits.get(split):
-            raise DataError(
-                f"the {split} split of {plan.name} is empty ({plan.split_sizes()}); "
-                "the data set is too small for the split ratios"
-            )
     return plan
+
+
+def read_splits(config: SourceConfig) -> tuple[Plan, dict[str, RecordBatch]]:
+    """Both passes in this process: the plan and every split's records as one
+    batch, exactly as the executor writes them. For tests, benchmarks and
+    data that fits in memory (the built-in sets)."""
+    import numpy as np
+
+    source = open_source(config)
+    units = source.units()
+    plan = source.plan(survey_in_process(source, units))
+    parts: dict[str, list[RecordBatch]] = {split: [] for split in SPLITS}
+    for unit in units:
+        for batch in source.batches(unit, plan):
+            assigned = plan.rule.assign(batch.keys, batch.labels if plan.rule.stratified else None,
+                                        batch.test_partition)
+            for index, split in enumerate(SPLITS):
+                parts[split].append(batch.take(np.flatnonzero(assigned == index)))
+    return plan, {split: concatenate(batches) for split, batches in parts.items()}
 
 
 def detect_kind(data: str) -> str:

@@ -1,27 +1,38 @@
 """TFRecord files of tf.Example, plain or gzipped, given as one file or a
-glob. Planning reads every record to find the label key, to check that each
-feature has the same type and length in every record, and to choose between
-tabular input (one value per feature) and a sequence (a single numeric
-feature holding several values).
+glob. Each file is a unit of work that a Beam worker streams with `tf.data`.
+The first pass records, per key, the types and lengths it holds and in how
+many records, and the values of the keys that may be the label; the driver
+checks that every feature has one fixed shape, picks the label and chooses
+between tabular input (one value per feature) and a sequence (a single
+numeric feature holding several values). The second pass parses records in
+batches with `tf.io.parse_example`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
+from typing import Iterator
+
 import numpy as np
 
+from components.ingest.batches import LabelSurvey, RecordBatch
 from components.ingest.naming import (
     LABEL_GUESSES,
     check_classes,
     class_order,
-    decide_task,
+    decide_label_task,
     rows_text,
     sanitize_name,
 )
 from components.ingest.paths import file_system_errors, glob_paths, has_magic, is_file, path_name
 from components.ingest.plan import Plan, SourceConfig
-from components.ingest.splits import plan_splits
+from components.ingest.splits import check_not_empty, content_keys, make_rule, train_eval_ratios
 from search_algo.dataset_spec import FeatureSpec
 from search_algo.errors import DataError
+
+PARSE_BATCH = 2048
+_PARSE_TYPES = {"bytes_list": "string", "float_list": "float32", "int64_list": "int64"}
 
 
 def _tfrecord_files(pattern: str) -> list[str]:
@@ -39,124 +50,247 @@ def _tfrecord_files(pattern: str) -> list[str]:
     return files
 
 
-def read_tfrecord_examples(pattern: str) -> list[tuple[str, int, dict[str, tuple[str, list]]]]:
-    """(file, index, {key: (kind, values)}) for every tf.Example in the files."""
+def _records(file: str):
     import tensorflow as tf
 
-    out = []
-    for file in _tfrecord_files(pattern):
-        compression = "GZIP" if file.endswith(".gz") else None
-        try:
-            for index, raw in enumerate(tf.data.TFRecordDataset(file, compression_type=compression).as_numpy_iterator()):
-                example = tf.train.Example.FromString(raw)
-                features = {}
-                for key, feature in example.features.feature.items():
-                    kind = feature.WhichOneof("kind")
-                    features[key] = (kind, list(getattr(feature, kind).value) if kind else [])
-                out.append((file, index, features))
-        except (tf.errors.DataLossError, Exception) as error:  # noqa: BLE001
-            if isinstance(error, DataError):
-                raise
-            raise DataError(f"{file}: not a readable TFRecord file of tf.Example ({type(error).__name__})") from None
-    if not out:
-        raise DataError(f"{pattern}: holds no records")
-    return out
+    compression = "GZIP" if file.endswith(".gz") else None
+    return tf.data.TFRecordDataset(file, compression_type=compression).as_numpy_iterator()
 
 
-def make_plan(config: SourceConfig) -> Plan:
-    examples = read_tfrecord_examples(config.data)
-    test_examples = read_tfrecord_examples(config.test_data) if config.test_data else []
-    keys = sorted({k for _, _, f in examples for k in f})
-    label = config.label or next((k for k in LABEL_GUESSES if k in keys), None)
-    if label is None:
-        raise DataError(f"{config.data}: name the label key with --label (keys: {', '.join(keys)})")
-    if label not in keys:
-        raise DataError(f"{config.data}: no label key {label!r}; the keys are: {', '.join(keys)}")
+def _label_text(kind: str | None, values: list) -> str | None:
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return repr(value) if kind == "float_list" else str(value)
 
-    def label_value(file, index, features) -> str:
-        kind, values = features.get(label, (None, []))
-        if len(values) != 1:
-            raise DataError(f"{file}: record {index}: label {label!r} must hold exactly one value")
-        value = values[0]
-        return value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value) if kind == "float_list" else str(value)
 
-    labels = [label_value(*e) for e in examples]
-    test_labels = [label_value(*e) for e in test_examples]
-    task = decide_task(labels, config.task, config.data)
-    class_names = class_order(labels) if task == "classification" else []
-    if task == "classification":
-        check_classes(class_names, config.data, label)
-        unknown = sorted(set(test_labels) - set(class_names))
-        if unknown:
-            raise DataError(f"{config.test_data}: label values not in the training data: {', '.join(unknown[:5])}")
+def _label_texts(kind: str, values: np.ndarray) -> list[str]:
+    """`_label_text` of each parsed label value."""
+    if kind == "bytes_list":
+        return [v.decode("utf-8", "replace") for v in values]
+    if kind == "float_list":
+        return [repr(float(v)) for v in values]
+    return [str(int(v)) for v in values]
 
-    feature_keys = [k for k in keys if k != label]
-    if not feature_keys:
-        raise DataError(f"{config.data}: no feature keys besides the label {label!r}")
-    layout: dict[str, tuple[str, int]] = {}
-    for key in feature_keys:
-        seen = {(f[key][0], len(f[key][1])) for _, _, f in examples if key in f}
-        missing = [f"{file}#{index}" for file, index, f in examples if key not in f]
-        if missing:
-            raise DataError(f"{config.data}: feature {key!r} is missing from record(s) {rows_text(missing)}")
-        if len(seen) > 1:
-            raise DataError(
-                f"{config.data}: feature {key!r} varies in type or length across records ({sorted(seen)}); "
-                "every record needs the same fixed shape"
-            )
-        layout[key] = seen.pop()
-    sequence = len(feature_keys) == 1 and layout[feature_keys[0]][1] > 1
-    if not sequence:
-        wide = [k for k in feature_keys if layout[k][1] != 1]
-        if wide:
-            raise DataError(
-                f"{config.data}: feature {wide[0]!r} holds {layout[wide[0]][1]} values; with several features "
-                "each must hold one (or give a single feature holding a sequence)"
-            )
-    taken = {label}
-    names = {k: sanitize_name(k, taken) for k in feature_keys}
-    label_key = "label" if label == "label" else sanitize_name(label, set(names.values()))
-    features = []
-    for key in feature_keys:
-        kind, length = layout[key]
-        categorical = kind == "bytes_list"
-        if sequence and categorical:
-            raise DataError(f"{config.data}: a sequence feature must be numeric, {key!r} holds bytes")
-        features.append(
-            FeatureSpec(
-                name=names[key],
-                display_name=key,
-                kind="categorical" if categorical else "numeric",
-                dtype="string" if categorical else "float32",
-                shape=[length, 1] if sequence else [],
-            )
-        )
-    class_index = {name: i for i, name in enumerate(class_names)}
 
-    def to_record(example, label_text) -> tuple:
-        _, _, f = example
-        values = []
-        for key, feature in zip(feature_keys, features):
-            raw = f[key][1]
-            if feature.kind == "categorical":
-                values.append(raw[0].decode("utf-8", "replace"))
-            elif sequence:
-                values.append(np.asarray(raw, dtype=np.float32).reshape(feature.shape))
+@dataclasses.dataclass(frozen=True)
+class TFRecordFile:
+    file_index: int  # 0: the data, 1: a separate test set
+    index: int
+    path: str
+
+
+class TFRecordSurvey:
+    def __init__(self) -> None:
+        self.layouts: dict[str, Counter] = {}  # key -> Counter of (kind, length)
+        self.present: Counter = Counter()  # key -> records holding it (main data)
+        self.first_missing: dict[str, str] = {}  # key -> "file#index" of a record without it
+        self.records = [0, 0]
+        self.unreadable: str | None = None
+        # Candidate label key -> its values; a record whose value is not one value
+        self.labels: dict[str, LabelSurvey] = {}
+        self.bad_label: dict[str, str] = {}
+        self.keys_seen: list[list[str]] = []  # per unit, for "missing from record" messages
+
+    def merge(self, other: "TFRecordSurvey") -> "TFRecordSurvey":
+        for key, layout in other.layouts.items():
+            self.layouts.setdefault(key, Counter()).update(layout)
+        self.present.update(other.present)
+        for key, where in other.first_missing.items():
+            self.first_missing.setdefault(key, where)
+        self.records = [a + b for a, b in zip(self.records, other.records)]
+        self.unreadable = self.unreadable or other.unreadable
+        for key, labels in other.labels.items():
+            if key in self.labels:
+                self.labels[key].merge(labels)
             else:
-                values.append(float(raw[0]))
-        return (tuple(values), class_index[label_text] if task == "classification" else float(label_text))
+                self.labels[key] = labels
+        for key, where in other.bad_label.items():
+            self.bad_label.setdefault(key, where)
+        return self
 
-    records = [to_record(e, l) for e, l in zip(examples, labels)]
-    test_records = [to_record(e, l) for e, l in zip(test_examples, test_labels)] if config.test_data else None
-    stratify = [r[1] for r in records] if task == "classification" else None
-    return Plan(
-        name=path_name(_tfrecord_files(config.data)[0]).split(".")[0],
-        source_kind="tfrecord",
-        task=task,
-        input_kind="sequence" if sequence else "tabular",
-        label_key=label_key,
-        label_display_name=label,
-        class_names=class_names,
-        features=features,
-        splits=plan_splits(records, stratify, config, test_records),
-    )
+
+class TFRecordSource:
+    kind = "tfrecord"
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+        self.files = [TFRecordFile(0, i, f) for i, f in enumerate(_tfrecord_files(config.data))]
+        if config.test_data:
+            self.files += [TFRecordFile(1, i, f) for i, f in enumerate(_tfrecord_files(config.test_data))]
+        self.candidates = [config.label] if config.label else list(LABEL_GUESSES)
+
+    def units(self) -> list[TFRecordFile]:
+        return self.files
+
+    def survey(self, unit: TFRecordFile) -> TFRecordSurvey:
+        import tensorflow as tf
+
+        survey = TFRecordSurvey()
+        test = unit.file_index == 1
+        contents: dict[str, list] = {key: [] for key in self.candidates}
+        labels: dict[str, list] = {key: [] for key in self.candidates}
+        all_keys: set[str] = set()
+        missing_here: dict[str, str] = {}
+        try:
+            for index, raw in enumerate(_records(unit.path)):
+                example = tf.train.Example.FromString(raw)
+                features = example.features.feature
+                survey.records[unit.file_index] += 1
+                seen = set()
+                for key, feature in features.items():
+                    kind = feature.WhichOneof("kind")
+                    values = list(getattr(feature, kind).value) if kind else []
+                    seen.add(key)
+                    if not test:
+                        survey.layouts.setdefault(key, Counter())[(kind, len(values))] += 1
+                        survey.present[key] += 1
+                    if key in labels:
+                        text = _label_text(kind, values)
+                        if text is None:
+                            survey.bad_label.setdefault(key, f"{unit.path}: record {index}")
+                        else:
+                            labels[key].append(text)
+                            contents[key].append(raw)
+                if not test:
+                    for key in all_keys - seen:
+                        missing_here.setdefault(key, f"{unit.path}#{index}")
+                    for key in seen - all_keys:
+                        if index:
+                            missing_here.setdefault(key, f"{unit.path}#0")
+                    all_keys |= seen
+        except Exception as error:  # noqa: BLE001 - any reader failure means "not TFRecords"
+            survey.unreadable = f"{unit.path}: not a readable TFRecord file of tf.Example ({type(error).__name__})"
+            return survey
+        survey.first_missing = missing_here
+        for key in self.candidates:
+            if labels[key]:
+                found = LabelSurvey()
+                found.add(labels[key], content_keys(contents[key], self.config.seed), test_partition=test)
+                survey.labels[key] = found
+        return survey
+
+    def plan(self, survey: TFRecordSurvey) -> Plan:
+        config = self.config
+        if survey.unreadable:
+            raise DataError(survey.unreadable)
+        if not survey.records[0]:
+            raise DataError(f"{config.data}: holds no records")
+        keys = sorted(survey.layouts)
+        label = config.label or next((k for k in LABEL_GUESSES if k in keys), None)
+        if label is None:
+            raise DataError(f"{config.data}: name the label key with --label (keys: {', '.join(keys)})")
+        if label not in keys:
+            raise DataError(f"{config.data}: no label key {label!r}; the keys are: {', '.join(keys)}")
+        if label in survey.bad_label:
+            raise DataError(f"{survey.bad_label[label]}: label {label!r} must hold exactly one value")
+        labels = survey.labels[label]
+        if labels.total < survey.records[0]:
+            raise DataError(f"{config.data}: label {label!r} is missing from record(s) "
+                            f"{survey.first_missing.get(label, '?')}")
+        task = decide_label_task(labels, config.task, config.data, label)
+        class_names = class_order(labels.counts) if task == "classification" else []
+        if task == "classification":
+            check_classes(class_names, config.data, label)
+            unknown = sorted(set(labels.test_counts) - set(class_names))
+            if unknown:
+                raise DataError(f"{config.test_data}: label values not in the training data: {', '.join(unknown[:5])}")
+
+        feature_keys = [k for k in keys if k != label]
+        if not feature_keys:
+            raise DataError(f"{config.data}: no feature keys besides the label {label!r}")
+        layout: dict[str, tuple[str, int]] = {}
+        for key in feature_keys:
+            if survey.present[key] < survey.records[0]:
+                raise DataError(f"{config.data}: feature {key!r} is missing from record(s) "
+                                f"{rows_text([survey.first_missing.get(key, '?')])}")
+            seen = survey.layouts[key]
+            if len(seen) > 1:
+                raise DataError(
+                    f"{config.data}: feature {key!r} varies in type or length across records ({sorted(seen)}); "
+                    "every record needs the same fixed shape"
+                )
+            layout[key] = next(iter(seen))
+        sequence = len(feature_keys) == 1 and layout[feature_keys[0]][1] > 1
+        if not sequence:
+            wide = [k for k in feature_keys if layout[k][1] != 1]
+            if wide:
+                raise DataError(
+                    f"{config.data}: feature {wide[0]!r} holds {layout[wide[0]][1]} values; with several features "
+                    "each must hold one (or give a single feature holding a sequence)"
+                )
+        taken = {label}
+        names = {k: sanitize_name(k, taken) for k in feature_keys}
+        label_key = "label" if label == "label" else sanitize_name(label, set(names.values()))
+        features = []
+        for key in feature_keys:
+            kind, length = layout[key]
+            categorical = kind == "bytes_list"
+            if sequence and categorical:
+                raise DataError(f"{config.data}: a sequence feature must be numeric, {key!r} holds bytes")
+            features.append(
+                FeatureSpec(
+                    name=names[key],
+                    display_name=key,
+                    kind="categorical" if categorical else "numeric",
+                    dtype="string" if categorical else "float32",
+                    shape=[length, 1] if sequence else [],
+                )
+            )
+        ratios = train_eval_ratios(config.split_ratios) if config.test_data else config.split_ratios
+        rule = make_rule(labels.groups(class_names if task == "classification" else None), ratios,
+                         stratified=task == "classification")
+        plan = Plan(
+            name=path_name(_tfrecord_files(config.data)[0]).split(".")[0],
+            source_kind="tfrecord",
+            task=task,
+            input_kind="sequence" if sequence else "tabular",
+            label_key=label_key,
+            label_display_name=label,
+            class_names=class_names,
+            features=features,
+            rule=rule,
+            expected_sizes=rule.expected_sizes(labels.test_total),
+            decisions={"label": label, "label_kind": layout_of_label(survey, label),
+                       "keys": {names[k]: (k, layout[k][0]) for k in feature_keys}},
+        )
+        check_not_empty(plan.expected_sizes, plan.name)
+        return plan
+
+    def batches(self, unit: TFRecordFile, plan: Plan) -> Iterator[RecordBatch]:
+        import tensorflow as tf
+
+        decisions = plan.decisions
+        label, label_kind = decisions["label"], decisions["label_kind"]
+        parse = {}
+        for feature in plan.features:
+            key, kind = decisions["keys"][feature.name]
+            shape = [int(np.prod(feature.shape))] if feature.shape else []
+            parse[key] = tf.io.FixedLenFeature(shape, _PARSE_TYPES[kind])
+        parse[label] = tf.io.FixedLenFeature([], _PARSE_TYPES[label_kind])
+        class_index = {name: i for i, name in enumerate(plan.class_names)}
+        compression = "GZIP" if unit.path.endswith(".gz") else None
+        dataset = tf.data.TFRecordDataset(unit.path, compression_type=compression).batch(PARSE_BATCH)
+        for number, serialized in enumerate(dataset.as_numpy_iterator()):
+            parsed = tf.io.parse_example(serialized, parse)
+            features = {}
+            for feature in plan.features:
+                key, kind = decisions["keys"][feature.name]
+                values = parsed[key].numpy()
+                if kind == "bytes_list":
+                    features[feature.name] = np.array([v.decode("utf-8", "replace") for v in values], dtype=object)
+                else:
+                    features[feature.name] = values.reshape([-1, *feature.shape]).astype(np.float32)
+            raw_labels = parsed[label].numpy()
+            if plan.task == "classification":
+                labels = np.array([class_index[t] for t in _label_texts(label_kind, raw_labels)], dtype=np.int64)
+            else:
+                labels = raw_labels.astype(np.float64)
+            yield RecordBatch(features, labels, content_keys(serialized, self.config.seed),
+                              f"{unit.file_index}-{unit.index:05d}-{number:05d}", test_partition=unit.file_index == 1)
+
+
+def layout_of_label(survey: TFRecordSurvey, label: str) -> str:
+    return next(iter(survey.layouts[label]))[0]

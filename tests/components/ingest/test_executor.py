@@ -46,10 +46,12 @@ def ingested(tmp_path_factory, csv_file, image_folder, audio_folder, tfrecord_fi
 @pytest.mark.parametrize("name", ["csv", "images", "audio", "tfrecord", "digits", "diabetes"])
 def test_splits_are_written_and_match_the_plan(ingested, name):
     config, examples, _, spec = ingested[name]
-    plan = sources.make_plan(config)
+    plan, splits = sources.read_splits(config)
     assert json.loads(examples.split_names) == ["train", "eval", "test"]
     for split in ("train", "eval", "test"):
-        assert len(read_split(examples, split)) == len(plan.splits[split]) == spec.split_sizes[split]
+        assert len(read_split(examples, split)) == len(splits[split]) == spec.split_sizes[split]
+    # Exact stratified split on small data: the plan's sizes are the written ones.
+    assert plan.split_sizes() == spec.split_sizes
 
 
 @pytest.mark.integration
@@ -80,9 +82,8 @@ def test_image_values(ingested, image_folder):
     config, examples, _, spec = ingested["images"]
     feature = spec.feature("image")
     assert feature.shape == [16, 16, 3] and len(feature.mean) == 3
-    plan = sources.make_plan(config)
-    file, label = plan.splits["eval"][0]
-    expected = sources.decode_image(file, (16, 16), 3)
+    _, splits = sources.read_splits(config)
+    expected = splits["eval"].features["image"][0]
     decoded = [np.array(values_of(e, "image")).reshape(16, 16, 3) for e in read_split(examples, "eval")]
     assert any(np.allclose(d, expected) for d in decoded)
     assert spec.class_names == ["circle", "square", "stripes"]
@@ -117,6 +118,23 @@ def test_builtin_spec(ingested):
     assert pixels.min() >= 0 and pixels.max() <= 1
     _, _, _, diabetes = ingested["diabetes"]
     assert diabetes.task == "regression" and diabetes.label_mean > 100 and diabetes.label_std > 10
+
+
+@pytest.mark.integration
+def test_ingest_writes_shards_without_a_scratch_folder(ingested):
+    _, examples, _, _ = ingested["csv"]
+    assert sorted(os.listdir(examples.uri)) == ["Split-eval", "Split-test", "Split-train"]
+    assert examples.get_string_custom_property("payload_format") == "FORMAT_TF_EXAMPLE"
+
+
+@pytest.mark.integration
+def test_bad_data_found_by_the_survey_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,label\n" + "".join(f"{i},{'x' if i % 2 else 'y'}\n" for i in range(40)) + "zz,x\n")
+    with pytest.raises(DataError, match=r"bad.csv: column 'a' is numeric but lines 42 hold text \('zz'\)"):
+        run_ingest(SourceConfig(data=str(bad)), tmp_path / "out")
+    examples = tmp_path / "out" / "examples"
+    assert not examples.exists() or not any(examples.rglob("*.gz"))
 
 
 def test_bad_input_raises_before_writing(tmp_path):

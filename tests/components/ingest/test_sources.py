@@ -1,18 +1,23 @@
-"""Planning every source: schema, splits and validation (no TFX, no Beam)."""
+"""Planning and reading every source: schema, splits and validation, both
+passes run in this process (`read_splits`; no TFX, no Beam)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from components.ingest import builtin, paths, sources
+from components.ingest import builtin, csv_source, paths, sources
 from components.ingest.sources import SourceConfig
 from search_algo.errors import DataError
 from tests import datagen
 
 
+def sizes(splits) -> dict[str, int]:
+    return {split: len(batch) for split, batch in splits.items()}
+
+
 def test_csv_schema_detects_kinds_label_and_sanitises_names(csv_file):
-    plan = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?"))
+    plan, splits = sources.read_splits(SourceConfig(data=str(csv_file), label="churned?"))
     assert plan.task == "classification"
     assert plan.input_kind == "tabular"
     assert plan.class_names == ["no", "yes"]
@@ -22,45 +27,126 @@ def test_csv_schema_detects_kinds_label_and_sanitises_names(csv_file):
         ("monthly_spend", "monthly spend, $", "numeric"),
         ("plan_type", "plan type", "categorical"),
     ]
-    assert plan.split_sizes() == {"train": 48, "eval": 6, "test": 6}
-    values, label = plan.splits["train"][0]
-    assert isinstance(values[0], float) and isinstance(values[2], str) and label in (0, 1)
+    assert plan.split_sizes() == sizes(splits) == {"train": 48, "eval": 6, "test": 6}
+    train = splits["train"]
+    assert train.features["age_years"].dtype == np.float32 and isinstance(train.features["plan_type"][0], str)
+    assert set(train.labels) <= {0, 1}
 
 
 def test_splits_are_deterministic_for_a_seed_and_stratified(csv_file):
-    first = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?", seed=7))
-    again = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?", seed=7))
-    other = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?", seed=8))
-    assert first.splits == again.splits
-    assert first.splits["test"] != other.splits["test"]
+    _, first = sources.read_splits(SourceConfig(data=str(csv_file), label="churned?", seed=7))
+    _, again = sources.read_splits(SourceConfig(data=str(csv_file), label="churned?", seed=7))
+    _, other = sources.read_splits(SourceConfig(data=str(csv_file), label="churned?", seed=8))
     for split in ("train", "eval", "test"):
-        labels = {label for _, label in first.splits[split]}
-        assert labels == {0, 1}, f"{split} split misses a class"
+        np.testing.assert_array_equal(first[split].keys, again[split].keys)
+        assert set(first[split].labels) == {0, 1}, f"{split} split misses a class"
+    assert set(first["test"].keys) != set(other["test"].keys)
 
 
 def test_split_ratios_are_configurable(csv_file):
-    plan = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?", split_ratios=(0.5, 0.25, 0.25)))
-    assert plan.split_sizes() == {"train": 30, "eval": 15, "test": 15}
+    plan, splits = sources.read_splits(
+        SourceConfig(data=str(csv_file), label="churned?", split_ratios=(0.5, 0.25, 0.25)))
+    assert plan.split_sizes() == sizes(splits) == {"train": 30, "eval": 15, "test": 15}
 
 
 def test_separate_test_file_is_the_test_split(csv_file, tmp_path):
     test_file = datagen.write_tabular_csv(tmp_path / "holdout.csv", rows=9, seed=11)
-    plan = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?", test_data=str(test_file)))
-    assert plan.split_sizes() == {"train": 53, "eval": 7, "test": 9}
+    plan, splits = sources.read_splits(SourceConfig(data=str(csv_file), label="churned?", test_data=str(test_file)))
+    assert plan.split_sizes() == sizes(splits) == {"train": 53, "eval": 7, "test": 9}
     expected_first_age = float(open(test_file).read().splitlines()[1].split(",")[0])
-    assert plan.splits["test"][0][0][0] == expected_first_age
+    assert splits["test"].features["age_years"][0] == expected_first_age
 
 
 def test_continuous_label_is_regression_and_task_flag_overrides(regression_csv, csv_file):
-    plan = sources.make_plan(SourceConfig(data=str(regression_csv), label="price"))
+    plan, splits = sources.read_splits(SourceConfig(data=str(regression_csv), label="price"))
     assert plan.task == "regression" and plan.class_names == []
-    assert isinstance(plan.splits["train"][0][1], float)
+    assert splits["train"].labels.dtype == np.float64
     rooms = sources.make_plan(SourceConfig(data=str(regression_csv), label="rooms"))
     assert rooms.task == "classification" and rooms.class_names == ["1", "2", "3", "4", "5"]
     forced = sources.make_plan(SourceConfig(data=str(regression_csv), label="rooms", task="regression"))
     assert forced.task == "regression"
     with pytest.raises(DataError, match="needs a numeric label"):
         sources.make_plan(SourceConfig(data=str(csv_file), label="churned?", task="regression"))
+
+
+def write_csv(path, header, rows):
+    path.write_text("\n".join([",".join(header)] + [",".join(map(str, r)) for r in rows]) + "\n")
+    return path
+
+
+def test_csv_read_in_small_chunks_is_the_same_data(csv_file, monkeypatch):
+    config = SourceConfig(data=str(csv_file), label="churned?")
+    plan, whole = sources.read_splits(config)
+    monkeypatch.setattr(csv_source, "CHUNK_BYTES", 97)  # a few lines a chunk, cut mid-line
+    source = sources.open_source(config)
+    assert len(source.units()) > 10
+    chunked_plan, chunked = sources.read_splits(config)
+    assert chunked_plan.features == plan.features and chunked_plan.split_sizes() == plan.split_sizes()
+    for split in whole:
+        order, chunked_order = np.argsort(whole[split].keys), np.argsort(chunked[split].keys)
+        np.testing.assert_array_equal(whole[split].keys[order], chunked[split].keys[chunked_order])
+        np.testing.assert_array_equal(whole[split].features["monthly_spend"][order],
+                                      chunked[split].features["monthly_spend"][chunked_order])
+
+
+@pytest.mark.parametrize("chunk_bytes", [97, csv_source.CHUNK_BYTES])
+def test_csv_errors_name_the_line_across_chunks(tmp_path, monkeypatch, chunk_bytes):
+    monkeypatch.setattr(csv_source, "CHUNK_BYTES", chunk_bytes)
+    rows = [[i, i * 2.5, "yes" if i % 2 else "no"] for i in range(60)]
+    rows[41][1] = "oops"
+    path = write_csv(tmp_path / "bad.csv", ["a", "b", "label"], rows)
+    with pytest.raises(DataError, match=r"bad.csv: column 'b' is numeric but lines 43 hold text \('oops'\)$"):
+        sources.make_plan(SourceConfig(data=str(path)))
+    rows[41][1] = 3.0
+    rows[50][2] = ""
+    write_csv(path, ["a", "b", "label"], rows)
+    with pytest.raises(DataError, match=r"bad.csv: label 'label' is empty on lines 52$"):
+        sources.make_plan(SourceConfig(data=str(path)))
+    rows[50][2] = "no"
+    lines = path.read_text().splitlines()
+    lines[30] += ",extra"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"bad.csv: line 31 has 4 fields, the header has 3$"):
+        sources.make_plan(SourceConfig(data=str(path)))
+
+
+def test_missing_cells_are_imputed_with_the_median_and_named(tmp_path):
+    rows = [[i, float(i), "yes" if i % 2 else "no"] for i in range(1, 41)]
+    rows[4][1] = "NA"
+    rows[9][1] = "?"
+    path = write_csv(tmp_path / "gaps.csv", ["a", "b", "label"], rows)
+    plan, splits = sources.read_splits(SourceConfig(data=str(path)))
+    expected = float(np.median([r[1] for r in rows if not isinstance(r[1], str)]))
+    assert any(f"column 'b': 2 empty cell(s) imputed with the median {expected:g} (lines 6, 11)" in w
+               for w in plan.warnings)
+    every = np.concatenate([b.features["b"] for b in splits.values()])
+    assert np.sum(every == np.float32(expected)) >= 2
+
+
+def test_duplicate_records_land_in_one_split(tmp_path):
+    rows = [[i % 7, "yes" if i % 2 else "no"] for i in range(200)]  # 14 distinct rows, each many times
+    path = write_csv(tmp_path / "dups.csv", ["a", "label"], rows)
+    _, splits = sources.read_splits(SourceConfig(data=str(path)))
+    homes = {}
+    for split, batch in splits.items():
+        for a, label in zip(batch.features["a"], batch.labels):
+            homes.setdefault((float(a), int(label)), set()).add(split)
+    assert all(len(places) == 1 for places in homes.values())
+
+
+def test_large_classes_split_by_ratio_small_ones_exactly(monkeypatch):
+    from components.ingest import splits as split_rules
+
+    rng = np.random.default_rng(0)
+    keys = np.sort(rng.integers(0, 2**63, size=5000, dtype=np.uint64) * np.uint64(2))
+    exact = split_rules.group_cut(5000, keys, (0.8, 0.1, 0.1))
+    assert exact.exact and exact.sizes == (4000, 500, 500)
+    sampled = split_rules.group_cut(50000, keys[:1000], (0.8, 0.1, 0.1))
+    assert not sampled.exact
+    rule = split_rules.SplitRule([sampled], stratified=False)
+    many = rng.integers(0, 2**63, size=200000, dtype=np.uint64) * np.uint64(2)
+    counts = np.bincount(rule.assign(many, None, False), minlength=3) / many.size
+    np.testing.assert_allclose(counts, [0.8, 0.1, 0.1], atol=0.005)
 
 
 def test_numeric_class_names_sort_numerically():
@@ -79,24 +165,21 @@ def test_image_folder_plan(image_folder):
 
 
 def test_image_size_and_color_mode_are_configurable(image_folder):
-    plan = sources.make_plan(SourceConfig(data=str(image_folder), image_size=(12, 10), color_mode="grayscale"))
+    plan, splits = sources.read_splits(SourceConfig(data=str(image_folder), image_size=(12, 10), color_mode="grayscale"))
     assert plan.features[0].shape == [12, 10, 1]
-    values = sources.encode_record(sources.plan_meta(plan), plan.splits["train"][0])
-    assert values["image"].shape == (12, 10, 1)
-    assert 0.0 <= values["image"].min() and values["image"].max() <= 1.0
+    images = splits["train"].features["image"]
+    assert images.shape[1:] == (12, 10, 1)
+    assert 0.0 <= images.min() and images.max() <= 1.0
 
 
 def test_audio_folder_plan_and_log_mel(audio_folder):
-    plan = sources.make_plan(SourceConfig(data=str(audio_folder)))
+    plan, splits = sources.read_splits(SourceConfig(data=str(audio_folder)))
     assert plan.source_kind == "audio" and plan.input_kind == "sequence"
     assert plan.class_names == ["high", "low"]
     # The longest clip is 0.5 s: 16 kHz, 25 ms frames every 10 ms -> 48 frames of 40 mel bands.
     assert plan.features[0].shape == [48, 40]
-    meta = sources.plan_meta(plan)
-    by_label = {}
-    for record in plan.splits["train"]:
-        by_label.setdefault(record[1], sources.encode_record(meta, record)["audio"])
-    high, low = by_label[0], by_label[1]
+    train = splits["train"]
+    high, low = (train.features["audio"][list(train.labels).index(label)] for label in (0, 1))
     assert high.shape == low.shape == (48, 40)
     # A 3 kHz tone puts its energy in higher mel bands than a 300 Hz tone.
     assert np.argmax(high[5]) > np.argmax(low[5])
@@ -141,45 +224,39 @@ def _same_plan(at_uri: sources.Plan, local: sources.Plan) -> None:
         local.label_key, local.class_names, local.features, local.options)
 
 
-def _relative_records(plan: sources.Plan, root: str) -> dict[str, list[tuple]]:
-    """Image / audio records with their file named relative to the data folder."""
-    return {split: [(file[len(root) + 1:], label) for file, label in records] for split, records in plan.splits.items()}
+def _same_splits(at_uri: dict, local: dict, feature: str) -> None:
+    for split, batch in local.items():
+        np.testing.assert_array_equal(at_uri[split].keys, batch.keys)
+        np.testing.assert_array_equal(at_uri[split].labels, batch.labels)
+        np.testing.assert_array_equal(at_uri[split].features[feature], batch.features[feature])
 
 
 def test_csv_at_a_uri_reads_as_the_local_file(csv_file, ram_root):
     uri = datagen.copy_to_uri(csv_file, f"{ram_root}/tables/{csv_file.name}")
     assert sources.detect_kind(uri) == "csv"
-    at_uri = sources.make_plan(SourceConfig(data=uri, label="churned?"))
-    local = sources.make_plan(SourceConfig(data=str(csv_file), label="churned?"))
+    at_uri, uri_splits = sources.read_splits(SourceConfig(data=uri, label="churned?"))
+    local, local_splits = sources.read_splits(SourceConfig(data=str(csv_file), label="churned?"))
     _same_plan(at_uri, local)
     assert at_uri.name == "customers data"
-    assert at_uri.splits == local.splits
+    _same_splits(uri_splits, local_splits, "plan_type")
 
 
 def test_image_folder_at_a_uri_reads_as_the_local_folder(image_folder, ram_root):
     root = datagen.copy_to_uri(image_folder, f"{ram_root}/{image_folder.name}")
-    at_uri = sources.make_plan(SourceConfig(data=root))
-    local = sources.make_plan(SourceConfig(data=str(image_folder)))
+    at_uri, uri_splits = sources.read_splits(SourceConfig(data=root))
+    local, local_splits = sources.read_splits(SourceConfig(data=str(image_folder)))
     _same_plan(at_uri, local)
     assert at_uri.class_names == list(datagen.SHAPE_CLASSES) and at_uri.features[0].shape == [16, 16, 3]
-    assert _relative_records(at_uri, root) == _relative_records(local, str(image_folder))
-    meta = sources.plan_meta(at_uri)
-    for uri_record, local_record in zip(at_uri.splits["train"], local.splits["train"]):
-        np.testing.assert_array_equal(
-            sources.encode_record(meta, uri_record)["image"], sources.encode_record(meta, local_record)["image"])
+    _same_splits(uri_splits, local_splits, "image")
 
 
 def test_audio_folder_at_a_uri_reads_as_the_local_folder(audio_folder, ram_root):
     root = datagen.copy_to_uri(audio_folder, f"{ram_root}/{audio_folder.name}")
-    at_uri = sources.make_plan(SourceConfig(data=root))
-    local = sources.make_plan(SourceConfig(data=str(audio_folder)))
+    at_uri, uri_splits = sources.read_splits(SourceConfig(data=root))
+    local, local_splits = sources.read_splits(SourceConfig(data=str(audio_folder)))
     _same_plan(at_uri, local)
     assert at_uri.class_names == list(datagen.TONE_CLASSES) and at_uri.features[0].shape == [48, 40]
-    assert _relative_records(at_uri, root) == _relative_records(local, str(audio_folder))
-    meta = sources.plan_meta(at_uri)
-    for uri_record, local_record in zip(at_uri.splits["test"], local.splits["test"]):
-        np.testing.assert_array_equal(
-            sources.encode_record(meta, uri_record)["audio"], sources.encode_record(meta, local_record)["audio"])
+    _same_splits(uri_splits, local_splits, "audio")
 
 
 def test_unreadable_image_at_a_uri_is_skipped_and_named(image_folder, tmp_path, ram_root):
@@ -197,10 +274,11 @@ def test_tfrecord_glob_at_a_uri_reads_as_the_local_file_and_skips_hidden_names(t
     datagen.copy_to_uri(tfrecord_file.parent / "customers data.csv", f"{ram_root}/records/.partial.tfrecord.gz")
     pattern = f"{ram_root}/records/*.tfrecord.gz"
     assert sources.detect_kind(pattern) == "tfrecord"
-    at_uri = sources.make_plan(SourceConfig(data=pattern, label="species"))
-    local = sources.make_plan(SourceConfig(data=str(tfrecord_file), label="species"))
+    at_uri, uri_splits = sources.read_splits(SourceConfig(data=pattern, label="species"))
+    local, local_splits = sources.read_splits(SourceConfig(data=str(tfrecord_file), label="species"))
     _same_plan(at_uri, local)
-    assert at_uri.name == "flowers" and at_uri.splits == local.splits
+    assert at_uri.name == "flowers"
+    _same_splits(uri_splits, local_splits, "petal_length")
 
 
 def test_local_globs_match_as_pythons_glob(tmp_path, monkeypatch):
