@@ -419,8 +419,9 @@ def fill(text: str, where: str = "") -> str:
 def summary(results: Path = RESULTS, names=None, quick: bool = False) -> str:
     """SUMMARY.md: each raw file's own tables (NAMES, default all of BESIDE) rendered from RESULTS."""
     lines = ["# Benchmark results" + (" (quick: cut-down versions, not the reported figures)" if quick else ""), "",
-             "Rendered by `make results-docs` (`benchmarks/results_docs.py`) from the raw JSON beside this file, "
-             "nothing re-measured; each part names its machine and date. What each figure means: "
+             "Rendered from the raw JSON beside this file by `benchmarks/results_docs.py` (`make results-docs` for "
+             "the committed results), nothing re-measured; each part names its machine and date. What each figure "
+             "means: "
              "[docs/results.md](../../docs/results.md).", "",
              "Reproduce: `make bench-quick` (under 10 minutes) or `make bench` (everything; the search-efficiency "
              "part takes hours). Each part alone: `.venv/bin/python benchmarks/<part>.py --help`.", ""]
