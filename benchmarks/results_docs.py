@@ -178,7 +178,8 @@ def headline_targets() -> str:
     listed = ", ".join(f"{v:.3f}" for v in chosen)
     rows = [
         [f"chosen model ≥ {100 * targets['chosen_test_accuracy']:.1f}% test accuracy, median of seeds {span}",
-         f"**{100 * statistics.median(chosen):.1f}%** ({listed})", _margin(chosen, seeds, targets["chosen_test_accuracy"])],
+         f"**{100 * statistics.median(chosen):.1f}%** ({listed})",
+         _margin(chosen, seeds, targets["chosen_test_accuracy"])],
         [f"each run ≤ {targets['wall_seconds'] // 60} minutes",
          f"{_minutes(max(walls))} at most ({', '.join(f'{round(w):,}' for w in walls)} s)",
          "yes" if max(walls) <= targets["wall_seconds"] else "**no**"],
@@ -221,8 +222,8 @@ def wall_time_split() -> str:
     for label, run in labelled:
         time = run["time"]
         wall = time["wall_seconds"]
-        rows.append([f"{label}, {_seconds(wall)}", *(f"{time['seconds'][part]:,.1f} s ({100 * time['seconds'][part] / wall:.1f}%)"
-                                                      for part in TIME_PARTS)])
+        parts = [f"{time['seconds'][part]:,.1f} s ({100 * time['seconds'][part] / wall:.1f}%)" for part in TIME_PARTS]
+        rows.append([f"{label}, {_seconds(wall)}", *parts])
     return _table(["run", "fitting (trials, Distiller)", "evaluation (Ensembler, SearchEvaluator, TFX Evaluator)",
                    "start-up (imports, compiling)", "data ingest", "trainer nodes outside trials", "other nodes",
                    "orchestration (launching, ML Metadata)"], rows)
@@ -307,8 +308,8 @@ def time_to_accuracy_table() -> str:
                 notes.append(f"{', '.join(map(str, counts))} {what}")
         trials = ", ".join(str(len(records[s])) for s in seeds) + (f" ({'; '.join(notes)})" if notes else "")
         epochs = ", ".join(str(sum(r["epochs"] or 0 for r in records[s])) for s in seeds)
-        rows.append([ASHA_LABELS.get(method, SEARCH_METHOD_LABELS[method]), *(_time_to(reached, key) for key in thresholds),
-                     f"{medians} ({last})", trials, epochs])
+        rows.append([ASHA_LABELS.get(method, SEARCH_METHOD_LABELS[method]),
+                     *(_time_to(reached, key) for key in thresholds), f"{medians} ({last})", trials, epochs])
     minutes = " / ".join(f"{float(m) / 60:g}" for m in marks)
     return _table(["method", "time to 98.5 % (each seed)", "time to 99.0 % (each seed)",
                    f"test accuracy of the pick at {minutes} min, median (each seed at {float(marks[-1]) / 60:g} min)",
@@ -365,12 +366,14 @@ def readme_test_time() -> str:
     idle machine."""
     runs = _suite_runs()
     latest = runs[-1]["passed"]
-    same = [run for run in runs if run["passed"] == latest and not run["failed"] and "nothing else running" in run["what"]]
+    same = [run for run in runs
+            if run["passed"] == latest and not run["failed"] and "nothing else running" in run["what"]]
     minutes = [run["seconds"] / 60 for run in same]
     clean = [run for run in same if "clean clone" in run["what"]]
     clone = (f"; {clean[-1]['seconds'] / 60:.1f} on a clean clone, {clean[-1]['date']}" if clean else "")
     return (f"The last {len(same)} passing runs of its {latest} tests took {min(minutes):.1f} to {max(minutes):.1f} "
-            f"minutes on a 2-core machine with nothing else running (the machine's speed varies between sittings{clone}; "
+            "minutes on a 2-core machine with nothing else running "
+            f"(the machine's speed varies between sittings{clone}; "
             f"`benchmarks/results/test_suite_times.json`).\n")
 
 

@@ -19,7 +19,8 @@ def test_every_committed_table_is_what_the_raw_files_render():
 
 
 def test_rendering_reads_json_only_without_tensorflow():
-    probe = "import sys; from benchmarks import results_docs; results_docs.expected(); print('tensorflow' in sys.modules)"
+    probe = ("import sys; from benchmarks import results_docs; results_docs.expected(); "
+             "print('tensorflow' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], cwd=results_docs.ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
