@@ -276,8 +276,9 @@ class StudySettings(DataSettings):
         group=WHERE)
     beam_pipeline_args: Optional[Union[str, list[str]]] = setting(
         description="Beam arguments of the Beam components (the ingest and TFX's Evaluator): one string split like "
-        "a shell (a config file may give a list); e.g. --direct_num_workers=2 --direct_running_mode=multi_processing, or for compile "
-        "--runner=DataflowRunner --project=... (see docs/cluster.md); unset: Beam's DirectRunner in one process",
+        "a shell (a config file may give a list); e.g. --direct_num_workers=2 "
+        "--direct_running_mode=multi_processing, or for compile --runner=DataflowRunner --project=... (see "
+        "docs/cluster.md); unset: Beam's DirectRunner in one process",
         group=WHERE, examples=["--direct_num_workers=2 --direct_running_mode=multi_processing"])
     keep: str = setting(
         "best-10", description="whose trial files stay once the run has finished: all, best-K (the K best and "
