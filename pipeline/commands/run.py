@@ -185,7 +185,10 @@ def _data_exists(location: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
-    from pipeline import local_runner
+    from pipeline import beam_args, local_runner
+
+    # A remote Beam runner without this project's image stops before the run directory is written.
+    beam_args.complete(config.beam_pipeline_args or [])
 
     show_progress = not args.json and sys.stderr.isatty()
     summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress)

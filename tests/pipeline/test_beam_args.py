@@ -56,6 +56,16 @@ def test_a_config_file_gives_a_string_or_a_list(tmp_path):
     assert build_config({"dataset": "digits"}, {}).beam_pipeline_args is None
 
 
+def test_a_remote_runner_without_the_image_stops_run_before_it_writes(tmp_path, capsys):
+    output = tmp_path / "run"
+    assert main(["run", "--dataset", "digits", "--output", str(output),
+                 f"--beam-pipeline-args={DATAFLOW_ARGS}"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == ("model-search: error: --beam-pipeline-args: the DataflowRunner's workers need this project's "
+                     "image: add --sdk_container_image=IMAGE (see docs/cluster.md), or compile the study with --image")
+    assert not output.exists()
+
+
 def test_the_dependency_flag_keeps_tfx_from_building_an_sdist():
     from apache_beam.transforms.environments import DockerEnvironment
 
