@@ -10,6 +10,7 @@ import warnings
 from typing import Any, Optional
 
 from pipeline import quiet
+from search_algo.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
 
     # Importing Beam just put its deprecation-warning filter in front of ours.
     quiet_libraries(debug)
+    refuse_another_study(config, output_dir)
     connection_config = factory.metadata_connection_config(config)
     record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)
     store = StudyStore(connection_config, config.pipeline_name, record=record)
@@ -146,6 +148,22 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
     # The study's retention setting (`keep`), so that the disk does not only grow.
     summary["freed"] = cleanup.after_run(config, output_dir, connection_config)
     return summary
+
+
+def refuse_another_study(config, output_dir: str) -> None:
+    """A run directory holds one study: its `serving/`, `leaderboard.json` and
+    `report.html` have no study in their names, so a second study would
+    replace the first one's production model, and `predict --model
+    DIR/serving` would serve whichever pushed last. The first study is the one
+    whose record is under `DIR/pipeline_root` (written as its first trial ends)."""
+    from components import study_record
+    from pipeline import factory
+
+    others = [name for name in study_record.studies(factory.pipeline_root(output_dir)) if name != config.pipeline_name]
+    if others:
+        raise UserError(f"{output_dir} holds study {others[0]!r}, and a run directory holds one study: run "
+                        f"study {config.study_name!r} with another --output, or continue {others[0]!r} "
+                        f"with --study {others[0]}")
 
 
 def collect_results(config, store, run_id: str, output_dir: str, seconds: float) -> dict[str, Any]:

@@ -47,7 +47,7 @@ STUDY_FLAG_GROUPS = {
                "max_latency_ms"),
     "ensemble and distillation": ("ensemble_size", "student_max_params", "distill_epochs", "distill_temperature",
                                   "distill_alpha", "distill_augment", "ensemble_weights", "student", "select"),
-    "where it runs": ("metadata", "runner"),
+    "where it runs": ("metadata", "runner", "beam_pipeline_args"),
 }
 # What the schema cannot tell argparse: how a value is written on the command line.
 FLAG_OPTIONS = {
@@ -57,6 +57,9 @@ FLAG_OPTIONS = {
     "node_timeout": {"metavar": "SECONDS"},
     "max_latency_ms": {"metavar": "MS"},
     "keep": {"metavar": "all|best-K|members"},
+    # One string: `--beam-pipeline-args="--direct_num_workers=2"` (with `=`, as argparse
+    # would take a lone flag after a space for one of its own).
+    "beam_pipeline_args": {"metavar": '"ARGS"'},
 }
 
 
@@ -182,7 +185,10 @@ def _data_exists(location: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
-    from pipeline import local_runner
+    from pipeline import beam_args, local_runner
+
+    # A remote Beam runner without this project's image stops before the run directory is written.
+    beam_args.complete(config.beam_pipeline_args or [])
 
     show_progress = not args.json and sys.stderr.isatty()
     summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress)
