@@ -6,34 +6,12 @@ import json
 import logging
 import os
 import time
-import warnings
 from typing import Any, Optional
 
 from pipeline import quiet
 from search_algo.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-def quiet_libraries(debug: bool) -> None:
-    """TensorFlow, Beam and TFX log at INFO by default; users see our lines only.
-    Idempotent: called again once TFX and Beam are imported (pipeline/quiet.py)."""
-    # Deprecation warnings, here and in the worker processes (PYTHONWARNINGS,
-    # they warn while importing TFX), and TensorFlow's deprecation log lines.
-    quiet.silence_deprecations(debug)
-    if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        warnings.filterwarnings("ignore", category=UserWarning, module="apache_beam")
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.FATAL)
-        for name in ("tensorflow", "tfx", "ml_metadata"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        # Beam warns about optional speed-ups (python-snappy) on every run.
-        logging.getLogger("apache_beam").setLevel(logging.ERROR)
-        # TFX reports a failed node through absl at ERROR before re-raising
-        # the exception, which the CLI turns into one clear line.
-        logging.getLogger("absl").setLevel(logging.CRITICAL)
 
 
 class Progress:
@@ -108,14 +86,14 @@ def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[
 
 
 def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dict[str, Any]:
-    quiet_libraries(debug)
+    quiet.quiet_libraries(debug)
     from components.study_record import StudyRecord
     from pipeline import cleanup, factory
     from pipeline.parallel_runner import ParallelDagRunner
     from pipeline.study_store import StudyStore
 
     # Importing Beam just put its deprecation-warning filter in front of ours.
-    quiet_libraries(debug)
+    quiet.quiet_libraries(debug)
     refuse_another_study(config, output_dir)
     connection_config = factory.metadata_connection_config(config)
     record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)

@@ -256,7 +256,7 @@ def predict(model_path: str, data: list[str]) -> list[dict[str, Any]]:
     inputs = raw_inputs(data, spec)
     from pipeline import local_runner
 
-    local_runner.quiet_libraries(False)
+    quiet.quiet_libraries(False)
     import numpy as np
     import tensorflow as tf
 
