@@ -4,15 +4,15 @@ Each reader yields `(source, {feature key: value})` in file order, `source`
 naming where the example came from (`rows.csv:7`, `x.npy[3]`,
 `test.tfrecord.gz#12`), so that predict holds one batch at a time however
 large the input: CSV lines and TFRecords are read as a stream, a `.npy` array
-row by row after its header. Which reader reads a path depends on its name and
+a block of rows at a time after its header. Which reader reads a path depends on its name and
 on the model's dataset spec:
 
 - TFRecord files (`.tfrecord`, `.tfrecords`, or gzipped: any `.gz`) of
   tf.Example in the training feature names, for every kind of model;
 - `.npy` arrays and CSV rows of values for a model with one array feature
   (a sequence: mnist1d, audio spectrograms; or an image);
-- CSV rows with the training columns (tabular), image files and WAV files
-  (ingestion's own decoders), as in training.
+- CSV rows with the training columns (tabular; ingestion's CSV reader),
+  image files and WAV files (ingestion's own decoders), as in training.
 """
 
 from __future__ import annotations
@@ -137,21 +137,6 @@ def npy_inputs(path: str, spec) -> Iterator[Example]:
                 yield f"{path}[{start + offset}]", {feature.name: row}
 
 
-def _lines(path: str) -> Iterator[str]:
-    """A text file's lines, read as a stream."""
-    from tfx.dsl.io import fileio
-
-    from components.ingest import sources
-    from search_algo.errors import DataError
-
-    with sources.file_system_errors(path), fileio.open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise DataError(f"{path}: not UTF-8 text (line {number}); re-save the file as UTF-8") from None
-
-
 def _is_number(cell: str) -> bool:
     try:
         float(cell)
@@ -166,12 +151,13 @@ def sequence_csv_inputs(path: str, spec) -> Iterator[Example]:
     spaces; a first row that is not all numbers is a header, and skipped."""
     import numpy as np
 
+    from components.ingest.csv_source import text_lines
     from search_algo.errors import DataError
 
     feature = spec.features[0]
     size = math.prod(feature.shape)
     _existing_file(path)
-    lines = _lines(path)
+    lines = (text for _, text in text_lines(path))
     head = list(itertools.islice(lines, SNIFF_LINES))
     try:
         dialect = csv.Sniffer().sniff("".join(head), delimiters=",;\t ")
@@ -311,18 +297,19 @@ def audio_inputs(path: str, spec) -> Iterator[Example]:
 
 def csv_inputs(path: str, spec) -> Iterator[Example]:
     """Rows of a CSV file whose header names the training columns (by their
-    original names or their keys); the label column may be there or not. An
-    empty numeric cell takes the training mean, with a warning. (The file is
-    read whole by ingestion's CSV reader, which checks its header.)"""
+    original names or their keys), read as a stream with ingestion's reader;
+    the label column may be there or not. An empty numeric cell takes the
+    training mean, with a warning at the end of the file."""
     from components.ingest import sources
+    from components.ingest.csv_source import open_csv
     from search_algo.errors import DataError
 
-    table = sources.read_csv(path)
+    header, rows = open_csv(path)
     columns = {}
     for feature in spec.features:
         for name in (feature.display_name, feature.name):
-            if name in table.header:
-                columns[feature.name] = table.header.index(name)
+            if name in header:
+                columns[feature.name] = header.index(name)
                 break
     missing = [f.display_name for f in spec.features if f.name not in columns]
     if missing:
@@ -331,11 +318,12 @@ def csv_inputs(path: str, spec) -> Iterator[Example]:
             + ", ".join(repr(f.display_name) for f in spec.features)
         )
     known = set(columns.values())
-    ignored = [h for i, h in enumerate(table.header) if i not in known and h not in (spec.label_display_name, spec.label)]
+    ignored = [h for i, h in enumerate(header) if i not in known and h not in (spec.label_display_name, spec.label)]
     if ignored:
         log.warning("%s: ignoring column(s) the model does not use: %s", path, ", ".join(ignored))
-    imputed: dict[str, list[int]] = {}
-    for row, line in zip(table.rows, table.line_numbers):
+    # Per column: how many empty cells, and the first lines that hold one.
+    imputed: dict[str, tuple[int, list[int]]] = {}
+    for line, row in rows:
         values: dict[str, Any] = {}
         for feature in spec.features:
             cell = row[columns[feature.name]]
@@ -343,7 +331,8 @@ def csv_inputs(path: str, spec) -> Iterator[Example]:
                 values[feature.name] = cell if cell.lower() not in sources.MISSING_TOKENS else "<missing>"
                 continue
             if cell.lower() in sources.MISSING_TOKENS:
-                imputed.setdefault(feature.display_name, []).append(line)
+                count, first_lines = imputed.get(feature.display_name, (0, []))
+                imputed[feature.display_name] = (count + 1, first_lines + [line] if count < 5 else first_lines)
                 values[feature.name] = float((feature.mean or [0.0])[0])
                 continue
             try:
@@ -353,6 +342,6 @@ def csv_inputs(path: str, spec) -> Iterator[Example]:
                     f"{path}: column {feature.display_name!r} is numeric but line {line} holds text ({cell!r})"
                 ) from None
         yield f"{path}:{line}", values
-    for name, lines in imputed.items():
+    for name, (count, first_lines) in imputed.items():
         log.warning("%s: column %r: %d empty cell(s) take the training mean (lines %s)",
-                    path, name, len(lines), ", ".join(map(str, lines[:5])))
+                    path, name, count, ", ".join(map(str, first_lines)))

@@ -1,8 +1,9 @@
-"""CSV and TSV files: `read_csv` reads a table in the dialect it sniffs and
-checks its header and row lengths; `make_plan` picks the label column, tells
+"""CSV and TSV files: `open_csv` reads a header and streams the rows in the
+dialect it sniffs, checking the header and row lengths, and `read_csv` holds
+them as a table; `make_plan` picks the label column, tells
 numeric from categorical columns (imputing missing cells, with a warning) and
 assigns the rows to splits. A problem is a one-line DataError naming the file,
-line and column. `predict` reads the rows it scores with the same `read_csv`
+line and column. `predict` streams the rows it scores with the same `open_csv`
 and `MISSING_TOKENS`, so they are parsed as the training rows were.
 """
 
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
+import itertools
 import math
 from collections import Counter
+from typing import Iterator
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from components.ingest.naming import (
     rows_text,
     sanitize_name,
 )
-from components.ingest.paths import file_system_errors, path_stem, read_bytes
+from components.ingest.paths import file_system_errors, path_stem
 from components.ingest.plan import Plan, SourceConfig
 from components.ingest.splits import plan_splits
 from search_algo.dataset_spec import FeatureSpec
@@ -45,7 +47,28 @@ class _CsvTable:
     line_numbers: list[int]
 
 
-def read_csv(path: str) -> _CsvTable:
+# Text read from the start of a CSV file to sniff its dialect.
+SNIFF_CHARS = 65536
+
+
+def text_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, read as a stream."""
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(path), fileio.open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {number}); re-save the file as UTF-8"
+                ) from None
+
+
+def open_csv(path: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The checked header of a CSV file and its data rows as a stream:
+    (line number, stripped cells), blank lines skipped, every row as long as
+    the header. Only the first SNIFF_CHARS of text are held, to sniff the dialect."""
     from tfx.dsl.io import fileio
 
     with file_system_errors(path):
@@ -53,26 +76,26 @@ def read_csv(path: str) -> _CsvTable:
             raise DataError(f"{path}: no such file")
         if fileio.isdir(path):
             raise DataError(f"{path}: is a folder, expected a CSV file")
-        raw = read_bytes(path)
-    if not raw.strip():
+    lines = (text for _, text in text_lines(path))
+    head: list[str] = []
+    for text in lines:
+        head.append(text)
+        if sum(map(len, head)) >= SNIFF_CHARS:
+            break
+    sample = "".join(head)[:SNIFF_CHARS]
+    if not sample.strip():
         raise DataError(f"{path}: the file is empty")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); re-save the file as UTF-8"
-        ) from None
-    sample = text[:65536]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(itertools.chain(head, lines), dialect)
     try:
         header = next(reader)
     except StopIteration:
         raise DataError(f"{path}: the file is empty") from None
+    except csv.Error as error:
+        raise DataError(f"{path}: line {reader.line_num}: {error}") from None
     header = [h.strip() for h in header]
     if not any(header):
         raise DataError(f"{path}: the first line must be a header naming the columns")
@@ -82,22 +105,32 @@ def read_csv(path: str) -> _CsvTable:
     duplicates = [h for h, n in Counter(header).items() if n > 1]
     if duplicates:
         raise DataError(f"{path}: the header names column {duplicates[0]!r} more than once")
-    rows, line_numbers = [], []
-    try:
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise DataError(
-                    f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
-                )
-            rows.append([cell.strip() for cell in row])
-            line_numbers.append(reader.line_num)
-    except csv.Error as error:
-        raise DataError(f"{path}: line {reader.line_num}: {error}") from None
-    if not rows:
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                    )
+                yield reader.line_num, [cell.strip() for cell in row]
+        except csv.Error as error:
+            raise DataError(f"{path}: line {reader.line_num}: {error}") from None
+
+    return header, rows()
+
+
+def read_csv(path: str) -> _CsvTable:
+    header, rows = open_csv(path)
+    line_numbers, cells = [], []
+    for line, row in rows:
+        line_numbers.append(line)
+        cells.append(row)
+    if not cells:
         raise DataError(f"{path}: has a header but no data rows")
-    return _CsvTable(path, header, rows, line_numbers)
+    return _CsvTable(path, header, cells, line_numbers)
 
 
 def _pick_label(header: list[str], label: str | None, where: str) -> int:
