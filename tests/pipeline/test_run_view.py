@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import pathlib
 import types
 
 import pytest
@@ -139,3 +140,21 @@ def test_log_lines_go_to_the_file_and_warnings_stay_on_the_terminal(tmp_path, mo
     with run_view.logs_to_file(None):
         logger.info("no file")
     assert terminal.getvalue().endswith("no file\n")
+
+
+def test_a_worker_sends_its_output_to_the_log_file_only_under_the_view(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    worker = ("import sys; from pipeline import run_view; run_view.send_worker_output_to_log_file(); "
+              "print('a printed line'); print('INFO: trial done', file=sys.stderr)")
+    log_file = tmp_path / "run.log"
+    log_file.write_text("earlier line\n")
+    environment = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2]), run_view.LOG_FILE_ENV: str(log_file)}
+    done = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True, env=environment, check=True)
+    assert (done.stdout, done.stderr) == ("", "")
+    assert log_file.read_text() == "earlier line\na printed line\nINFO: trial done\n"
+    del environment[run_view.LOG_FILE_ENV]
+    done = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True, env=environment, check=True)
+    assert (done.stdout, done.stderr) == ("a printed line\n", "INFO: trial done\n")
