@@ -187,13 +187,10 @@ def _data_exists(location: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
-    from pipeline import beam_args, local_runner
+    from pipeline import beam_args, local_runner, run_view
 
     # A remote Beam runner without this project's image stops before the run directory is written.
     beam_args.complete(config.beam_pipeline_args or [])
-
-    from pipeline import run_view
-
     show_progress = run_view.view_wanted(sys.stderr, json_output=args.json, quiet=args.quiet, debug=args.debug)
     summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress, quiet_log=args.quiet)
     if args.json:
