@@ -126,6 +126,13 @@ class StudyRecord:
         trials = [Trial.from_dict(data) for data in _read_all(_objects(posixpath.join(self.root, TRIALS_DIR)))]
         return sorted(trials, key=lambda t: (t.started_at or "", t.trial_id))
 
+    def new_trials(self, seen: set[str]) -> list[Trial]:
+        """The trials recorded since the objects in `seen` were read (which it
+        then names too): a watcher of a run reads each trial once."""
+        paths = [p for p in _objects(posixpath.join(self.root, TRIALS_DIR)) if p not in seen]
+        seen.update(paths)
+        return [Trial.from_dict(data) for data in _read_all(paths)]
+
     def run_ids(self) -> list[str]:
         """The study's runs, in the order their first trial started."""
         runs: dict[str, None] = {}

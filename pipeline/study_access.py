@@ -58,9 +58,9 @@ def open_store(args: argparse.Namespace):
     where = metadata_uri.redacted(args.metadata) if args.metadata else os.path.join(args.output, "metadata.sqlite")
     if not args.metadata and not os.path.isfile(where):
         raise UserError(f"{args.output}: no metadata.sqlite; is this a run directory of `model-search run`?")
-    from pipeline import local_runner
+    from pipeline import quiet
 
-    local_runner.quiet_libraries(getattr(args, "debug", False))
+    quiet.quiet_libraries(getattr(args, "debug", False))
     from pipeline import factory
     from pipeline.config import StudyConfig
     from pipeline.study_store import StudyStore
@@ -90,9 +90,9 @@ def _local_record(output: str, pipeline_name: str):
 def open_study(args: argparse.Namespace):
     """A StudyStore (`--output`) or a StudyRecord (`--pipeline-root`)."""
     if getattr(args, "pipeline_root", None):
-        from pipeline import local_runner
+        from pipeline import quiet
 
-        local_runner.quiet_libraries(getattr(args, "debug", False))
+        quiet.quiet_libraries(getattr(args, "debug", False))
         return open_record(args.pipeline_root, args.study)
     return open_store(args)
 

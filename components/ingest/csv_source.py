@@ -13,7 +13,7 @@ driver adds up the counts of the chunks before it.
 
 A quoted value may span lines within a chunk; one crossing a chunk boundary
 (files over `CHUNK_BYTES` only) shows as a line with the wrong number of
-fields. `predict` reads the rows it scores with `read_csv` and
+fields. `predict` streams the rows it scores with `open_csv` and
 `MISSING_TOKENS`, so they are parsed as the training rows were.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 from collections import Counter
 from typing import Iterator
 
@@ -36,7 +37,7 @@ from components.ingest.naming import (
     rows_text,
     sanitize_name,
 )
-from components.ingest.paths import file_system_errors, path_stem, read_bytes
+from components.ingest.paths import file_system_errors, path_stem
 from components.ingest.plan import Plan, SourceConfig
 from components.ingest.splits import check_not_empty, content_keys, make_rule, train_eval_ratios
 from search_algo.dataset_spec import FeatureSpec
@@ -90,8 +91,29 @@ def _sniff(sample: str) -> type[csv.Dialect] | csv.Dialect:
         return csv.excel
 
 
-def read_csv(path: str) -> _CsvTable:
-    """A whole (small) CSV file: for `predict`, which scores what it is given."""
+# Text read from the start of a CSV file to sniff its dialect.
+SNIFF_CHARS = 65536
+
+
+def text_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, read as a stream."""
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(path), fileio.open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {number}); re-save the file as UTF-8"
+                ) from None
+
+
+def open_csv(path: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The checked header of a CSV file and its data rows as a stream, for
+    `predict`: (line number, stripped cells), blank lines skipped, every row
+    as long as the header. Only the first SNIFF_CHARS of text are held, to
+    sniff the dialect."""
     from tfx.dsl.io import fileio
 
     with file_system_errors(path):
@@ -99,31 +121,49 @@ def read_csv(path: str) -> _CsvTable:
             raise DataError(f"{path}: no such file")
         if fileio.isdir(path):
             raise DataError(f"{path}: is a folder, expected a CSV file")
-        raw = read_bytes(path)
-    if not raw.strip():
+    lines = (text for _, text in text_lines(path))
+    head: list[str] = []
+    for text in lines:
+        head.append(text)
+        if sum(map(len, head)) >= SNIFF_CHARS:
+            break
+    sample = "".join(head)[:SNIFF_CHARS]
+    if not sample.strip():
         raise DataError(f"{path}: the file is empty")
-    text = _decode(raw, path)
-    reader = csv.reader(io.StringIO(text), _sniff(text[:65536]))
+    reader = csv.reader(itertools.chain(head, lines), _sniff(sample))
     try:
         header = _check_header(next(reader), path)
     except StopIteration:
         raise DataError(f"{path}: the file is empty") from None
-    rows, line_numbers = [], []
-    try:
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise DataError(
-                    f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
-                )
-            rows.append([cell.strip() for cell in row])
-            line_numbers.append(reader.line_num)
     except csv.Error as error:
         raise DataError(f"{path}: line {reader.line_num}: {error}") from None
-    if not rows:
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                    )
+                yield reader.line_num, [cell.strip() for cell in row]
+        except csv.Error as error:
+            raise DataError(f"{path}: line {reader.line_num}: {error}") from None
+
+    return header, rows()
+
+
+def read_csv(path: str) -> _CsvTable:
+    """A whole (small) CSV file as a table."""
+    header, rows = open_csv(path)
+    line_numbers, cells = [], []
+    for line, row in rows:
+        line_numbers.append(line)
+        cells.append(row)
+    if not cells:
         raise DataError(f"{path}: has a header but no data rows")
-    return _CsvTable(path, header, rows, line_numbers)
+    return _CsvTable(path, header, cells, line_numbers)
 
 
 @dataclasses.dataclass(frozen=True)

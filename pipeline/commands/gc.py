@@ -44,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.metadata and not fileio.exists(os.path.join(output, "metadata.sqlite")):
         raise UserError(f"{args.output}: no metadata.sqlite; is this a run directory of `model-search run`?")
-    from pipeline import cleanup, factory, local_runner
+    from pipeline import cleanup, factory, quiet
     from pipeline.config import StudyConfig
     from pipeline.run_lock import run_directory_lock
 
-    local_runner.quiet_libraries(args.debug)
+    quiet.quiet_libraries(args.debug)
     connection = factory.metadata_connection_config(StudyConfig(output=output, metadata=args.metadata))
     with run_directory_lock(output, "gc"):
         report = cleanup.collect_garbage(output, connection, retention, dry_run=args.dry_run)
