@@ -12,7 +12,7 @@ from PIL import Image
 
 from components.ingest import paths, sources
 from components.ingest.sources import SourceConfig
-from pipeline.commands import predict
+from pipeline import predict_inputs
 from search_algo.dataset_spec import FeatureSpec
 from tests import datagen
 
@@ -70,7 +70,7 @@ def test_16_bit_grayscale_keeps_its_range_in_training_and_predict_alike(tmp_path
     gray = sources.decode_image(file, (16, 16), 1)
     np.testing.assert_allclose(gray[..., 0], ramp / 65535.0, atol=1e-6)
     spec = SimpleNamespace(features=[FeatureSpec("image", "image", "numeric", "float32", [16, 16, 1])])
-    [(_, predicted)] = predict.image_inputs([file], spec)
+    [(_, predicted)] = predict_inputs.image_inputs(file, spec)
     np.testing.assert_array_equal(predicted["image"], gray)
     rgb = sources.decode_image(file, (16, 16), 3)
     np.testing.assert_allclose(rgb, np.repeat(gray, 3, axis=2))
