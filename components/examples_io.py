@@ -12,8 +12,8 @@ predictions, ensemble members' predictions) line up with the examples.
 
 A split whose decoded size (its size in the dataset spec times one
 example's decoded size from the feature shapes) fits `cache_budget_bytes()`
-is parsed once and kept in memory by `tf.data`'s cache, shared by every trial
-of the component; a larger one is read from its files every epoch.
+is parsed once and kept in memory (a tensor per feature), shared by every
+trial of the component; a larger one is read from its files every epoch.
 Per-example outputs (labels, predictions: a few numbers per example) are kept
 in memory as NumPy vectors; the features of a whole split never are, unless
 cached within the budget.
@@ -111,8 +111,9 @@ class Split:
     def __len__(self) -> int:
         return self.size
 
-    def _cached_examples(self) -> tf.data.Dataset:
-        """(index, example with its label) pairs in the canonical order, kept in memory."""
+    def _cached_columns(self) -> dict[str, tf.Tensor]:
+        """Every example's features and label, one tensor per key in the
+        canonical order, kept in memory."""
         raise NotImplementedError
 
     def _streamed_batches(self, batch_size: int, seed: Optional[int], indexed: bool) -> tf.data.Dataset:
@@ -129,10 +130,7 @@ class Split:
         With a `seed`, shuffled: a new order on every pass over the dataset,
         the same orders for the same seed. Without one, in the canonical order."""
         if self.cached:
-            examples = self._cached_examples()
-            if seed is not None:
-                examples = examples.shuffle(self.size, seed=seed, reshuffle_each_iteration=True)
-            batched = examples.batch(batch_size)
+            batched = self._cached_batches(batch_size, seed)
         else:
             batched = self._streamed_batches(batch_size, seed, indexed=targets is not None)
         label = self._label_key
@@ -143,6 +141,25 @@ class Split:
             return features, example[label] if rows is None else tf.gather(rows, index)
 
         return batched.map(features_and_y, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
+
+    def _cached_batches(self, batch_size: int, seed: Optional[int]) -> tf.data.Dataset:
+        """(indices, examples) batches gathered from the cached columns, as
+        Keras batches arrays: the cache stays one tensor per key, without a
+        per-example tensor in a cache or a shuffle buffer."""
+        columns = self._cached_columns()
+        count = int(next(iter(columns.values())).shape[0])
+        indices = tf.range(count, dtype=tf.int64)
+        if seed is None:
+            orders = tf.data.Dataset.from_tensors(indices)
+        else:
+            # A new permutation on every pass, the same ones for the same seed.
+            orders = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).map(
+                lambda draw: tf.random.experimental.stateless_shuffle(
+                    indices, seed=tf.stack([tf.constant(seed, tf.int64), draw])))
+        batches = orders.flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+        batches = batches.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+        return batches.map(lambda index: (index, {key: tf.gather(column, index) for key, column in columns.items()}),
+                           num_parallel_calls=AUTOTUNE, deterministic=True)
 
     def features(self, batch_size: int = READ_BATCH_SIZE) -> tf.data.Dataset:
         """The features alone, in batches in the canonical order (for `predict`)."""
@@ -164,7 +181,7 @@ class ExamplesSplit(Split):
         self.decoded_bytes = self.size * self._example_bytes
         self.cached = budget > 0 and self.decoded_bytes <= budget
         self.shuffle_buffer = max(1, min(self.size, max(MIN_SHUFFLE_BUFFER, SHUFFLE_BUFFER_BYTES // self._example_bytes)))
-        self._cache: Optional[tf.data.Dataset] = None
+        self._columns: Optional[dict[str, tf.Tensor]] = None
         self._labels: Optional[np.ndarray] = None
         self._offsets: Optional[list[int]] = None
 
@@ -176,14 +193,16 @@ class ExamplesSplit(Split):
         spec = self._parse if keys is None else {key: self._parse[key] for key in keys}
         return tf.io.parse_example(serialized, spec)
 
-    def _cached_examples(self) -> tf.data.Dataset:
-        # One dataset object for the component's whole execution: its cache is
-        # filled by the first complete pass and read by every later one.
-        if self._cache is None:
-            self._cache = (self._records().batch(READ_BATCH_SIZE)
-                           .map(self._parsed, num_parallel_calls=AUTOTUNE, deterministic=True)
-                           .unbatch().enumerate().cache().apply(self._known_size))
-        return self._cache
+    def _cached_columns(self) -> dict[str, tf.Tensor]:
+        # Read once for the component's whole execution, by the first pass that needs it.
+        if self._columns is None:
+            parts: dict[str, list[tf.Tensor]] = {}
+            for batch in self._records().batch(READ_BATCH_SIZE).map(
+                    self._parsed, num_parallel_calls=AUTOTUNE, deterministic=True):
+                for key, value in batch.items():
+                    parts.setdefault(key, []).append(value)
+            self._columns = {key: tf.concat(values, axis=0) for key, values in parts.items()}
+        return self._columns
 
     def _streamed_batches(self, batch_size: int, seed: Optional[int], indexed: bool) -> tf.data.Dataset:
         if seed is None:
@@ -203,12 +222,10 @@ class ExamplesSplit(Split):
             records = shards.interleave(read, cycle_length=min(len(self.files), INTERLEAVED_SHARDS), block_length=1,
                                         num_parallel_calls=AUTOTUNE, deterministic=True)
             records = records.shuffle(self.shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
-        return records.apply(self._known_size).batch(batch_size).map(
-            lambda index, serialized: (index, self._parsed(serialized)), num_parallel_calls=AUTOTUNE, deterministic=True)
-
-    def _known_size(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         # Keras then knows an epoch's steps (and a split not of its spec's size fails loudly).
-        return dataset.apply(tf.data.experimental.assert_cardinality(self.size))
+        records = records.apply(tf.data.experimental.assert_cardinality(self.size))
+        return records.batch(batch_size).map(
+            lambda index, serialized: (index, self._parsed(serialized)), num_parallel_calls=AUTOTUNE, deterministic=True)
 
     def _file_sizes(self) -> list[int]:
         """How many examples each shard holds (one pass over the split)."""
@@ -254,15 +271,13 @@ class ArraySplit(Split):
     _label_key = "__label__"
 
     def __init__(self, features: dict[str, np.ndarray], labels: np.ndarray):
-        self._features = features
         self._labels = np.asarray(labels)
         self.size = int(self._labels.shape[0])
-        self._cache: Optional[tf.data.Dataset] = None
+        self._columns = {key: tf.convert_to_tensor(value) for key, value in
+                         {**features, self._label_key: self._labels}.items()}
 
-    def _cached_examples(self) -> tf.data.Dataset:
-        if self._cache is None:
-            self._cache = tf.data.Dataset.from_tensor_slices({**self._features, self._label_key: self._labels}).enumerate()
-        return self._cache
+    def _cached_columns(self) -> dict[str, tf.Tensor]:
+        return self._columns
 
     def labels(self) -> np.ndarray:
         return self._labels
