@@ -2,10 +2,12 @@
 before issue 32) against `fit` on the split streamed through `tf.data`
 (components/examples_io.py), cached within the budget and not cached (budget 0).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/split_streaming.py --datasets mnist1d digits --epochs 6
+    PYTHONPATH=. .venv/bin/python benchmarks/split_streaming.py --datasets mnist1d digits --epochs 6 --rounds 3
 
-Prints, per data set and way of reading, the first epoch's seconds (tracing,
-filling the cache) and the median of the later ones. Not part of `run_all`.
+Each way is measured `--rounds` times, the ways taking turns (the machine's
+load moves). Prints, per data set and way of reading, the median over rounds of
+the first epoch's seconds (tracing, filling the cache) and of the median of
+the later ones. Not part of `run_all`.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ class EpochTimes:
         self.callback = Timer()
 
     def summary(self) -> dict:
-        return {"first": round(self.seconds[0], 3), "median_later": round(statistics.median(self.seconds[1:]), 4)}
+        return {"first": self.seconds[0], "median_later": statistics.median(self.seconds[1:])}
 
 
-def measure(dataset: str, epochs: int, batch_size: int, seed: int) -> dict:
+def measure(dataset: str, epochs: int, batch_size: int, seed: int, rounds: int) -> dict:
     import keras
 
     from components import examples_io
@@ -60,23 +62,29 @@ def measure(dataset: str, epochs: int, batch_size: int, seed: int) -> dict:
         examples, _, spec = run_ingest(SourceConfig(dataset=dataset, seed=seed), scratch)
         architecture = Architecture.from_dict({"blocks": ARCHITECTURES[spec.input_kind],
                                                "hyperparameters": {"batch_size": batch_size}})
-        results = {"train_examples": spec.split_sizes.get("train")}
+        measured: dict[str, list[dict]] = {}
 
         def fit(name, x, y=None, validation=None, **kwargs):
             keras.utils.set_random_seed(seed)
             model = build_model(architecture, spec, seed=seed)
             times = EpochTimes()
             model.fit(x, y, epochs=epochs, validation_data=validation, callbacks=[times.callback], verbose=0, **kwargs)
-            results[name] = times.summary()
+            measured.setdefault(name, []).append(times.summary())
             keras.backend.clear_session()
 
         train_x, train_y = examples_io.load_split(examples, "train", spec)
         eval_x, eval_y = examples_io.load_split(examples, "eval", spec)
-        fit("arrays", train_x, train_y, (eval_x, eval_y), batch_size=batch_size, shuffle=True)
-        for name, budget in (("stream_cached", None), ("stream_uncached", 0)):
-            train = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
-            evaluation = examples_io.ExamplesSplit(examples, "eval", spec, cache_budget=budget)
-            fit(name, train.batches(batch_size, seed=seed), validation=evaluation.batches(batch_size))
+        for _ in range(rounds):
+            fit("arrays", train_x, train_y, (eval_x, eval_y), batch_size=batch_size, shuffle=True)
+            for name, budget in (("stream_cached", None), ("stream_uncached", 0)):
+                train = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
+                evaluation = examples_io.ExamplesSplit(examples, "eval", spec, cache_budget=budget)
+                fit(name, train.batches(batch_size, seed=seed), validation=evaluation.batches(batch_size))
+        results = {"train_examples": spec.split_sizes.get("train")}
+        for name, runs in measured.items():
+            results[name] = {key: round(statistics.median(run[key] for run in runs), 4) for key in runs[0]}
+        results["cached_over_arrays"] = round(
+            results["stream_cached"]["median_later"] / results["arrays"]["median_later"], 3)
         return results
 
 
@@ -86,8 +94,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    report = {name: measure(name, args.epochs, args.batch_size, args.seed) for name in args.datasets}
+    report = {name: measure(name, args.epochs, args.batch_size, args.seed, args.rounds) for name in args.datasets}
     print(json.dumps(report, indent=1))
 
 

@@ -156,8 +156,13 @@ class Split:
             orders = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).map(
                 lambda draw: tf.random.experimental.stateless_shuffle(
                     indices, seed=tf.stack([tf.constant(seed, tf.int64), draw])))
-        batches = orders.flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
-        batches = batches.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+        whole = count // batch_size * batch_size
+
+        def cut(order):  # into batches of indices, without a dataset element per example
+            batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:whole], [-1, batch_size]))
+            return batches.concatenate(tf.data.Dataset.from_tensors(order[whole:])) if whole < count else batches
+
+        batches = orders.flat_map(cut).apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
         return batches.map(lambda index: (index, {key: tf.gather(column, index) for key, column in columns.items()}),
                            num_parallel_calls=AUTOTUNE, deterministic=True)
 
