@@ -185,7 +185,8 @@ class ExamplesSplit(Split):
         budget = cache_budget_bytes() if cache_budget is None else cache_budget
         self.decoded_bytes = self.size * self._example_bytes
         self.cached = budget > 0 and self.decoded_bytes <= budget
-        self.shuffle_buffer = max(1, min(self.size, max(MIN_SHUFFLE_BUFFER, SHUFFLE_BUFFER_BYTES // self._example_bytes)))
+        self.shuffle_buffer = max(1, min(self.size, max(MIN_SHUFFLE_BUFFER,
+                                                        SHUFFLE_BUFFER_BYTES // self._example_bytes)))
         self._columns: Optional[dict[str, tf.Tensor]] = None
         self._labels: Optional[np.ndarray] = None
         self._offsets: Optional[list[int]] = None
@@ -230,7 +231,8 @@ class ExamplesSplit(Split):
         # Keras then knows an epoch's steps (and a split not of its spec's size fails loudly).
         records = records.apply(tf.data.experimental.assert_cardinality(self.size))
         return records.batch(batch_size).map(
-            lambda index, serialized: (index, self._parsed(serialized)), num_parallel_calls=AUTOTUNE, deterministic=True)
+            lambda index, serialized: (index, self._parsed(serialized)),
+            num_parallel_calls=AUTOTUNE, deterministic=True)
 
     def _file_sizes(self) -> list[int]:
         """How many examples each shard holds (one pass over the split)."""

@@ -214,4 +214,5 @@ def _mixed_batches(chunks, spec: DatasetSpec, teacher_predict, rng: np.random.Ge
         soft = teacher_predict(examples_io.serialize_features(mixed, spec))[key]
         targets = distillation_targets(mixed_labels, soft, spec.task)
         for start in range(0, len(targets), batch_size):
-            yield {name: values[start:start + batch_size] for name, values in mixed.items()}, targets[start:start + batch_size]
+            end = start + batch_size
+            yield {name: values[start:end] for name, values in mixed.items()}, targets[start:end]
