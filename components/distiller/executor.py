@@ -199,6 +199,10 @@ def _transfer_sets(train: examples_io.ExamplesSplit, spec: DatasetSpec, teacher_
     mixed = tf.data.Dataset.from_generator(
         lambda: _mixed_batches(chunks, spec, teacher_predict, rng, batch_size),
         output_signature=(chunks.element_spec[0], tf.TensorSpec([None, width], tf.float32)))
+    # Keras then knows an epoch's steps: every chunk is cut into batches.
+    full, rest = divmod(len(train), MIXUP_CHUNK_SIZE)
+    mixed = mixed.apply(tf.data.experimental.assert_cardinality(
+        full * -(-MIXUP_CHUNK_SIZE // batch_size) + -(-rest // batch_size)))
     while True:
         yield mixed
 
