@@ -17,10 +17,10 @@ an exclusive, fsynced create on local disk, `ifGenerationMatch=0` on Cloud
 Storage), so two writers never edit the same object, even two that collide.
 A reader skips an object that is damaged all the same (empty, cut short, not
 JSON, a field missing - a disk that lost it, a hand that edited it) with a
-warning naming it: one bad object must not stop the study. A trial is trained once (its id is unique, and a resumed
-run reuses it), so its object keeps its first version; leaderboards and
-validations are named by the execution that wrote them, and readers take the
-newest per run. A trial whose files were removed (by the retention setting)
+warning naming it: one bad object must not stop the study. A trial is
+trained once (its id is unique, and a resumed run reuses it), so its object
+keeps its first version; leaderboards and validations are named by the
+execution that wrote them, and readers take the newest per run. A trial whose files were removed (by the retention setting)
 keeps its record; its `removed` object tells later runs not to use its files.
 ML Metadata stays the experiment database of local runs; this record is what
 the Proposer (through the StudyHistory node), the baseline of the Evaluator
@@ -89,9 +89,9 @@ _warned_lock = threading.Lock()
 
 def _read_all(paths: Iterable[str], parse: Callable[[Any], Parsed]) -> list[Parsed]:
     """Every object, parsed by `parse` (which raises DamagedObject, KeyError,
-    TypeError, ValueError or AttributeError on what it cannot use); a damaged one is left
-    out, with a warning naming it. Failing to read at all (permissions, an
-    unreachable bucket) is not damage, and is raised."""
+    TypeError, ValueError or AttributeError on what it cannot use); a damaged
+    one is left out, with a warning naming it. Failing to read at all
+    (permissions, an unreachable bucket) is not damage, and is raised."""
     def read(path: str) -> Optional[Parsed]:
         with fileio.open(path, "rb") as handle:
             data = handle.read()
