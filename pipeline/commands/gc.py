@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.run_lock import run_directory_lock
 
     quiet.quiet_libraries(args.debug)
-    connection = factory.metadata_connection_config(StudyConfig(output=output, metadata=args.metadata))
+    connection = factory.metadata_connection_config(StudyConfig(output=output, metadata=args.metadata),
+                                                     create=False)
     with run_directory_lock(output, "gc"):
         report = cleanup.collect_garbage(output, connection, retention, dry_run=args.dry_run)
     if args.json:
