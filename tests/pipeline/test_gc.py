@@ -78,9 +78,9 @@ def test_gc_without_keep_applies_the_keep_the_study_ran_with(first_run, study, c
     monkeypatch.setattr(config_schema, "default_of", lambda key: "members" if key == "keep" else default_of(key))
     planned = run_json(["gc", "--output", str(study), "--dry-run", "--json"], capsys)
     (plan,) = planned["studies"]
-    assert (planned["keep"], plan["keep"], plan["keep_from"]) == ("all", "all", "recorded by run1")
-    assert plan["removed_trials"] == [] and len(plan["kept"]) == plan["trials"] == 4
     assert planned["freed"]["trials"]["count"] == 0
+    assert plan["removed_trials"] == [] and len(plan["kept"]) == plan["trials"] == 4
+    assert (planned["keep"], plan["keep"], plan["keep_from"]) == ("all", "all", "recorded by run1")
 
 
 def test_gc_dry_run_removes_nothing_and_gc_removes_exactly_that_plan(first_run, study, capsys):
