@@ -596,7 +596,7 @@ def collect_garbage(output_dir: str, connection_config, retention: Optional[Rete
         "output": output_dir,
         # Without --keep, each study's own: listed per study.
         "keep": str(retention) if retention is not None else (
-            ", ".join(sorted({str(s.retention) for s in plan.studies})) or "recorded"),
+            ", ".join(sorted({str(s.retention) for s in plan.studies})) or "recorded per study"),
         "dry_run": dry_run,
         "bytes_before": before,
         # A dry run's "after" is what the plan would leave.
