@@ -10,6 +10,7 @@ them - local directories and Cloud Storage alike:
         leaderboards/<run id>/<written>-<id>.json  a run's candidates and its chosen model, by the SearchEvaluator
         validations/<run id>/<written>-<id>.json   whether the chosen model was blessed and pushed, by the Pusher
         removed/<trial id>.json                   a trial whose files were removed, by `model-search gc`
+        retention/<run id>/<written>-<id>.json     the retention setting (`keep`) a run ran with, by `model-search run`
 
 Every object is written once and never edited: it is created only where no
 object of its name exists, complete or not at all (components/write_once.py:
@@ -52,6 +53,7 @@ TRIALS_DIR = "trials"
 LEADERBOARDS_DIR = "leaderboards"
 VALIDATIONS_DIR = "validations"
 REMOVED_DIR = "removed"
+RETENTION_DIR = "retention"
 # Reading many small objects from Cloud Storage is latency-bound.
 READ_THREADS = 16
 
@@ -256,6 +258,19 @@ class StudyRecord:
 
         records = [r for r in self.leaderboards().values() if r.get("dataset_spec")]
         return DatasetSpec.from_dict(records[-1]["dataset_spec"]) if records else None
+
+    # ------------------------------------------------------------- retention
+
+    def add_retention(self, run_id: str, keep: str, writer: str) -> str:
+        """Records the retention setting a run runs with, so that `model-search
+        gc` applies the study's own setting, not its default."""
+        return self._add_per_run(RETENTION_DIR, run_id, writer, {"run_id": run_id, "keep": keep,
+                                                                 "written_at": utc_now()})
+
+    def retention(self) -> Optional[dict[str, Any]]:
+        """The retention record written last (its `keep`, `run_id`), or None."""
+        records = _read_all(_objects(posixpath.join(self.root, RETENTION_DIR)))
+        return max(records, key=lambda r: r["written_at"]) if records else None
 
     # ----------------------------------------------------------- validations
 
