@@ -50,10 +50,12 @@ def pipeline_root(output_dir: str) -> str:
     return os.path.join(output_dir, "pipeline_root")
 
 
-def metadata_connection_config(config: StudyConfig):
+def metadata_connection_config(config: StudyConfig, create: bool = True):
     """SQLite in the run directory by default; `--metadata` takes a SQLite path
-    or `mysql://user:password@host:port/database` (pipeline/metadata_uri.py)."""
-    return metadata_uri.connection_config(config.metadata, metadata_path(os.path.abspath(config.output_dir)))
+    or `mysql://user:password@host:port/database` (pipeline/metadata_uri.py).
+    Without `create` the store must exist already (commands that read a study)."""
+    return metadata_uri.connection_config(config.metadata, metadata_path(os.path.abspath(config.output_dir)),
+                                          create=create)
 
 
 def metadata_location(config: StudyConfig) -> str:

@@ -43,6 +43,10 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
     record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)
     store = StudyStore(connection_config, config.pipeline_name, record=record)
     run_id = store.run_id_for_next_run()
+    if record.exists():
+        # A study's first record is its first trial's (which study a directory holds
+        # is read from it), so a first run records its setting at its end only.
+        cleanup.record_retention(record, run_id, config.keep)
     view = run_view.start(config, run_id, record, live=show_progress)
     try:
         log.info("study %r, %s, into %s", config.study_name, run_id, output_dir)
@@ -67,7 +71,9 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
         view.close()
     seconds = time.monotonic() - started
     summary = collect_results(config, store, run_id, output_dir, seconds)
-    # The study's retention setting (`keep`), so that the disk does not only grow.
+    # The study's retention setting (`keep`), so that the disk does not only grow;
+    # recorded, so that `model-search gc` applies the same.
+    cleanup.record_retention(record, run_id, config.keep)
     summary["freed"] = cleanup.after_run(config, output_dir, connection_config)
     return summary
 

@@ -66,7 +66,7 @@ def open_store(args: argparse.Namespace):
     from pipeline.study_store import StudyStore
 
     config = StudyConfig(output=args.output, metadata=args.metadata)
-    connection = factory.metadata_connection_config(config)
+    connection = factory.metadata_connection_config(config, create=False)
     names = [c.name for c in metadata_uri.connect(connection).get_contexts_by_type("pipeline")]
     if args.study:
         name = StudyConfig(study=args.study).pipeline_name

@@ -47,8 +47,11 @@ ALLOWED: dict[tuple[str, str], str] = {
         "reads DIR/leaderboard.json, the local runner's own output file",
     ("pipeline/study_access.py", "open_store"):
         "checks for DIR/metadata.sqlite: SQLite metadata is a local file",
-    ("pipeline/metadata_uri.py", "connection_config"):
-        "creates the folder of a SQLite metadata file: SQLite needs a local file",
+    ("components/write_once.py", "_create_local"):
+        "creates a local file exclusively and fsyncs it (link, fsync): fileio has neither; other schemes go "
+        "through fileio or the Cloud Storage client",
+    ("pipeline/metadata_uri.py", "_sqlite"):
+        "creates the folder of a SQLite metadata file, or checks that it exists: SQLite needs a local file",
     ("pipeline/metadata_uri.py", "mysql_password"):
         "reads MODEL_SEARCH_MYSQL_PASSWORD_FILE, a secret on this machine like the environment that names it",
     ("pipeline/commands/run.py", "_check_run_directory"):
