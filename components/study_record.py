@@ -158,6 +158,10 @@ def _validation(data: Any) -> dict[str, Any]:
     return _fields(data, run_id=str, written_at=str)
 
 
+def _retention(data: Any) -> dict[str, Any]:
+    return _fields(data, run_id=str, keep=str, written_at=str)
+
+
 def _objects(directory: str) -> list[str]:
     """Every finished object (`*.json`) under `directory`, at any depth."""
     if not fileio.isdir(directory):
@@ -201,7 +205,7 @@ class StudyRecord:
         then names too): a watcher of a run reads each trial once."""
         paths = [p for p in _objects(posixpath.join(self.root, TRIALS_DIR)) if p not in seen]
         seen.update(paths)
-        return [Trial.from_dict(data) for data in _read_all(paths)]
+        return _read_all(paths, _trial)
 
     def run_ids(self) -> list[str]:
         """The study's runs, in the order their first trial started."""
@@ -269,7 +273,7 @@ class StudyRecord:
 
     def retention(self) -> Optional[dict[str, Any]]:
         """The retention record written last (its `keep`, `run_id`), or None."""
-        records = _read_all(_objects(posixpath.join(self.root, RETENTION_DIR)))
+        records = _read_all(_objects(posixpath.join(self.root, RETENTION_DIR)), _retention)
         return max(records, key=lambda r: r["written_at"]) if records else None
 
     # ----------------------------------------------------------- validations

@@ -58,6 +58,13 @@ ALLOWED: dict[tuple[str, str], str] = {
         "the local runner's run directory is on this machine (its lock and SQLite metadata need a local file)",
     ("pipeline/parallel_runner.py", "_cgroup_memory_counters"):
         "reads the kernel's /proc and /sys/fs/cgroup files for the out-of-memory kill counter of this machine",
+    ("pipeline/cleanup.py", "_local_size"):
+        "gc measures the local run directory without following symbolic links (lstat, os.walk); fileio follows them",
+    ("pipeline/cleanup.py", "_children"):
+        "gc lists a local folder of its run directory without following symbolic links; URIs go through fileio",
+    ("pipeline/cleanup.py", "_remove"):
+        "gc removes only inside the local run directory's real path, and shutil.rmtree unlinks links without "
+        "following them, where fileio's delete empties their targets",
     ("pipeline/run_lock.py", "_holder"):
         "the run directory's lock file is a local file: flock works on local files only",
     ("pipeline/run_lock.py", "run_directory_lock"):
