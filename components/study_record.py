@@ -7,6 +7,7 @@ them - local directories and Cloud Storage alike:
 
     <pipeline root>/StudyRecord/<study>/
         trials/<trial id>.json                    one trained trial (completed or failed), by its Trainer
+        trials/retried/<trial id>/<request>.json  its outcome when `run --retry-failed` trained it again
         leaderboards/<run id>/<written>-<id>.json  a run's candidates and its chosen model, by the SearchEvaluator
         validations/<run id>/<written>-<id>.json   whether the chosen model was blessed and pushed, by the Pusher
         removed/<trial id>.json                   a trial whose files were removed, by `model-search gc`
@@ -16,7 +17,8 @@ object atomically, so a reader never sees half of one, and two writers never
 edit the same object. A trial is trained once (its id is unique, and a resumed
 run reuses it), so its object keeps its first version; leaderboards and
 validations are named by the execution that wrote them, and readers take the
-newest per run. A trial whose files were removed (by the retention setting)
+newest per run; a trial trained again on request (`run --retry-failed`) adds
+its new outcome beside the first, and readers take the newest. A trial whose files were removed (by the retention setting)
 keeps its record; its `removed` object tells later runs not to use its files.
 ML Metadata stays the experiment database of local runs; this record is what
 the Proposer (through the StudyHistory node), the baseline of the Evaluator
@@ -43,6 +45,7 @@ TRIALS_DIR = "trials"
 LEADERBOARDS_DIR = "leaderboards"
 VALIDATIONS_DIR = "validations"
 REMOVED_DIR = "removed"
+RETRIED_DIR = "retried"
 # Reading many small objects from Cloud Storage is latency-bound.
 READ_THREADS = 16
 
@@ -113,17 +116,26 @@ class StudyRecord:
 
     # ---------------------------------------------------------------- trials
 
-    def add_trial(self, trial: Trial) -> bool:
+    def add_trial(self, trial: Trial, retry: Optional[str] = None) -> bool:
         """Records a trained trial; `trial.path` must be absolute (or None for a
-        failed trial). A trial already recorded keeps its first record."""
+        failed trial). A trial already recorded keeps its first record, unless
+        it was trained again on request `retry` (`run --retry-failed`): that
+        outcome is a new object, which readers take over the first."""
         if trial.path and not is_absolute(trial.path):
             raise ValueError(f"trial {trial.trial_id}: the record needs an absolute path, not {trial.path!r}")
         payload = {**trial.to_dict(), "recorded_at": utc_now()}
-        return _write_once(posixpath.join(self.root, TRIALS_DIR, f"{trial.trial_id}.json"), payload)
+        name = posixpath.join(RETRIED_DIR, trial.trial_id, f"{retry}.json") if retry else f"{trial.trial_id}.json"
+        return _write_once(posixpath.join(self.root, TRIALS_DIR, name), payload)
 
     def trials(self) -> list[Trial]:
-        """Every recorded trial of the study, oldest first (by start time)."""
-        trials = [Trial.from_dict(data) for data in _read_all(_objects(posixpath.join(self.root, TRIALS_DIR)))]
+        """Every recorded trial of the study, oldest first (by start time); of
+        a trial trained again on request, its newest outcome."""
+        newest: dict[str, dict[str, Any]] = {}
+        for data in _read_all(_objects(posixpath.join(self.root, TRIALS_DIR))):
+            known = newest.get(data["trial_id"])
+            if known is None or data.get("recorded_at", "") > known.get("recorded_at", ""):
+                newest[data["trial_id"]] = data
+        trials = [Trial.from_dict(data) for data in newest.values()]
         return sorted(trials, key=lambda t: (t.started_at or "", t.trial_id))
 
     def new_trials(self, seen: set[str]) -> list[Trial]:
