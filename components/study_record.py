@@ -143,7 +143,8 @@ class StudyRecord:
         then names too): a watcher of a run reads each trial once."""
         paths = [p for p in _objects(posixpath.join(self.root, TRIALS_DIR)) if p not in seen]
         seen.update(paths)
-        return [Trial.from_dict(data) for data in _read_all(paths)]
+        # In the order recorded: a retried trial's newest outcome comes last.
+        return [Trial.from_dict(data) for data in sorted(_read_all(paths), key=lambda d: d.get("recorded_at", ""))]
 
     def run_ids(self) -> list[str]:
         """The study's runs, in the order their first trial started."""

@@ -108,3 +108,5 @@ def test_a_retried_trials_newest_outcome_is_what_the_record_reads(tmp_path):
     assert record.add_trial(completed, retry="req1")
     [trial] = record.trials()
     assert trial.status == "completed" and trial.error is None
+    # A live view keeps the last outcome it reads of each trial.
+    assert [t.status for t in record.new_trials(set())] == ["failed", "completed"]
