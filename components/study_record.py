@@ -7,6 +7,7 @@ them - local directories and Cloud Storage alike:
 
     <pipeline root>/StudyRecord/<study>/
         trials/<trial id>.json                    one trained trial (completed or failed), by its Trainer
+        trials/retried/<trial id>/<request>.json  its outcome when `run --retry-failed` trained it again
         leaderboards/<run id>/<written>-<id>.json  a run's candidates and its chosen model, by the SearchEvaluator
         validations/<run id>/<written>-<id>.json   whether the chosen model was blessed and pushed, by the Pusher
         removed/<trial id>.json                   a trial whose files were removed, by `model-search gc`
@@ -21,7 +22,9 @@ JSON, a field missing - a disk that lost it, a hand that edited it) with a
 warning naming it: one bad object must not stop the study. A trial is
 trained once (its id is unique, and a resumed run reuses it), so its object
 keeps its first version; leaderboards and validations are named by the
-execution that wrote them, and readers take the newest per run. A trial whose files were removed (by the retention setting)
+execution that wrote them, and readers take the newest per run; a trial
+trained again on request (`run --retry-failed`) adds its new outcome beside
+the first, and readers take the newest. A trial whose files were removed (by the retention setting)
 keeps its record; its `removed` object tells later runs not to use its files.
 ML Metadata stays the experiment database of local runs; this record is what
 the Proposer (through the StudyHistory node), the baseline of the Evaluator
@@ -54,6 +57,7 @@ LEADERBOARDS_DIR = "leaderboards"
 VALIDATIONS_DIR = "validations"
 REMOVED_DIR = "removed"
 RETENTION_DIR = "retention"
+RETRIED_DIR = "retried"
 # Reading many small objects from Cloud Storage is latency-bound.
 READ_THREADS = 16
 
@@ -145,9 +149,15 @@ def _fields(data: Any, optional: Optional[dict[str, Any]] = None, **required: An
 NOTHING = type(None)
 
 
-def _trial(data: Any) -> Trial:
+def _trial_data(data: Any) -> dict[str, Any]:
+    """A trial object's fields, checked as far as `Trial.from_dict` needs them."""
     _fields(data, trial_id=str, run_id=str, architecture=dict, optional={"started_at": (str, NOTHING)})
-    return Trial.from_dict(data)
+    Trial.from_dict(data)
+    return data
+
+
+def _trial(data: Any) -> Trial:
+    return Trial.from_dict(_trial_data(data))
 
 
 def _leaderboard(data: Any) -> dict[str, Any]:
@@ -187,17 +197,26 @@ class StudyRecord:
 
     # ---------------------------------------------------------------- trials
 
-    def add_trial(self, trial: Trial) -> bool:
+    def add_trial(self, trial: Trial, retry: Optional[str] = None) -> bool:
         """Records a trained trial; `trial.path` must be absolute (or None for a
-        failed trial). A trial already recorded keeps its first record."""
+        failed trial). A trial already recorded keeps its first record, unless
+        it was trained again on request `retry` (`run --retry-failed`): that
+        outcome is a new object, which readers take over the first."""
         if trial.path and not is_absolute(trial.path):
             raise ValueError(f"trial {trial.trial_id}: the record needs an absolute path, not {trial.path!r}")
         payload = {**trial.to_dict(), "recorded_at": utc_now()}
-        return _write_once(posixpath.join(self.root, TRIALS_DIR, f"{trial.trial_id}.json"), payload)
+        name = posixpath.join(RETRIED_DIR, trial.trial_id, f"{retry}.json") if retry else f"{trial.trial_id}.json"
+        return _write_once(posixpath.join(self.root, TRIALS_DIR, name), payload)
 
     def trials(self) -> list[Trial]:
-        """Every recorded trial of the study, oldest first (by start time)."""
-        trials = _read_all(_objects(posixpath.join(self.root, TRIALS_DIR)), _trial)
+        """Every recorded trial of the study, oldest first (by start time); of
+        a trial trained again on request, its newest outcome."""
+        newest: dict[str, dict[str, Any]] = {}
+        for data in _read_all(_objects(posixpath.join(self.root, TRIALS_DIR)), _trial_data):
+            known = newest.get(data["trial_id"])
+            if known is None or data.get("recorded_at", "") > known.get("recorded_at", ""):
+                newest[data["trial_id"]] = data
+        trials = [Trial.from_dict(data) for data in newest.values()]
         return sorted(trials, key=lambda t: (t.started_at or "", t.trial_id))
 
     def new_trials(self, seen: set[str]) -> list[Trial]:
@@ -205,7 +224,9 @@ class StudyRecord:
         then names too): a watcher of a run reads each trial once."""
         paths = [p for p in _objects(posixpath.join(self.root, TRIALS_DIR)) if p not in seen]
         seen.update(paths)
-        return _read_all(paths, _trial)
+        # In the order recorded: a retried trial's newest outcome comes last.
+        return [Trial.from_dict(data)
+                for data in sorted(_read_all(paths, _trial_data), key=lambda d: d.get("recorded_at", ""))]
 
     def run_ids(self) -> list[str]:
         """The study's runs, in the order their first trial started."""

@@ -1,6 +1,7 @@
 """`model-search`: the one command-line entry point.
 
-Exit status: 0 success, 2 bad input or usage, 1 internal failure.
+Exit status: 0 success, 2 bad input or usage, 1 internal failure; 130 / 143
+when stopped by SIGINT (Ctrl-C) / SIGTERM (128 + the signal, as a shell reports it).
 Machine-readable output goes to stdout (`--json`); logs go to stderr.
 """
 
@@ -10,12 +11,13 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import traceback
 
 from pipeline import quiet
 from pipeline.commands import COMMAND_MODULES
-from search_algo.errors import UserError
+from search_algo.errors import Stopped, UserError
 
 PROG = "model-search"
 OWN_LOGGERS = ("pipeline", "components", "search_algo")
@@ -74,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except Stopped as stop:
+        print(f"{PROG}: {stop}; nothing that was running counts as failed: run the same command again to resume",
+              file=sys.stderr)
+        return 128 + int(getattr(signal, stop.signal_name, signal.SIGINT))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -14,24 +14,31 @@ from search_algo.errors import UserError
 log = logging.getLogger(__name__)
 
 
-def run_study(config, debug: bool = False, show_progress: bool = False, quiet_log: bool = False) -> dict[str, Any]:
+def run_study(config, debug: bool = False, show_progress: bool = False, quiet_log: bool = False,
+              retry_failed: bool = False, new_run: bool = False) -> dict[str, Any]:
     """Runs the study's next run - or resumes its unfinished one - holding the
     run directory's lock, so one command at a time writes there. With
     `show_progress` a live view on stderr; with it or `quiet_log` the INFO
-    lines go to DIR/run.log instead of the terminal (pipeline/run_view.py)."""
+    lines go to DIR/run.log instead of the terminal (pipeline/run_view.py).
+    SIGINT and SIGTERM stop it cleanly (`Stopped`): the next run resumes it.
+    `retry_failed` trains the resumed run's failed trials again; `new_run`
+    leaves an unfinished run as it is and starts the next."""
+    from components.interruption import stop_on_signals
     from pipeline.run_lock import run_directory_lock
 
     output_dir = os.path.abspath(config.output_dir)
     from pipeline import run_view
 
     log_file = os.path.join(output_dir, run_view.LOG_FILE_NAME) if show_progress or quiet_log else None
-    with run_directory_lock(output_dir, "run"), run_view.logs_to_file(log_file):
-        return _run_study(config, output_dir, debug, show_progress)
+    with stop_on_signals(), run_directory_lock(output_dir, "run"), run_view.logs_to_file(log_file):
+        return _run_study(config, output_dir, debug, show_progress, retry_failed, new_run)
 
 
-def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dict[str, Any]:
+def _run_study(config, output_dir: str, debug: bool, show_progress: bool, retry_failed: bool = False,
+               new_run: bool = False) -> dict[str, Any]:
     quiet.quiet_libraries(debug)
     from components.study_record import StudyRecord
+    from components.trainer.trial_cache import RETRY_FAILED_ENV
     from pipeline import cleanup, factory, run_view
     from pipeline.parallel_runner import ParallelDagRunner
     from pipeline.study_store import StudyStore
@@ -42,20 +49,27 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
     connection_config = factory.metadata_connection_config(config)
     record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)
     store = StudyStore(connection_config, config.pipeline_name, record=record)
-    run_id = store.run_id_for_next_run()
+    runs = store.run_ids()
+    run_id = store.run_id_for_next_run(new_run=new_run)
+    resumed = run_id in runs
     if record.exists():
         # A study's first record is its first trial's (which study a directory holds
         # is read from it), so a first run records its setting at its end only.
         cleanup.record_retention(record, run_id, config.keep)
     view = run_view.start(config, run_id, record, live=show_progress)
     try:
+        if new_run and runs and runs[-1] not in store.finished_run_ids():
+            log.warning("leaving the unfinished run %s as it is (--new-run); starting %s", runs[-1], run_id)
+        if retry_failed and not resumed:
+            log.info("--retry-failed: %s is a new run, there is nothing to retry", run_id)
         log.info("study %r, %s, into %s", config.study_name, run_id, output_dir)
         pipeline = factory.create_pipeline(config, run_id, connection_config=connection_config)
+        pipeline_ir = _compiled(pipeline, retry_failed=retry_failed and resumed)
         started = time.monotonic()
         if config.runner == "beam":
             from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
-            BeamDagRunner().run(pipeline)
+            BeamDagRunner().run_with_ir(pipeline_ir)
         else:
             ParallelDagRunner(
                 max_workers=config.trainers,
@@ -66,9 +80,10 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
                 max_retries=config.max_retries,
                 # Each death of a trainer's worker is one attempt of one of its trials.
                 trainer_relaunches=config.trials_per_trainer * (config.max_retries + 1),
-            ).run(pipeline)
+            ).run_with_ir(pipeline_ir)
     finally:
         view.close()
+        os.environ.pop(RETRY_FAILED_ENV, None)
     seconds = time.monotonic() - started
     summary = collect_results(config, store, run_id, output_dir, seconds)
     # The study's retention setting (`keep`), so that the disk does not only grow;
@@ -76,6 +91,26 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
     cleanup.record_retention(record, run_id, config.keep)
     summary["freed"] = cleanup.after_run(config, output_dir, connection_config)
     return summary
+
+
+def _compiled(pipeline, retry_failed: bool):
+    """The pipeline's IR. To retry failed trials, the trainers run again
+    instead of coming from TFX's cache - a trainer whose trials failed finished
+    successfully, and its outputs would be reused as they are - and the
+    request's id tells them to train their failed trials again (trial cache:
+    components/trainer/trial_cache.py); completed trials come back from the
+    trial cache, and the nodes after a trainer run on its new outputs."""
+    from tfx.dsl.compiler import compiler
+
+    from components.trainer.trial_cache import RETRY_FAILED_ENV
+
+    ir = compiler.Compiler().compile(pipeline)
+    if retry_failed:
+        for node in ir.nodes:
+            if node.pipeline_node.node_info.id.startswith("Trainer_"):
+                node.pipeline_node.execution_options.caching_options.enable_cache = False
+        os.environ[RETRY_FAILED_ENV] = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
+    return ir
 
 
 def refuse_another_study(config, output_dir: str) -> None:

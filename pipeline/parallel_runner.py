@@ -19,6 +19,13 @@ finished, and the trainer records the trial that died as failed once it has
 died `max_retries` + 1 times (components/trainer/trial_cache.py). A node that
 runs past `node_timeout` is stopped and the run ends with a clear message.
 
+Stopping the run (SIGINT, SIGTERM; `Stopped` raised in the runner) is not a
+death: the runner passes SIGTERM on to its busy workers and gives them
+`STOP_GRACE_SECONDS` to end their nodes (a trainer marks its trial in flight
+interrupted, which does not count as an attempt), then stops every worker.
+Workers ignore SIGINT themselves: a Ctrl-C reaches the whole process group,
+and the runner alone decides what it means.
+
 TensorFlow keeps about 25 MiB of every model a process builds and fits, even
 after `clear_session()` (tensorflow/tensorflow#61791), so a long study's workers
 grow trial after trial. A worker that is idle and has grown past
@@ -50,7 +57,7 @@ from tfx.proto.orchestration import pipeline_pb2
 from components import failpoints
 from components.trainer.trial_cache import WORKER_DEATH_ENV
 from pipeline.config_schema import default_of
-from search_algo.errors import UserError
+from search_algo.errors import Stopped, UserError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,8 @@ DEFAULT_WORKER_MEMORY_LIMIT_MIB = 2048
 WORKER_MEMORY_ENV = "MODEL_SEARCH_WORKER_MEMORY_MIB"
 # How often the runner looks at its workers (deaths, time-outs, memory).
 POLL_SECONDS = 1.0
+# How long busy workers have to end their nodes when the run is stopped.
+STOP_GRACE_SECONDS = 30.0
 
 
 def resident_mib(pid: int) -> float:
@@ -142,6 +151,8 @@ def _die_with_parent(runner_pid: int) -> None:
 
 def _worker_init(runner_pid: int, debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
     _die_with_parent(runner_pid)
+    # The runner passes a stop on (SIGTERM) to the workers that have a node.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(environment)
     from pipeline import quiet, run_view
 
@@ -381,6 +392,9 @@ class ParallelDagRunner(tfx_runner.IrBasedRunner):
                         worker.stop()
                         workers[index] = _Worker(context, initargs)
                         self.worker_replacements += 1
+        except Stopped:
+            self._stop(workers)
+            raise
         except BaseException:
             # Do not wait for siblings of a failed node (a trainer may run
             # for minutes); what they finished is in ML Metadata already.
@@ -389,6 +403,24 @@ class ParallelDagRunner(tfx_runner.IrBasedRunner):
             raise
         for worker in workers:
             worker.stop()
+
+    @staticmethod
+    def _stop(workers: list[_Worker]) -> None:
+        """The run was stopped: each busy worker ends its node (SIGTERM), within
+        the grace; then every worker goes."""
+        busy = [w for w in workers if w.busy and w.process.is_alive()]
+        if busy:
+            log.warning("stopping: waiting up to %.0f s for %s to stop", STOP_GRACE_SECONDS,
+                        ", ".join(w.node for w in busy))
+        for worker in busy:
+            os.kill(worker.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while busy and time.monotonic() < deadline:
+            connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                            timeout=deadline - time.monotonic())
+            busy = [w for w in busy if w.process.is_alive() and not w.conn.poll()]
+        for worker in workers:
+            worker.kill()
 
     @staticmethod
     def _receive(worker: _Worker):

@@ -63,11 +63,12 @@ class StudyStore:
 
     def trials(self) -> list[Trial]:
         """Every trained trial of the study, completed or failed, oldest first;
-        a trial recorded twice (a cached re-run) is listed once."""
+        a trial recorded twice (a cached re-run, a retry of a failed trial) is
+        listed once, as its newest artifact has it."""
         seen: dict[str, Trial] = {}
         for artifact in self._artifacts(TRIAL_RESULTS_TYPE):
             for trial in trials_from_json(self._string(artifact, keys.TRIALS_PROPERTY) or "[]"):
-                seen.setdefault(trial.trial_id, trial.located_in(artifact.uri))
+                seen[trial.trial_id] = trial.located_in(artifact.uri)
         return list(seen.values())
 
     def run_ids(self) -> list[str]:
@@ -141,12 +142,13 @@ class StudyStore:
         except OSError:  # the artifact's files were deleted
             return None
 
-    def run_id_for_next_run(self) -> str:
+    def run_id_for_next_run(self, new_run: bool = False) -> str:
         """The unfinished latest run (a re-run after a crash resumes it), else a
         new run, numbered past every run ML Metadata or the study record knows
-        (a run id already in the record would be taken for a resumed run)."""
+        (a run id already in the record would be taken for a resumed run).
+        `new_run` leaves an unfinished run as it is and starts the next one."""
         runs = self.run_ids()
-        if runs and runs[-1] not in self.finished_run_ids():
+        if runs and runs[-1] not in self.finished_run_ids() and not new_run:
             return runs[-1]
         recorded = self._record.run_ids() if self._record is not None and self._record.exists() else []
         return f"run{max([0] + [_run_number(r) for r in runs + recorded]) + 1}"

@@ -21,3 +21,13 @@ class SearchSpaceError(UserError):
 class RunFailing(UserError):
     """A run cannot go on: its trials keep failing, or none completed. Retrying
     as it is repeats the failure; the message says what to fix."""
+
+
+class Stopped(BaseException):
+    """The run was asked to stop (SIGINT, SIGTERM): not a failure of anything
+    in it. A BaseException, as KeyboardInterrupt is, so that no `except
+    Exception` guarding one trial or one node takes it for that trial's failure."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(f"stopped by {signal_name}")
+        self.signal_name = signal_name

@@ -33,7 +33,8 @@ def no_completed_trial_message(trials) -> str:
     which = f"all {len(trials)} trials" if len(trials) > 1 else "the only trial"
     return (f"{which} of run {trials[0].run_id} failed, so nothing is ensembled or pushed; "
             f"first reason: {reasons[0]}" + (f" (and {len(reasons) - 1} other reasons)" if len(reasons) > 1 else "")
-            + "; see `model-search trials`")
+            + "; see `model-search trials`; once the cause is fixed, run again with --retry-failed "
+            "(or --new-run to leave this run)")
 
 
 class Executor(base_executor.BaseExecutor):

@@ -14,9 +14,11 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, failpoints, files, trial_files
+from components import examples_io, executor_inputs, failpoints, files, interruption, trial_files
 from components.study_record import StudyRecord
-from components.trainer.trial_cache import TrialCache, describe_death, failed_after_attempts, stop_reason
+from components.trainer.trial_cache import (
+    RETRY_FAILED_ENV, Attempt, TrialCache, describe_death, failed_after_attempts, mark_interrupted, stop_reason,
+)
 from components.trainer.training import train_trial
 from components.trainer.watchdog import TrialWatchdog
 from components.keys import (
@@ -87,39 +89,63 @@ class Executor(base_executor.BaseExecutor):
         failures = ConsecutiveFailures(
             int(exec_properties[MAX_CONSECUTIVE_FAILURES_KEY]),
             int(proposals_artifact.get_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY) or 0))
-        results: list[Trial] = []
-        for position, proposal in enumerate(share, start=1):
-            failpoints.reach_in_node(f"trial-{position}")
-            trial_dir = os.path.join(output.uri, proposal.trial_id)
-            # The rule as this trial sees it: history plus this trainer's earlier trials of its fidelity.
-            stopping = pruners.for_trial(proposal)
-            key = trial_cache_key(proposal, exec_properties, examples,
-                                  stopping and [stopping.warmup, stopping.reference])
-            result = cache.lookup(key) if cache else None
-            if result is not None:
-                log.info("trial %s: reusing the finished result of an earlier execution", proposal.trial_id)
-                if result.status == COMPLETED:
-                    files.copy_tree(cache.files_dir(key), trial_dir)
-            else:
-                result = self._attempt(proposal, cache, key, max_retries, time_limit, position, len(share), index,
-                                       spec, objective, train, evaluation, proposal.planned_epochs or epochs,
-                                       trial_dir, stopping, files_of,
-                                       tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id))
-            pruners.add(result)
-            result.path = proposal.trial_id if result.status == COMPLETED else None
-            if record is not None:
-                # Where later runs find it, the moment it is finished.
-                record.add_trial(dataclasses.replace(result, path=result.path and posixpath.join(output.uri, result.path)))
-            _log_result(result)
-            results.append(result)
-            failures.add(result)
-            if failures.tripped:
-                # The rest is not trained; the next node stops the run with the reasons.
-                results += [dataclasses.replace(p, status=FAILED, error=f"not trained: {failures.message}")
-                            for p in share[position:]]
-                output.set_string_custom_property(STOPPED_PROPERTY, failures.message)
-                log.error("%s", failures.message)
-                break
+        # `--retry-failed` (local runner): this command's request id.
+        retry_request = os.environ.get(RETRY_FAILED_ENV, "")
+        # The attempt in flight: marked interrupted, so not counted, if the run is stopped.
+        in_flight: dict[str, Optional[Attempt]] = {"attempt": None}
+
+        def interrupted(signal_name: str) -> None:
+            attempt = in_flight["attempt"]
+            if attempt is not None:
+                mark_interrupted(attempt, signal_name)
+                log.warning("trial %s interrupted: the run was stopped (%s); not counted as an attempt",
+                            attempt.record.get("trial_id"), signal_name)
+
+        with interruption.stop_on_signals(interrupted):
+            results: list[Trial] = []
+            for position, proposal in enumerate(share, start=1):
+                failpoints.reach_in_node(f"trial-{position}")
+                trial_dir = os.path.join(output.uri, proposal.trial_id)
+                # The rule as this trial sees it: history plus this trainer's earlier trials of its fidelity.
+                stopping = pruners.for_trial(proposal)
+                key = trial_cache_key(proposal, exec_properties, examples,
+                                      stopping and [stopping.warmup, stopping.reference])
+                result = cache.lookup(key) if cache else None
+                retried = False
+                if retry_request and cache:
+                    # A failed result is set aside once per request; the trial trains afresh.
+                    if result is not None and result.status != COMPLETED and cache.retry(key, retry_request):
+                        log.info("trial %s: training it again (--retry-failed); it had failed: %s",
+                                 proposal.trial_id, result.error)
+                        result = None
+                    retried = cache.retried(key, retry_request)
+                if result is not None:
+                    log.info("trial %s: reusing the finished result of an earlier execution", proposal.trial_id)
+                    if result.status == COMPLETED:
+                        files.copy_tree(cache.files_dir(key), trial_dir)
+                else:
+                    result = self._attempt(proposal, cache, key, max_retries, time_limit, position, len(share), index,
+                                           spec, objective, train, evaluation, proposal.planned_epochs or epochs,
+                                           trial_dir, stopping, files_of,
+                                           tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id),
+                                           in_flight)
+                pruners.add(result)
+                result.path = proposal.trial_id if result.status == COMPLETED else None
+                if record is not None:
+                    # Where later runs find it, the moment it is finished.
+                    # A retried trial's new outcome goes beside its first record; readers take the newest.
+                    record.add_trial(dataclasses.replace(result, path=result.path and posixpath.join(output.uri, result.path)),
+                                     retry=retry_request if retried else None)
+                _log_result(result)
+                results.append(result)
+                failures.add(result)
+                if failures.tripped:
+                    # The rest is not trained; the next node stops the run with the reasons.
+                    results += [dataclasses.replace(p, status=FAILED, error=f"not trained: {failures.message}")
+                                for p in share[position:]]
+                    output.set_string_custom_property(STOPPED_PROPERTY, failures.message)
+                    log.error("%s", failures.message)
+                    break
 
         trial_files.record_trials(output, results, TRIALS_FILE)
         completed = [t for t in results if t.status == COMPLETED]
@@ -136,10 +162,11 @@ class Executor(base_executor.BaseExecutor):
     @staticmethod
     def _attempt(proposal: Trial, cache: Optional[TrialCache], key: str, max_retries: int,
                  time_limit: Optional[float], position: int, count: int, index: int, spec, objective, train, evaluation,
-                 epochs: int, trial_dir: str, stopping, files_of: Dict[str, str], tensorboard_dir: str) -> Trial:
+                 epochs: int, trial_dir: str, stopping, files_of: Dict[str, str], tensorboard_dir: str,
+                 in_flight: Dict[str, Optional[Attempt]]) -> Trial:
         """Trains the trial, unless earlier attempts died often enough (or for a
         reason retrying cannot help) that it is recorded failed instead."""
-        earlier = cache.attempts(key) if cache else []
+        earlier = cache.counted_attempts(key) if cache else []
         if earlier and (earlier[-1].final or len(earlier) > max_retries):
             result = failed_after_attempts(proposal, earlier)
             cache.store(key, result, trial_dir)
@@ -150,6 +177,7 @@ class Executor(base_executor.BaseExecutor):
         log.info("trial %s (%d/%d of trainer %d): %s", proposal.trial_id, position, count, index,
                  proposal.architecture.describe())
         attempt = cache.begin_attempt(key, proposal, time_limit) if cache else None
+        in_flight["attempt"] = attempt
 
         def expire(reason: str) -> None:
             if attempt is not None:
@@ -161,6 +189,7 @@ class Executor(base_executor.BaseExecutor):
                                  tensorboard_dir, progress=watchdog, objective=objective,
                                  parent_dir=files_of.get(proposal.parent or ""),
                                  teacher_dir=files_of.get(proposal.teacher or ""))
+        in_flight["attempt"] = None
         if cache:
             cache.store(key, result, trial_dir)
         return result
@@ -190,7 +219,8 @@ class ConsecutiveFailures:
         if self._limit and self._count >= self._limit:
             self.message = (f"the last {self._count} trials of run {trial.run_id} failed "
                             f"({'; '.join(self._reasons[-3:])}); fix the cause (`model-search trials` lists every "
-                            "trial and its reason), then run again (--max-consecutive-failures sets the limit, 0 none)")
+                            "trial and its reason), then run again with --retry-failed, or with --new-run to leave "
+                            "this run (--max-consecutive-failures sets the limit, 0 none)")
 
 
 def _log_result(trial: Trial) -> None:

@@ -6,7 +6,8 @@ settings, the code and the data):
 - `attempt-<n>.json`, written before attempt n starts: the trial, the process
   running it, when it started, and - written by the watchdog before it stops
   the process - why it was stopped (`reason`; `final` when retrying cannot
-  help, such as the time limit);
+  help, such as the time limit), or that the run was stopped while it ran
+  (`interrupted`: SIGINT, SIGTERM);
 - `files/` (a completed trial's files), then `result.json` (its record),
   written last: only a complete entry has a result.
 
@@ -14,7 +15,12 @@ A re-run reuses a result only after checking it: a result that does not
 parse, or a completed trial whose files are missing, is discarded and the
 trial trained again. An attempt without a result is an attempt whose process
 died: the trial is tried again at most `max_retries` times, then recorded
-failed with the reason.
+failed with the reason. An attempt the run's stop interrupted does not count.
+
+`model-search run --retry-failed` trains failed trials again: their result
+and attempts move to `retried-<request>/` (one request per command), so the
+trial starts afresh with every retry; a trial that fails again within the same
+request keeps its new result.
 """
 
 from __future__ import annotations
@@ -39,10 +45,13 @@ log = logging.getLogger(__name__)
 RESULT_FILE = "result.json"
 FILES_DIR = "files"
 ATTEMPT_PREFIX = "attempt-"
+RETRIED_PREFIX = "retried-"
 # Files a completed trial cannot be used without.
 REQUIRED_FILES = (trial_files.TRIAL_FILE, trial_files.WEIGHTS_FILE, posixpath.join(SERVING_DIR, "saved_model.pb"))
 # Set by the local runner when it relaunches a node whose worker process died.
 WORKER_DEATH_ENV = "MODEL_SEARCH_WORKER_DEATH"
+# Set by `model-search run --retry-failed`: the request's id (one per command).
+RETRY_FAILED_ENV = "MODEL_SEARCH_RETRY_FAILED"
 
 
 def _now() -> str:
@@ -62,6 +71,11 @@ class Attempt:
     @property
     def final(self) -> bool:
         return bool(self.record.get("final"))
+
+    @property
+    def interrupted(self) -> bool:
+        """The run was stopped while this attempt ran: the trial did not fail."""
+        return bool(self.record.get("interrupted"))
 
 
 def missing_files(trial_dir: str) -> list[str]:
@@ -130,6 +144,28 @@ class TrialCache:
         files.write_text(path, json.dumps(record))
         return Attempt(path, number, record)
 
+    def counted_attempts(self, key: str) -> list[Attempt]:
+        """The attempts that count against `max_retries`: not those the run's
+        stop interrupted."""
+        return [attempt for attempt in self.attempts(key) if not attempt.interrupted]
+
+    def retry(self, key: str, request: str) -> bool:
+        """Sets a failed trial's result and attempts aside (`retried-<request>/`)
+        so that it trains afresh; False if this request has done so already
+        (the trial failed again within it: its new result stands)."""
+        aside = posixpath.join(self._entry(key), f"{RETRIED_PREFIX}{request}")
+        if self.retried(key, request):
+            return False
+        fileio.makedirs(aside)
+        for attempt in self.attempts(key):
+            fileio.rename(attempt.path, posixpath.join(aside, posixpath.basename(attempt.path)), overwrite=True)
+        # Last: until the result has moved, the request has not retried the trial.
+        fileio.rename(posixpath.join(self._entry(key), RESULT_FILE), posixpath.join(aside, RESULT_FILE), overwrite=True)
+        return True
+
+    def retried(self, key: str, request: str) -> bool:
+        return fileio.exists(posixpath.join(self._entry(key), f"{RETRIED_PREFIX}{request}", RESULT_FILE))
+
     def _discard(self, key: str) -> None:
         try:
             fileio.rmtree(self._entry(key))
@@ -141,6 +177,13 @@ def stop_reason(attempt: Attempt, reason: str, final: bool) -> None:
     """Says in the attempt's file why its process is being stopped (the
     watchdog, just before it stops the process)."""
     files.write_text(attempt.path, json.dumps({**attempt.record, "reason": reason, "final": final}))
+
+
+def mark_interrupted(attempt: Attempt, signal_name: str) -> None:
+    """Says in the attempt's file that the run was stopped while it ran, so
+    the attempt is not counted against the trial."""
+    files.write_text(attempt.path, json.dumps({**attempt.record, "interrupted": True,
+                                               "reason": f"the run was stopped ({signal_name})"}))
 
 
 def describe_death(attempt: Attempt) -> str:

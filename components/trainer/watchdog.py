@@ -9,6 +9,11 @@ the process (SIGKILL: a hung native call cannot be interrupted otherwise).
 The local runner then starts the node again, and the re-run records the trial
 as failed with that reason and goes on with the next one; on a cluster the
 task fails and its retry (or the next submission) does the same.
+
+So the trainer must have a process of its own - a worker of the local runner,
+a cluster's task. Under TFX's BeamDagRunner it runs inside the `model-search`
+command, which stopping it would kill: `run` refuses `--time-limit` with
+`--runner beam` (pipeline/commands/run.py).
 """
 
 from __future__ import annotations

@@ -127,6 +127,13 @@ def register(subparsers) -> None:
     add_study_arguments(parser)
     # Not a study argument of `compile`: a cluster's pipeline root is not cleaned up.
     add_study_flag(parser, "keep")
+    # What this command does with an unfinished run: actions, not study settings (no config keys).
+    unfinished = parser.add_argument_group("an unfinished run (by default it is resumed)")
+    choice = unfinished.add_mutually_exclusive_group()
+    choice.add_argument("--retry-failed", action="store_true",
+                        help="resume it and train its failed trials again (once their cause is fixed)")
+    choice.add_argument("--new-run", action="store_true",
+                        help="leave it as it is and start the study's next run")
     parser.add_argument("--json", action="store_true", help="print a summary as JSON on stdout")
     parser.add_argument("--quiet", action="store_true",
                         help="no live view of the run; its INFO lines go to DIR/run.log, warnings and errors to stderr")
@@ -187,12 +194,20 @@ def _data_exists(location: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
+    from search_algo.errors import UserError
+
+    if config.runner == "beam" and config.time_limit:
+        # The watchdog stops a trial past its limit by killing its process:
+        # under TFX's BeamDagRunner that process is this command.
+        raise UserError("--time-limit needs --runner local (the default): with --runner beam the trials run "
+                        "inside this command's process, which the time limit would kill")
     from pipeline import beam_args, local_runner, run_view
 
     # A remote Beam runner without this project's image stops before the run directory is written.
     beam_args.complete(config.beam_pipeline_args or [])
     show_progress = run_view.view_wanted(sys.stderr, json_output=args.json, quiet=args.quiet, debug=args.debug)
-    summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress, quiet_log=args.quiet)
+    summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress, quiet_log=args.quiet,
+                                     retry_failed=args.retry_failed, new_run=args.new_run)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -51,8 +51,11 @@ KILLS = [
 
 
 def model_search(*argv, env=None, timeout=900):
+    # A session of its own, as a terminal's foreground job: a Ctrl-C (SIGINT to
+    # its process group) reaches the command and its workers, not pytest.
     return subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+                          start_new_session=True)
 
 
 def trials(output: Path) -> list[dict]:
@@ -199,3 +202,50 @@ def test_a_damaged_study_record_is_skipped_with_a_warning_and_the_run_completes(
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert [t["trial_id"] for t in json.loads(listed.stdout)] == ["run1-r1-00"]
     assert f"skipped the damaged object {trial_object} (empty)" in listed.stderr
+
+
+def test_a_run_stopped_three_times_during_a_trial_resumes_and_nothing_counts_as_failed(tmp_path):
+    output, made = tmp_path / "run", tmp_path / "stops"
+    made.mkdir()
+    # No retries at all: on the old code the first stop was already the trial's one attempt.
+    config = _study_config(tmp_path, ["stopper"], max_retries=0)
+    stops = ["SIGTERM", "SIGINT", "SIGINT"]
+    env = {"FAULT_STOPS": ",".join(stops), "FAULT_STOPS_DIR": str(made)}
+    for stop in stops:
+        done = model_search("run", str(config), "--output", str(output), env=env)
+        assert done.returncode == 128 + signal.Signals[stop], f"{stop}: exit {done.returncode}\n{done.stderr[-3000:]}"
+        lines = [line for line in done.stderr.splitlines() if line.startswith("model-search:")]
+        assert lines == [f"model-search: stopped by {stop}; nothing that was running counts as failed: run the "
+                         "same command again to resume"], done.stderr[-3000:]
+        assert "Traceback" not in done.stderr
+    assert len(list(made.iterdir())) == 3
+    attempts = [json.loads(p.read_text()) for p in sorted((output / "pipeline_root" / "TrialCache").rglob("attempt-*.json"))]
+    # (A trainer names the signal it took first: on a Ctrl-C its own SIGINT, or the runner's SIGTERM.)
+    assert [a.get("interrupted") for a in attempts] == [True, True, True], "each stop marked its attempt interrupted"
+    done = model_search("run", str(config), "--output", str(output), "--json", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["run_id"] == "run1", "every run after a stop resumed the stopped one"
+    assert summary["trials"] == {"total": 1, "completed": 1, "failed": 0}
+    assert [t["status"] for t in trials(output)] == ["completed"]
+
+
+def test_failed_trials_are_trained_again_on_request_once_the_cause_is_fixed(tmp_path):
+    output, cause = tmp_path / "run", tmp_path / "disk-full"
+    cause.touch()
+    config = _study_config(tmp_path, ["broken"])
+    env = {"FAULT_BROKEN": str(cause)}
+    done = model_search("run", str(config), "--output", str(output), env=env)
+    assert done.returncode == 2 and "the only trial of run run1 failed" in done.stderr, done.stderr[-3000:]
+    assert "--retry-failed" in done.stderr
+    cause.unlink()
+    # The trainer that recorded the failure finished successfully: TFX's cache must not hand it back.
+    done = model_search("run", str(config), "--output", str(output), "--retry-failed", "--json", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["run_id"] == "run1" and summary["trials"] == {"total": 1, "completed": 1, "failed": 0}
+    assert [t["status"] for t in trials(output)] == ["completed"]
+    from components.study_record import StudyRecord
+
+    recorded = StudyRecord.of(str(output / "pipeline_root"), "digits").trials()
+    assert [t.status for t in recorded] == ["completed"], "later runs see the retried outcome"

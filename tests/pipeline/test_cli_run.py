@@ -273,3 +273,58 @@ def test_the_seed_reaches_the_search_and_the_split(tmp_path):
     assert (from_file.seed, from_file.source.seed) == (7, 7)
     from_flag = build_config(load_config_file(str(config_file)), {"seed": 11})
     assert (from_flag.seed, from_flag.source.seed) == (11, 11)
+
+
+def _fake_run_study(monkeypatch, outcome=None):
+    """`run`'s work replaced: records how it was asked, then returns or raises `outcome`."""
+    from pipeline import local_runner
+
+    calls = []
+
+    def run_study(config, **options):
+        calls.append(options)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(local_runner, "run_study", run_study)
+    return calls
+
+
+def test_the_time_limit_with_the_beam_runner_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys):
+    # Under TFX's BeamDagRunner the trials run in this process: the watchdog would kill the command.
+    calls = _fake_run_study(monkeypatch, RuntimeError("must not run"))
+    assert main(["run", "--dataset", "wine", "--runner", "beam", "--time-limit", "5",
+                 "--output", str(tmp_path / "run")]) == 2
+    assert calls == []
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("model-search: error: --time-limit needs --runner local")
+
+
+@pytest.mark.parametrize("name, status", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_stopped_run_exits_as_a_signal_says_with_one_line(name, status, tmp_path, monkeypatch, capsys):
+    from search_algo.errors import Stopped
+
+    _fake_run_study(monkeypatch, Stopped(name))
+    assert main(["run", "--dataset", "wine", "--output", str(tmp_path / "run")]) == status
+    assert capsys.readouterr().err.splitlines() == [
+        f"model-search: stopped by {name}; nothing that was running counts as failed: run the same command "
+        "again to resume"]
+
+
+@pytest.mark.parametrize("flags, asked", [
+    ([], {"retry_failed": False, "new_run": False}),
+    (["--retry-failed"], {"retry_failed": True, "new_run": False}),
+    (["--new-run"], {"retry_failed": False, "new_run": True}),
+])
+def test_retry_failed_and_new_run_reach_the_run(flags, asked, tmp_path, monkeypatch):
+    calls = _fake_run_study(monkeypatch, KeyboardInterrupt())
+    assert main(["run", "--dataset", "wine", "--output", str(tmp_path / "run"), *flags]) == 130
+    assert [{k: call[k] for k in asked} for call in calls] == [asked]
+
+
+def test_retry_failed_and_new_run_exclude_each_other(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--dataset", "wine", "--output", str(tmp_path / "run"), "--retry-failed", "--new-run"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
