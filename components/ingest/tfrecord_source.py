@@ -6,11 +6,18 @@ checks that every feature has one fixed shape, picks the label and chooses
 between tabular input (one value per feature) and a sequence (a single
 numeric feature holding several values). The second pass parses records in
 batches with `tf.io.parse_example`.
+
+The survey checks records a batch at a time against the keys, kinds and
+lengths of the first `SAMPLE_RECORDS` records (one `parse_example` call), and
+looks at each record's own fields only in a batch that does not parse, which
+then names the record at fault. A key that none of the first records has is
+not a feature (parsing ignores it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import Counter
 from typing import Iterator
 
@@ -32,6 +39,8 @@ from search_algo.dataset_spec import FeatureSpec
 from search_algo.errors import DataError
 
 PARSE_BATCH = 2048
+# Records of the first file whose keys, kinds and lengths the survey expects.
+SAMPLE_RECORDS = 256
 _PARSE_TYPES = {"bytes_list": "string", "float_list": "float32", "int64_list": "int64"}
 
 
@@ -92,7 +101,6 @@ class TFRecordSurvey:
         # Candidate label key -> its values; a record whose value is not one value
         self.labels: dict[str, LabelSurvey] = {}
         self.bad_label: dict[str, str] = {}
-        self.keys_seen: list[list[str]] = []  # per unit, for "missing from record" messages
 
     def merge(self, other: "TFRecordSurvey") -> "TFRecordSurvey":
         for key, layout in other.layouts.items():
@@ -112,6 +120,54 @@ class TFRecordSurvey:
         return self
 
 
+class _Scan:
+    """A file's records looked at one by one (a batch that did not parse):
+    every key's kind and length, the keys a record lacks, bad labels."""
+
+    def __init__(self, unit: TFRecordFile, survey: TFRecordSurvey, labels: dict, contents: dict) -> None:
+        self.unit, self.survey, self.labels, self.contents = unit, survey, labels, contents
+        self.keys: set[str] = set()
+        self.missing: dict[str, str] = {}
+        self.index = 0
+
+    def seen(self, keys: set[str], count: int) -> None:
+        """`count` records with exactly `keys` (a batch that parsed)."""
+        for key in keys - self.keys:
+            if self.index:
+                self.missing.setdefault(key, f"{self.unit.path}#0")
+        for key in self.keys - keys:
+            self.missing.setdefault(key, f"{self.unit.path}#{self.index}")
+        self.keys |= keys
+        self.index += count
+
+    def records(self, serialized) -> None:
+        import tensorflow as tf
+
+        test = self.unit.file_index == 1
+        for raw in serialized:
+            features = tf.train.Example.FromString(raw).features.feature
+            self.survey.records[self.unit.file_index] += 1
+            keys = set()
+            for key, feature in features.items():
+                kind = feature.WhichOneof("kind")
+                values = list(getattr(feature, kind).value) if kind else []
+                keys.add(key)
+                if not test:
+                    self.survey.layouts.setdefault(key, Counter())[(kind, len(values))] += 1
+                    self.survey.present[key] += 1
+                if key in self.labels:
+                    text = _label_text(kind, values)
+                    if text is None:
+                        self.survey.bad_label.setdefault(key, f"{self.unit.path}: record {self.index}")
+                    else:
+                        self.labels[key].append(text)
+                        self.contents[key].append(raw)
+            if not test:
+                self.seen(keys, 1)
+            else:
+                self.index += 1
+
+
 class TFRecordSource:
     kind = "tfrecord"
 
@@ -121,6 +177,27 @@ class TFRecordSource:
         if config.test_data:
             self.files += [TFRecordFile(1, i, f) for i, f in enumerate(_tfrecord_files(config.test_data))]
         self.candidates = [config.label] if config.label else list(LABEL_GUESSES)
+        self.fast_layout = self._sample_layout()
+
+    def _sample_layout(self) -> dict[str, tuple[str, int]]:
+        """Each key's (kind, length) in the first records of the first file,
+        when every one of them agrees: the survey then checks records by the
+        batch with `tf.io.parse_example` and looks at a record's own fields
+        only in a batch that does not parse. Empty: look at every record."""
+        import tensorflow as tf
+
+        layouts: dict[str, set] = {}
+        try:
+            for raw in itertools.islice(_records(self.files[0].path), SAMPLE_RECORDS):
+                for key, feature in tf.train.Example.FromString(raw).features.feature.items():
+                    kind = feature.WhichOneof("kind")
+                    layouts.setdefault(key, set()).add((kind, len(getattr(feature, kind).value) if kind else 0))
+        except Exception:  # noqa: BLE001 - the survey reports an unreadable file
+            return {}
+        if any(len(found) != 1 or next(iter(found))[0] is None or next(iter(found))[1] == 0
+               for found in layouts.values()):
+            return {}
+        return {key: next(iter(found)) for key, found in layouts.items()}
 
     def units(self) -> list[TFRecordFile]:
         return self.files
@@ -130,41 +207,40 @@ class TFRecordSource:
 
         survey = TFRecordSurvey()
         test = unit.file_index == 1
-        contents: dict[str, list] = {key: [] for key in self.candidates}
         labels: dict[str, list] = {key: [] for key in self.candidates}
-        all_keys: set[str] = set()
-        missing_here: dict[str, str] = {}
+        contents: dict[str, list] = {key: [] for key in self.candidates}
+        scan = _Scan(unit, survey, labels, contents)
+        layout = self.fast_layout
+        spec = {key: tf.io.FixedLenFeature([length] if length > 1 else [], getattr(tf, _PARSE_TYPES[kind]))
+                for key, (kind, length) in layout.items()}
+        compression = "GZIP" if unit.path.endswith(".gz") else None
         try:
-            for index, raw in enumerate(_records(unit.path)):
-                example = tf.train.Example.FromString(raw)
-                features = example.features.feature
-                survey.records[unit.file_index] += 1
-                seen = set()
-                for key, feature in features.items():
-                    kind = feature.WhichOneof("kind")
-                    values = list(getattr(feature, kind).value) if kind else []
-                    seen.add(key)
-                    if not test:
-                        survey.layouts.setdefault(key, Counter())[(kind, len(values))] += 1
-                        survey.present[key] += 1
-                    if key in labels:
-                        text = _label_text(kind, values)
-                        if text is None:
-                            survey.bad_label.setdefault(key, f"{unit.path}: record {index}")
-                        else:
-                            labels[key].append(text)
-                            contents[key].append(raw)
+            batches = tf.data.TFRecordDataset(unit.path, compression_type=compression).batch(PARSE_BATCH)
+            for serialized in batches.as_numpy_iterator():
+                parsed = None
+                if spec:
+                    try:
+                        parsed = tf.io.parse_example(serialized, spec)
+                    except tf.errors.InvalidArgumentError:
+                        parsed = None
+                if parsed is None:
+                    scan.records(serialized)
+                    continue
+                count = len(serialized)
+                survey.records[unit.file_index] += count
                 if not test:
-                    for key in all_keys - seen:
-                        missing_here.setdefault(key, f"{unit.path}#{index}")
-                    for key in seen - all_keys:
-                        if index:
-                            missing_here.setdefault(key, f"{unit.path}#0")
-                    all_keys |= seen
+                    for key, found in layout.items():
+                        survey.layouts.setdefault(key, Counter())[found] += count
+                        survey.present[key] += count
+                for key in labels:
+                    if key in layout and layout[key][1] == 1:
+                        labels[key] += _label_texts(layout[key][0], parsed[key].numpy())
+                        contents[key] += list(serialized)
+                scan.seen(set(layout), count)
         except Exception as error:  # noqa: BLE001 - any reader failure means "not TFRecords"
             survey.unreadable = f"{unit.path}: not a readable TFRecord file of tf.Example ({type(error).__name__})"
             return survey
-        survey.first_missing = missing_here
+        survey.first_missing = scan.missing
         for key in self.candidates:
             if labels[key]:
                 found = LabelSurvey()

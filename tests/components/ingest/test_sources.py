@@ -320,3 +320,18 @@ def test_missing_data_at_a_uri_is_one_line(ram_root):
         sources.make_plan(SourceConfig(data=f"{ram_root}/*.tfrecord"))
     with pytest.raises(DataError, match=r"^nowhere://b/x.csv: cannot read it \(UnimplementedError: .*'nowhere'"):
         sources.make_plan(SourceConfig(data="nowhere://b/x.csv"))
+
+
+def test_a_tfrecord_key_missing_past_the_first_records_is_named(tmp_path):
+    import tensorflow as tf
+
+    path = tmp_path / "late.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for index in range(3000):
+            feature = {"x": tf.train.Feature(float_list=tf.train.FloatList(value=[index * 0.5])),
+                       "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[index % 2]))}
+            if index != 2800:
+                feature["y"] = tf.train.Feature(float_list=tf.train.FloatList(value=[1.0]))
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    with pytest.raises(DataError, match=rf"feature 'y' is missing from record\(s\) {path}#2800$"):
+        sources.make_plan(SourceConfig(data=str(path)))
