@@ -100,10 +100,13 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.samples: list[tuple[float, float]] = []
+        # Wall time (epoch seconds) of offset 0, to place samples in ML Metadata's node intervals.
+        self.started_wall: Optional[float] = None
         self._finished = threading.Event()
 
     def run(self) -> None:
         started = time.monotonic()
+        self.started_wall = time.time()
         while not self._finished.wait(self.interval):
             self.samples.append((round(time.monotonic() - started, 1), round(tree_rss_mib(self.pid), 1)))
 
@@ -128,15 +131,25 @@ def tree_rss_mib(root: int) -> float:
     return total / 2**20
 
 
-def run_measured(args: list[str], output: Path) -> dict:
-    """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and measures it."""
+def peak_within(samples: list[tuple[float, float]], started_wall: float,
+                intervals: list[tuple[float, float]]) -> Optional[float]:
+    """The largest memory sample taken inside any of `intervals` (epoch seconds);
+    samples are (seconds since `started_wall`, MiB). None if none falls inside."""
+    inside = [mib for offset, mib in samples
+              if any(start <= started_wall + offset <= end for start, end in intervals)]
+    return max(inside, default=None)
+
+
+def run_measured(args: list[str], output: Path, sample_interval: float = 2.0) -> dict:
+    """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and
+    measures it, sampling memory every `sample_interval` seconds."""
     if output.exists():
         raise FileExistsError(f"{output}: the measured run needs a fresh output directory")
     command = cli("run", *args, "--output", str(output), "--json")
     started_wall = time.time()
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = MemorySampler(process.pid)
+    sampler = MemorySampler(process.pid, sample_interval)
     sampler.start()
     stdout, stderr = process.communicate()
     sampler.stop()
@@ -159,7 +172,12 @@ def run_measured(args: list[str], output: Path) -> dict:
         "nodes": nodes,
         "memory": {**memory_report(sampler.samples),
                    # pipeline/parallel_runner.py logs each time it replaces its workers for memory.
-                   "worker_replacements": stderr.count("replacing the worker processes")},
+                   "worker_replacements": stderr.count("replacing the worker processes"),
+                   "sample_interval": sample_interval,
+                   "peak_mib_by_node": {
+                       name: peak_within(sampler.samples, sampler.started_wall,
+                                         [(n["start"], n["end"]) for n in nodes if n["node"] == name])
+                       for name in sorted({n["node"] for n in nodes})}},
     }
 
 
