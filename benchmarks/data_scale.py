@@ -41,7 +41,6 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,20 +65,6 @@ GROWTH_1M_TO_10M_MIB = 1024
 
 
 # --- measuring ---------------------------------------------------------------------------------
-def measured_subprocess(command: list[str], interval: float) -> tuple[str, study_run.MemorySampler, float]:
-    """Runs `command`, sampling its process tree's memory; (stdout, the sampler, wall seconds)."""
-    started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    sampler = study_run.MemorySampler(process.pid, interval)
-    sampler.start()
-    stdout, stderr = process.communicate()
-    sampler.stop()
-    wall = time.monotonic() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{stderr[-3000:]}")
-    return stdout, sampler, wall
-
-
 def artifact_uris(metadata_path: Path) -> dict[str, str]:
     """URI of each artifact type's (only) artifact in a fresh run's ML Metadata."""
     from ml_metadata import metadata_store
@@ -93,9 +78,9 @@ def artifact_uris(metadata_path: Path) -> dict[str, str]:
 def keras_baseline(uris: dict[str, str], trial: dict, scratch: Path, interval: float) -> dict:
     trial_file = scratch / "trial.json"
     trial_file.write_text(json.dumps(trial))
-    stdout, sampler, wall = measured_subprocess(
+    stdout, _, sampler, wall = study_run.measured_process(
         [sys.executable, str(HERE / "data_scale_keras.py"), uris["Examples"], uris["components.DatasetSpec"],
-         str(trial_file)], interval)
+         str(trial_file)], interval, cwd=ROOT)
     return {**json.loads(stdout.strip().splitlines()[-1]), "wall_seconds": round(wall, 1),
             "peak_mib": study_run.memory_report(sampler.samples)["peak_mib"]}
 
@@ -128,8 +113,8 @@ def measure_ours(source: str, data: str, run_dir: Path, interval: float) -> dict
 
 def measure_example_gen(source: str, folder: Path, root: Path, interval: float) -> dict:
     component = PEER_COMPONENT[source]
-    _, sampler, wall = measured_subprocess(
-        [sys.executable, str(HERE / "data_scale_example_gen.py"), source, str(folder), str(root)], interval)
+    _, _, sampler, wall = study_run.measured_process(
+        [sys.executable, str(HERE / "data_scale_example_gen.py"), source, str(folder), str(root)], interval, cwd=ROOT)
     intervals = [(n["start"], n["end"]) for n in study_run.node_intervals(root / "metadata.sqlite")
                  if n["node"] == component]
     return {"component": component, "wall_seconds": round(wall, 1),

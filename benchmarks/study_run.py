@@ -140,15 +140,12 @@ def peak_within(samples: list[tuple[float, float]], started_wall: float,
     return max(inside, default=None)
 
 
-def run_measured(args: list[str], output: Path, sample_interval: float = 2.0) -> dict:
-    """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and
-    measures it, sampling memory every `sample_interval` seconds."""
-    if output.exists():
-        raise FileExistsError(f"{output}: the measured run needs a fresh output directory")
-    command = cli("run", *args, "--output", str(output), "--json")
-    started_wall = time.time()
+def measured_process(command: list[str], sample_interval: float = 2.0, cwd: Optional[Path] = None,
+                     ) -> tuple[str, str, MemorySampler, float]:
+    """Runs `command` to its end, sampling its process tree's memory:
+    (stdout, stderr, the sampler, wall seconds). A failure raises with its stderr's end."""
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     sampler = MemorySampler(process.pid, sample_interval)
     sampler.start()
     stdout, stderr = process.communicate()
@@ -156,6 +153,17 @@ def run_measured(args: list[str], output: Path, sample_interval: float = 2.0) ->
     wall = time.monotonic() - started
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{stderr[-3000:]}")
+    return stdout, stderr, sampler, wall
+
+
+def run_measured(args: list[str], output: Path, sample_interval: float = 2.0) -> dict:
+    """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and
+    measures it, sampling memory every `sample_interval` seconds."""
+    if output.exists():
+        raise FileExistsError(f"{output}: the measured run needs a fresh output directory")
+    command = cli("run", *args, "--output", str(output), "--json")
+    started_wall = time.time()
+    stdout, stderr, sampler, wall = measured_process(command, sample_interval)
     summary = json.loads(stdout)
     trials = json.loads(subprocess.run(cli("trials", "--output", str(output), "--json"),
                                        capture_output=True, text=True, check=True).stdout)
