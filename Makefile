@@ -16,7 +16,7 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast test-integration test-e2e test-bench run lock clean specs config-docs image bench bench-quick
+.PHONY: setup test test-fast test-integration test-e2e test-bench run lock clean specs config-docs results-docs image bench bench-quick
 
 setup: $(STAMP)
 
@@ -90,6 +90,12 @@ specs: setup
 # freshness by tests/pipeline/test_config_schema.py).
 config-docs: setup
 	$(PY) -m pipeline.config_docs
+
+# Every results table of docs/results.md, README.md and benchmarks/results/SUMMARY.md,
+# and each raw file's own .md, rendered again from benchmarks/results/*.json (nothing
+# measured; checked for freshness by tests/benchmarks/test_results_docs.py).
+results-docs: setup
+	$(PY) -m benchmarks.results_docs
 
 # The component image (Dockerfile); push it where the cluster pulls from, e.g.
 #   make image IMAGE=europe-docker.pkg.dev/PROJECT/REPO/tfx-model-search:0.1.0 && docker push $(IMAGE)

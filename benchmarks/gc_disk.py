@@ -53,7 +53,8 @@ def measure(directory: Path, runs: list[list[str]]) -> dict:
         steps.append({**step, "run_id": summary["run_id"], "freed_at_end_of_run": summary.get("freed"),
                       "du_sb_after": du(directory)})
     before = du(directory)
-    args = ["gc", "--output", str(directory), "--json"]
+    # Explicit: without --keep, gc applies what the runs recorded (all here).
+    args = ["gc", "--output", str(directory), "--keep", "best-10", "--json"]
     step = command(args, ["model-search", *args[:-1]])
     report = json.loads(step.pop("stdout"))
     after = du(directory)
@@ -84,8 +85,8 @@ def main(argv=None) -> int:
             "run_default": measure(root / "default", [[]]),
         }
     report = {
-        "what": "disk used by a run directory (du -sb) before and after `model-search gc` with the default "
-                "retention (best-10), and what each category freed (gc's own count of file bytes)",
+        "what": "disk used by a run directory (du -sb) before and after `model-search gc --keep best-10` (the "
+                "default retention), and what each category freed (gc's own count of file bytes)",
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": study_run.machine(),
         "reproduce": ".venv/bin/python benchmarks/gc_disk.py",

@@ -12,7 +12,9 @@ Runs, one after the other (the machine's cores are shared by nothing else):
 - audio.py: a default search on two espeak-ng speech sets against a
   hand-written 2-D CNN and logistic regression (needs espeak-ng).
 
-Each writes OUT/<name>.json and .md; then OUT/SUMMARY.md joins them.
+Each writes OUT/<name>.json and .md; then OUT/SUMMARY.md joins their tables, rendered
+from the JSON (into benchmarks/results, `make results-docs` renders every table of the
+docs too).
 
     .venv/bin/python benchmarks/run_all.py            # everything, full size (many hours: search efficiency)
     .venv/bin/python benchmarks/run_all.py --quick    # cut-down versions in under 10 minutes, to benchmarks/results/quick
@@ -22,7 +24,6 @@ Each writes OUT/<name>.json and .md; then OUT/SUMMARY.md joins them.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -32,7 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import study_run  # noqa: E402 - benchmarks/ is not a package
+import results_docs  # noqa: E402 - benchmarks/ is not a package
 
 STEPS = {
     # name: (script, full arguments, quick arguments)
@@ -46,22 +47,6 @@ STEPS = {
     "audio": ("audio.py", [], ["--tasks", "keywords", "--seeds", "0", "--search-args",
                                "--rounds 1 --trials-per-trainer 1 --epochs 2 --distill-epochs 1"]),
 }
-
-
-def summary(out: Path, durations: dict[str, float], quick: bool) -> str:
-    lines = ["# Benchmark results" + (" (quick: cut-down versions, not the reported figures)" if quick else ""), "",
-             f"Machine: {study_run.machine()}. Written {datetime.datetime.now().isoformat(timespec='seconds')}.",
-             "Every comparison is a ratio from the same run; absolute times are from this machine.", "",
-             "Reproduce: `make bench-quick` (under 10 minutes) or `make bench` (everything; the search-efficiency "
-             "part takes hours). Each part alone: `.venv/bin/python benchmarks/<part>.py --help`.", ""]
-    for name in STEPS:
-        part = out / f"{name}.md"
-        if not part.exists():
-            lines += [f"## {name}", "", "not run yet", ""]
-            continue
-        took = f" (this run: {durations[name]:.0f} s)" if name in durations else ""
-        lines += [f"<!-- {name}{took} -->", part.read_text().strip(), ""]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
@@ -88,7 +73,10 @@ def main(argv=None) -> int:
             failed.append(name)
     if durations:
         (out / "durations.json").write_text(json.dumps({k: round(v, 1) for k, v in durations.items()}, indent=1) + "\n")
-    (out / "SUMMARY.md").write_text(summary(out, durations, args.quick))
+    if out.resolve() == results_docs.RESULTS:
+        results_docs.main([])  # the committed results: SUMMARY.md and every table of the docs
+    else:
+        (out / "SUMMARY.md").write_text(results_docs.summary(out, list(STEPS), args.quick))
     print(f"wrote {out / 'SUMMARY.md'} ({sum(durations.values()):.0f} s)", file=sys.stderr)
     return 1 if failed else 0
 

@@ -5,6 +5,7 @@ trial's record (see search_efficiency.py)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -28,6 +29,24 @@ TRIALS_PER_ROUND = 4  # as `--trainers 2 --trials-per-trainer 2`
 UNBOUNDED_TRIALS = 10**6
 
 log = logging.getLogger("search_efficiency")
+
+
+@dataclasses.dataclass
+class SplitData:
+    """A split as arrays (what the peers' libraries read) and, for the
+    platform's `train_trial`, as a `tf.data` split over the same arrays."""
+
+    features: dict[str, np.ndarray]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @functools.cached_property
+    def stream(self):
+        from components.examples_io import ArraySplit
+
+        return ArraySplit(self.features, self.labels)
 
 
 @dataclasses.dataclass
@@ -71,7 +90,6 @@ class Budget:
 def load_mnist1d(split_seed: int = 0) -> Data:
     """MNIST-1D as the pipeline ingests it: the same plan, split and statistics."""
     from components.ingest import builtin, sources
-    from components.trainer.training import SplitData
     from search_algo.dataset_spec import DatasetSpec, FeatureSpec
 
     plan, splits = builtin.split_arrays(sources.SourceConfig(dataset="mnist1d", seed=split_seed))

@@ -40,7 +40,7 @@ def transfer_effect(history, data: Data, args, workdir: Path, pairs: int) -> lis
                 continue
             trial = dataclasses.replace(child, status="proposed", metrics={}, curve=[], stopped_early=False, **change)
             trial_dir = str(workdir / f"{child.trial_id}-{name}")
-            done = train_trial(trial, data.spec, data.train, data.evaluation, args.epochs, None, trial_dir,
+            done = train_trial(trial, data.spec, data.train.stream, data.evaluation.stream, args.epochs, None, trial_dir,
                                parent_dir=parent.path, teacher_dir=teacher.path if change["teacher"] else None)
             reached = next((i + 1 for i, v in enumerate(done.curve) if v >= target), None)
             row[name] = {

@@ -45,7 +45,7 @@ def run_ours(method: str, seed: int, args, data: Data, workdir: Path) -> tuple[l
             if budget.out_of_time():
                 return
             trial_dir = str(workdir / proposal.trial_id)
-            result = train_trial(proposal, data.spec, data.train, data.evaluation,
+            result = train_trial(proposal, data.spec, data.train.stream, data.evaluation.stream,
                                  proposal.planned_epochs or args.epochs, None, trial_dir, pruners.for_trial(proposal),
                                  parent_dir=files_of.get(proposal.parent or ""),
                                  teacher_dir=files_of.get(proposal.teacher or ""))

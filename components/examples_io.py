@@ -1,9 +1,29 @@
-"""Reading ingested Examples splits, once per component execution."""
+"""Reading ingested Examples splits: streamed through `tf.data`, cached in
+memory only when a split fits the cache budget.
+
+A split is many gzipped TFRecord shards, written without a global shuffle
+(records of one class may sit together in a shard). `ExamplesSplit.batches`
+reads them as (features, y) batches: for training it shuffles the shard order,
+interleaves the shards and shuffles examples in a buffer, all with a seed; for
+evaluation it reads them in the canonical order (the sorted shards, each from
+its start), which is also the order of `labels()` and of every per-example
+output computed from `serialized_batches()`, so such outputs (teacher
+predictions, ensemble members' predictions) line up with the examples.
+
+A split whose decoded size (its size in the dataset spec times one
+example's decoded size from the feature shapes) fits `cache_budget_bytes()`
+is parsed once and kept in memory (a tensor per feature), shared by every
+trial of the component; a larger one is read from its files every epoch.
+Per-example outputs (labels, predictions: a few numbers per example) are kept
+in memory as NumPy vectors; the features of a whole split never are, unless
+cached within the budget.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Any
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -11,7 +31,46 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact, artifact_utils
 
 from search_algo.dataset_spec import DatasetSpec
+from search_algo.errors import UserError
 from search_algo.model_builder import parse_feature_spec
+
+# The memory one split may take when cached, in MiB (decoded features and
+# label); 0 turns caching off.
+CACHE_BUDGET_ENV = "MODEL_SEARCH_SPLIT_CACHE_MB"
+DEFAULT_CACHE_BUDGET_MB = 1024
+# What a streamed split's shuffle buffer may hold: it decides how far apart
+# two examples of one shard can end up.
+SHUFFLE_BUFFER_BYTES = 256 << 20
+MIN_SHUFFLE_BUFFER = 1024
+# Shards read at once when streaming a training split.
+INTERLEAVED_SHARDS = 16
+# Examples parsed (and predicted) per call when reading a split in order.
+READ_BATCH_SIZE = 1024
+# A string feature's decoded size is unknown before reading; a short word is assumed.
+STRING_FEATURE_BYTES = 64
+
+
+def cache_budget_bytes() -> int:
+    """The per-split cache budget: $MODEL_SEARCH_SPLIT_CACHE_MB (MiB) or 1 GiB."""
+    text = os.environ.get(CACHE_BUDGET_ENV, "").strip()
+    if not text:
+        return DEFAULT_CACHE_BUDGET_MB << 20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not megabytes >= 0:
+        raise UserError(f"{CACHE_BUDGET_ENV}={text!r}: expected a number of MiB, 0 or more")
+    return int(megabytes * (1 << 20))
+
+
+def example_bytes(spec: DatasetSpec) -> int:
+    """One example's decoded size: 4 bytes per float value, a guess per string, 8 for the label."""
+    size = 8
+    for feature in spec.features:
+        values = math.prod(feature.shape) if feature.shape else 1
+        size += values * (STRING_FEATURE_BYTES if feature.dtype == "string" else 4)
+    return size
 
 
 def split_files(examples: artifact.Artifact, split: str) -> list[str]:
@@ -22,7 +81,8 @@ def split_files(examples: artifact.Artifact, split: str) -> list[str]:
 
 
 def serialized_split(examples: artifact.Artifact, split: str) -> np.ndarray:
-    """The split's serialized tf.Example strings, in file order."""
+    """The whole split's serialized tf.Example strings, in file order (tests;
+    components read `ExamplesSplit.serialized_batches`)."""
     dataset = tf.data.TFRecordDataset(split_files(examples, split), compression_type="GZIP")
     return np.array(list(dataset.as_numpy_iterator()), dtype=object)
 
@@ -38,10 +98,201 @@ def parsed_batches(examples: artifact.Artifact, split: str, spec: DatasetSpec, b
     return dataset.as_numpy_iterator()
 
 
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+class Split:
+    """A split as `tf.data` batches; subclasses say where its examples come from."""
+
+    size: int
+    cached: bool = True
+    _label_key: str
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _cached_columns(self) -> dict[str, tf.Tensor]:
+        """Every example's features and label, one tensor per key in the
+        canonical order, kept in memory."""
+        raise NotImplementedError
+
+    def _streamed_batches(self, batch_size: int, seed: Optional[int], indexed: bool) -> tf.data.Dataset:
+        raise NotImplementedError
+
+    def labels(self) -> np.ndarray:
+        """Every example's label, in the canonical order."""
+        raise NotImplementedError
+
+    def batches(self, batch_size: int, seed: Optional[int] = None,
+                targets: Optional[np.ndarray] = None) -> tf.data.Dataset:
+        """(features, y) batches, y the label or, given `targets` (one row per
+        example in the canonical order, e.g. distillation targets), its row.
+        With a `seed`, shuffled: a new order on every pass over the dataset,
+        the same orders for the same seed. Without one, in the canonical order."""
+        if self.cached:
+            batched = self._cached_batches(batch_size, seed)
+        else:
+            batched = self._streamed_batches(batch_size, seed, indexed=targets is not None)
+        label = self._label_key
+        rows = None if targets is None else tf.constant(targets)
+
+        def features_and_y(index, example):
+            features = {key: value for key, value in example.items() if key != label}
+            return features, example[label] if rows is None else tf.gather(rows, index)
+
+        return batched.map(features_and_y, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
+
+    def _cached_batches(self, batch_size: int, seed: Optional[int]) -> tf.data.Dataset:
+        """(indices, examples) batches gathered from the cached columns, as
+        Keras batches arrays: the cache stays one tensor per key, without a
+        per-example tensor in a cache or a shuffle buffer."""
+        columns = self._cached_columns()
+        count = int(next(iter(columns.values())).shape[0])
+        indices = tf.range(count, dtype=tf.int64)
+        if seed is None:
+            orders = tf.data.Dataset.from_tensors(indices)
+        else:
+            # A new permutation on every pass, the same ones for the same seed.
+            orders = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).map(
+                lambda draw: tf.random.experimental.stateless_shuffle(
+                    indices, seed=tf.stack([tf.constant(seed, tf.int64), draw])))
+        whole = count // batch_size * batch_size
+
+        def cut(order):  # into batches of indices, without a dataset element per example
+            batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:whole], [-1, batch_size]))
+            return batches.concatenate(tf.data.Dataset.from_tensors(order[whole:])) if whole < count else batches
+
+        batches = orders.flat_map(cut).apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+        return batches.map(lambda index: (index, {key: tf.gather(column, index) for key, column in columns.items()}),
+                           num_parallel_calls=AUTOTUNE, deterministic=True)
+
+    def features(self, batch_size: int = READ_BATCH_SIZE) -> tf.data.Dataset:
+        """The features alone, in batches in the canonical order (for `predict`)."""
+        return self.batches(batch_size).map(lambda features, _: features)
+
+
+class ExamplesSplit(Split):
+    """One split of an ingested Examples artifact (see the module docstring)."""
+
+    def __init__(self, examples: artifact.Artifact, split: str, spec: DatasetSpec,
+                 cache_budget: Optional[int] = None):
+        self.files = split_files(examples, split)
+        self._label_key = spec.label
+        self._parse = parse_feature_spec(spec, include_label=True)
+        self._example_bytes = example_bytes(spec)
+        known = spec.split_sizes.get(split)
+        self.size = int(known) if known is not None else int(sum(self._file_sizes()))
+        budget = cache_budget_bytes() if cache_budget is None else cache_budget
+        self.decoded_bytes = self.size * self._example_bytes
+        self.cached = budget > 0 and self.decoded_bytes <= budget
+        self.shuffle_buffer = max(1, min(self.size, max(MIN_SHUFFLE_BUFFER,
+                                                        SHUFFLE_BUFFER_BYTES // self._example_bytes)))
+        self._columns: Optional[dict[str, tf.Tensor]] = None
+        self._labels: Optional[np.ndarray] = None
+        self._offsets: Optional[list[int]] = None
+
+    def _records(self) -> tf.data.Dataset:
+        """The serialized examples in the canonical order."""
+        return tf.data.TFRecordDataset(self.files, compression_type="GZIP")
+
+    def _parsed(self, serialized: tf.Tensor, keys=None) -> dict[str, tf.Tensor]:
+        spec = self._parse if keys is None else {key: self._parse[key] for key in keys}
+        return tf.io.parse_example(serialized, spec)
+
+    def _cached_columns(self) -> dict[str, tf.Tensor]:
+        # Read once for the component's whole execution, by the first pass that needs it.
+        if self._columns is None:
+            parts: dict[str, list[tf.Tensor]] = {}
+            for batch in self._records().batch(READ_BATCH_SIZE).map(
+                    self._parsed, num_parallel_calls=AUTOTUNE, deterministic=True):
+                for key, value in batch.items():
+                    parts.setdefault(key, []).append(value)
+            self._columns = {key: tf.concat(values, axis=0) for key, values in parts.items()}
+        return self._columns
+
+    def _streamed_batches(self, batch_size: int, seed: Optional[int], indexed: bool) -> tf.data.Dataset:
+        if seed is None:
+            records = self._records().enumerate()
+        else:
+            # The shards in a seeded order, several read at once and their
+            # examples interleaved, then shuffled in a buffer: a shard's examples
+            # (perhaps of one class) spread over the whole pass.
+            offsets = self._file_offsets() if indexed else [0] * len(self.files)
+            shards = tf.data.Dataset.from_tensor_slices((self.files, tf.constant(offsets, tf.int64))).shuffle(
+                len(self.files), seed=seed, reshuffle_each_iteration=True)
+
+            def read(path, offset):
+                return tf.data.TFRecordDataset(path, compression_type="GZIP").enumerate().map(
+                    lambda position, record: (position + offset, record))
+
+            records = shards.interleave(read, cycle_length=min(len(self.files), INTERLEAVED_SHARDS), block_length=1,
+                                        num_parallel_calls=AUTOTUNE, deterministic=True)
+            records = records.shuffle(self.shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
+        # Keras then knows an epoch's steps (and a split not of its spec's size fails loudly).
+        records = records.apply(tf.data.experimental.assert_cardinality(self.size))
+        return records.batch(batch_size).map(
+            lambda index, serialized: (index, self._parsed(serialized)),
+            num_parallel_calls=AUTOTUNE, deterministic=True)
+
+    def _file_sizes(self) -> list[int]:
+        """How many examples each shard holds (one pass over the split)."""
+        counts = tf.data.Dataset.from_tensor_slices(self.files).map(
+            lambda path: tf.data.TFRecordDataset(path, compression_type="GZIP").reduce(
+                np.int64(0), lambda count, _: count + 1),
+            num_parallel_calls=AUTOTUNE, deterministic=True)
+        return [int(count) for count in counts.as_numpy_iterator()]
+
+    def _file_offsets(self) -> list[int]:
+        """Each shard's first example's canonical index."""
+        if self._offsets is None:
+            self._offsets = [0, *np.cumsum(self._file_sizes())[:-1].tolist()]
+        return self._offsets
+
+    def labels(self) -> np.ndarray:
+        if self._labels is None:
+            label = self._label_key
+            batches = self._records().batch(READ_BATCH_SIZE).map(
+                lambda serialized: self._parsed(serialized, [label])[label],
+                num_parallel_calls=AUTOTUNE, deterministic=True)
+            self._labels = np.concatenate(list(batches.as_numpy_iterator()))
+        return self._labels
+
+    def serialized_batches(self, batch_size: int = READ_BATCH_SIZE) -> Iterator[np.ndarray]:
+        """The serialized examples in the canonical order, a batch at a time."""
+        return self._records().batch(batch_size).prefetch(1).as_numpy_iterator()
+
+    def serialized_head(self, count: int) -> np.ndarray:
+        """The first `count` serialized examples (fewer if the split is smaller)."""
+        return np.array(list(self._records().take(count).as_numpy_iterator()), dtype=object)
+
+    def outputs(self, predict, key: str) -> np.ndarray:
+        """`predict(serialized)[key]` (a model's serving signature) of every
+        example in the canonical order, computed a batch at a time."""
+        return np.concatenate([predict(batch)[key] for batch in self.serialized_batches()])
+
+
+class ArraySplit(Split):
+    """A split already in memory as arrays (benchmarks and tests build their
+    data this way), behind the same interface."""
+
+    _label_key = "__label__"
+
+    def __init__(self, features: dict[str, np.ndarray], labels: np.ndarray):
+        self._labels = np.asarray(labels)
+        self.size = int(self._labels.shape[0])
+        self._columns = {key: tf.convert_to_tensor(value) for key, value in
+                         {**features, self._label_key: self._labels}.items()}
+
+    def _cached_columns(self) -> dict[str, tf.Tensor]:
+        return self._columns
+
+    def labels(self) -> np.ndarray:
+        return self._labels
+
+
 def load_split(examples: artifact.Artifact, split: str, spec: DatasetSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(features, labels) of a split as NumPy arrays: the data sets this
-    platform searches on fit in memory, and reading them once per component
-    keeps data loading out of every trial."""
+    """(features, labels) of a whole split as NumPy arrays, for benchmarks
+    that compare with libraries reading arrays; components read `ExamplesSplit`."""
     batches: dict[str, list[Any]] = {}
     for batch in parsed_batches(examples, split, spec):
         for key, value in batch.items():

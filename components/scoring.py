@@ -13,6 +13,7 @@ import numpy as np
 from sklearn import metrics as sk_metrics
 
 from components import model_export
+from components.examples_io import ExamplesSplit
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.objective import prediction_metrics
 
@@ -23,8 +24,10 @@ def output_key(spec: DatasetSpec) -> str:
     return "probabilities" if spec.task == "classification" else "predictions"
 
 
-def predictions(model_uri: str, serialized: np.ndarray, spec: DatasetSpec) -> np.ndarray:
-    return model_export.load_predict_fn(model_uri)(serialized)[output_key(spec)]
+def predictions(model_uri: str, split: ExamplesSplit, spec: DatasetSpec) -> np.ndarray:
+    """The model's output for every example of `split`, in its canonical order,
+    predicted a batch at a time."""
+    return split.outputs(model_export.load_predict_fn(model_uri), output_key(spec))
 
 
 def metrics(values: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> dict[str, float]:

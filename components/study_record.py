@@ -10,13 +10,18 @@ them - local directories and Cloud Storage alike:
         leaderboards/<run id>/<written>-<id>.json  a run's candidates and its chosen model, by the SearchEvaluator
         validations/<run id>/<written>-<id>.json   whether the chosen model was blessed and pushed, by the Pusher
         removed/<trial id>.json                   a trial whose files were removed, by `model-search gc`
+        retention/<run id>/<written>-<id>.json     the retention setting (`keep`) a run ran with, by `model-search run`
 
-Every object is written once and never edited: an object store writes an
-object atomically, so a reader never sees half of one, and two writers never
-edit the same object. A trial is trained once (its id is unique, and a resumed
-run reuses it), so its object keeps its first version; leaderboards and
-validations are named by the execution that wrote them, and readers take the
-newest per run. A trial whose files were removed (by the retention setting)
+Every object is written once and never edited: it is created only where no
+object of its name exists, complete or not at all (components/write_once.py:
+an exclusive, fsynced create on local disk, `ifGenerationMatch=0` on Cloud
+Storage), so two writers never edit the same object, even two that collide.
+A reader skips an object that is damaged all the same (empty, cut short, not
+JSON, a field missing - a disk that lost it, a hand that edited it) with a
+warning naming it: one bad object must not stop the study. A trial is
+trained once (its id is unique, and a resumed run reuses it), so its object
+keeps its first version; leaderboards and validations are named by the
+execution that wrote them, and readers take the newest per run. A trial whose files were removed (by the retention setting)
 keeps its record; its `removed` object tells later runs not to use its files.
 ML Metadata stays the experiment database of local runs; this record is what
 the Proposer (through the StudyHistory node), the baseline of the Evaluator
@@ -29,20 +34,26 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 import posixpath
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, TypeVar
 
 from tfx.dsl.io import fileio
 
-from components import files
+from components import write_once
 from search_algo.trial import Trial, is_absolute
+
+log = logging.getLogger(__name__)
+Parsed = TypeVar("Parsed")
 
 RECORD_DIR = "StudyRecord"
 TRIALS_DIR = "trials"
 LEADERBOARDS_DIR = "leaderboards"
 VALIDATIONS_DIR = "validations"
 REMOVED_DIR = "removed"
+RETENTION_DIR = "retention"
 # Reading many small objects from Cloud Storage is latency-bound.
 READ_THREADS = 16
 
@@ -65,27 +76,90 @@ def utc_now() -> str:
 
 def _write_once(path: str, payload: dict[str, Any]) -> bool:
     """Writes a new object; False (and nothing written) if it exists already."""
-    if fileio.exists(path):
-        return False
-    fileio.makedirs(posixpath.dirname(path))
-    # A local file system has no atomic object write: a temporary name, then a rename.
-    temporary = files.temporary_name(path)
-    with fileio.open(temporary, "w") as handle:
-        handle.write(json.dumps(payload, indent=1, sort_keys=True))
-    fileio.rename(temporary, path, overwrite=True)
-    return True
+    return write_once.create(path, json.dumps(payload, indent=1, sort_keys=True))
 
 
-def _read_all(paths: Iterable[str]) -> list[dict[str, Any]]:
-    def read(path: str) -> dict[str, Any]:
-        with fileio.open(path) as handle:
-            return json.loads(handle.read())
+class DamagedObject(ValueError):
+    """An object that does not hold what its kind needs."""
+
+
+# The damaged objects this process has warned about: a study is read several
+# times per command, and one warning per object says it all.
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _read_all(paths: Iterable[str], parse: Callable[[Any], Parsed]) -> list[Parsed]:
+    """Every object, parsed by `parse` (which raises DamagedObject, KeyError,
+    TypeError, ValueError or AttributeError on what it cannot use); a damaged
+    one is left out, with a warning naming it. Failing to read at all
+    (permissions, an unreachable bucket) is not damage, and is raised."""
+    def read(path: str) -> Optional[Parsed]:
+        with fileio.open(path, "rb") as handle:
+            data = handle.read()
+        try:
+            if not data.strip():
+                raise DamagedObject("empty")
+            return parse(json.loads(data))
+        except json.JSONDecodeError as error:
+            _warn_damaged(path, f"not JSON: {error}")
+        except UnicodeDecodeError:
+            _warn_damaged(path, "not UTF-8 text")
+        except KeyError as error:
+            _warn_damaged(path, f"no {error}")
+        except (ValueError, TypeError, AttributeError) as error:
+            _warn_damaged(path, str(error) or type(error).__name__)
+        return None
 
     paths = list(paths)
     if len(paths) <= 1:
-        return [read(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(paths))) as pool:
-        return list(pool.map(read, paths))
+        found = [read(p) for p in paths]
+    else:
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(paths))) as pool:
+            found = list(pool.map(read, paths))
+    return [parsed for parsed in found if parsed is not None]
+
+
+def _warn_damaged(path: str, why: str) -> None:
+    with _warned_lock:
+        if path in _warned:
+            return
+        _warned.add(path)
+    log.warning("study record: skipped the damaged object %s (%s); the study goes on without it", path, why)
+
+
+def _fields(data: Any, optional: Optional[dict[str, Any]] = None, **required: Any) -> dict[str, Any]:
+    """`data` if it is a JSON object with the `required` fields, each of its
+    kind (a type or a tuple of types), and the `optional` ones of theirs if there."""
+    if not isinstance(data, dict):
+        raise DamagedObject(f"a JSON {type(data).__name__}, not an object")
+    for name, kind in {**required, **(optional or {})}.items():
+        if name not in data:
+            if name in required:
+                raise DamagedObject(f"no {name!r}")
+        elif not isinstance(data[name], kind):
+            raise DamagedObject(f"{name!r} is a {type(data[name]).__name__}")
+    return data
+
+
+NOTHING = type(None)
+
+
+def _trial(data: Any) -> Trial:
+    _fields(data, trial_id=str, run_id=str, architecture=dict, optional={"started_at": (str, NOTHING)})
+    return Trial.from_dict(data)
+
+
+def _leaderboard(data: Any) -> dict[str, Any]:
+    return _fields(data, run_id=str, written_at=str, leaderboard=dict, optional={"dataset_spec": (dict, NOTHING)})
+
+
+def _validation(data: Any) -> dict[str, Any]:
+    return _fields(data, run_id=str, written_at=str)
+
+
+def _retention(data: Any) -> dict[str, Any]:
+    return _fields(data, run_id=str, keep=str, written_at=str)
 
 
 def _objects(directory: str) -> list[str]:
@@ -123,8 +197,15 @@ class StudyRecord:
 
     def trials(self) -> list[Trial]:
         """Every recorded trial of the study, oldest first (by start time)."""
-        trials = [Trial.from_dict(data) for data in _read_all(_objects(posixpath.join(self.root, TRIALS_DIR)))]
+        trials = _read_all(_objects(posixpath.join(self.root, TRIALS_DIR)), _trial)
         return sorted(trials, key=lambda t: (t.started_at or "", t.trial_id))
+
+    def new_trials(self, seen: set[str]) -> list[Trial]:
+        """The trials recorded since the objects in `seen` were read (which it
+        then names too): a watcher of a run reads each trial once."""
+        paths = [p for p in _objects(posixpath.join(self.root, TRIALS_DIR)) if p not in seen]
+        seen.update(paths)
+        return _read_all(paths, _trial)
 
     def run_ids(self) -> list[str]:
         """The study's runs, in the order their first trial started."""
@@ -163,7 +244,7 @@ class StudyRecord:
 
     def leaderboards(self) -> dict[str, dict[str, Any]]:
         """The newest leaderboard record of each run (`run_id` -> record), oldest run first."""
-        return _newest_per_run(_read_all(_objects(posixpath.join(self.root, LEADERBOARDS_DIR))))
+        return _newest_per_run(_read_all(_objects(posixpath.join(self.root, LEADERBOARDS_DIR)), _leaderboard))
 
     def leaderboard(self, run_id: Optional[str] = None) -> Optional[dict[str, Any]]:
         """A run's leaderboard (default: the latest run's), or None."""
@@ -182,6 +263,19 @@ class StudyRecord:
         records = [r for r in self.leaderboards().values() if r.get("dataset_spec")]
         return DatasetSpec.from_dict(records[-1]["dataset_spec"]) if records else None
 
+    # ------------------------------------------------------------- retention
+
+    def add_retention(self, run_id: str, keep: str, writer: str) -> str:
+        """Records the retention setting a run runs with, so that `model-search
+        gc` applies the study's own setting, not its default."""
+        return self._add_per_run(RETENTION_DIR, run_id, writer, {"run_id": run_id, "keep": keep,
+                                                                 "written_at": utc_now()})
+
+    def retention(self) -> Optional[dict[str, Any]]:
+        """The retention record written last (its `keep`, `run_id`), or None."""
+        records = _read_all(_objects(posixpath.join(self.root, RETENTION_DIR)), _retention)
+        return max(records, key=lambda r: r["written_at"]) if records else None
+
     # ----------------------------------------------------------- validations
 
     def add_validation(self, validation: dict[str, Any], writer: str) -> str:
@@ -191,7 +285,8 @@ class StudyRecord:
 
     def validations(self) -> list[dict[str, Any]]:
         """The newest validation of each run, oldest first: the study's blessing history."""
-        return list(_newest_per_run(_read_all(_objects(posixpath.join(self.root, VALIDATIONS_DIR)))).values())
+        return list(_newest_per_run(_read_all(_objects(posixpath.join(self.root, VALIDATIONS_DIR)),
+                                              _validation)).values())
 
     def validation(self, run_id: str) -> Optional[dict[str, Any]]:
         return next((v for v in self.validations() if v["run_id"] == run_id), None)

@@ -1,6 +1,7 @@
 """Freeing a local run directory's disk: the study's retention setting (`keep`)
 applied, and what no run will use again removed (`model-search gc`, and the
-end of every `model-search run` unless `keep` is `all`).
+end of every `model-search run` unless `keep` is `all`). Each run records its
+setting in the study record; `gc` applies it unless `--keep` says otherwise.
 
 What may go, by category:
 - `trials`: the folders of trials of finished runs that the retention does
@@ -16,8 +17,9 @@ What may go, by category:
 - `orphans`: `pipeline_root/<node id>/<output key>/<execution id>/` folders
   that are no LIVE artifact published by a COMPLETE or CACHED execution: what
   executions that were killed (or failed) left behind.
-- `serving`: versions under `DIR/serving/` without `saved_model.pb`, which
-  TFX's Pusher copies last: a push that was killed. Nothing ever serves or
+- `serving`: versions under `DIR/serving/` without `saved_model.pb` (or
+  `saved_model.pbtxt`, the text form TensorFlow also loads), which TFX's
+  Pusher copies last: a push that was killed. Nothing ever serves or
   completes one (a resumed Pusher pushes a new version), so it goes even while
   its run is unfinished.
 
@@ -26,9 +28,11 @@ cache entries, its executions' folders), the trials an unfinished run's
 history lists, the models of runs whose model is or was in production and of
 the latest run, every file the study record points to (kept trials, models in
 production), complete serving versions, and anything outside the run
-directory. ML Metadata is left as it is: a trial's TrialResults artifact holds
-other trials too, and whether a run finished is read from its models'
-artifacts.
+directory. Symbolic links are never followed, neither when sizing nor when
+removing: a link, and whatever lies behind one, stays, and nothing is removed
+whose real path is not inside the run directory's real path. ML Metadata is
+left as it is: a trial's TrialResults artifact holds other trials too, and
+whether a run finished is read from its models' artifacts.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ import json
 import logging
 import os
 import posixpath
+import shutil
+import stat
 from typing import Any, Iterable, Optional
 
 from tfx.dsl.io import fileio
@@ -46,7 +52,7 @@ from components import keys
 from components.keys import RUN_ID_PROPERTY
 from search_algo.errors import UserError
 from search_algo.objective import Objective, resolve
-from search_algo.retention import Retention, kept_trials, parse_retention
+from search_algo.retention import ALL, Retention, kept_trials, parse_retention
 from search_algo.trial import Trial, trials_from_json
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,11 @@ TITLES = {
 TRIAL_CACHE_DIR = "TrialCache"
 # Folders of a pipeline root that are no node's.
 NOT_NODES = {"StudyRecord", TRIAL_CACHE_DIR, "tensorboard", "serving"}
+# The two names TensorFlow's loader accepts (tensorflow/python/saved_model/constants.py).
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+# What gc applies to a study that recorded no retention setting (its runs predate
+# the record): it cannot know, so no trial's files go.
+UNRECORDED_RETENTION = Retention(ALL)
 MODEL_TYPES = ("Model", "PushedModel")
 TRIAL_RESULTS_TYPE = "components.TrialResults"
 TRIAL_HISTORY_TYPE = "components.TrialHistory"
@@ -82,6 +93,8 @@ class StudyPlan:
     finished_runs: list[str]
     unfinished_runs: list[str]
     trials: int
+    retention: Retention  # what was applied to its trials
+    retention_from: str  # where that came from: "--keep", the run that recorded it, or "nothing recorded"
     kept: dict[str, str]  # trial id -> why its files stay
     to_mark: list[Trial]  # completed trials whose files go: recorded `removed` first
     already_removed: int
@@ -90,9 +103,10 @@ class StudyPlan:
 @dataclasses.dataclass
 class Plan:
     output_dir: str
-    retention: Retention
+    retention: Optional[Retention]  # the explicit one; None: each study's recorded one
     studies: list[StudyPlan]
     removals: list[Removal]
+    linked: list[str] = dataclasses.field(default_factory=list)  # left: symbolic links, or behind one
 
     def freed(self) -> dict[str, dict[str, int]]:
         return {category: {"count": sum(r.category == category for r in self.removals),
@@ -102,8 +116,35 @@ class Plan:
 
 # ------------------------------------------------------------------ file helpers
 
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def _lstat(path: str) -> Optional[os.stat_result]:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _is_directory(path: str) -> bool:
+    """A directory - locally, not a symbolic link to one."""
+    if not _is_local(path):
+        return fileio.isdir(path)
+    found = _lstat(path)
+    return found is not None and stat.S_ISDIR(found.st_mode)
+
+
+def _exists(path: str) -> bool:
+    """Exists - locally, a symbolic link exists even when what it names does not."""
+    return _lstat(path) is not None if _is_local(path) else fileio.exists(path)
+
+
 def size_of(path: str) -> int:
-    """Bytes of the files under `path` (or of the file)."""
+    """Bytes of the files under `path` (or of the file). Locally, symbolic
+    links are not followed: what one names is not the directory's."""
+    if _is_local(path):
+        return _local_size(path)
     if not fileio.exists(path):
         return 0
     if not fileio.isdir(path):
@@ -118,10 +159,50 @@ def size_of(path: str) -> int:
     return total
 
 
+def _local_size(path: str) -> int:
+    found = _lstat(path)
+    if found is None or stat.S_ISLNK(found.st_mode):
+        return 0
+    if not stat.S_ISDIR(found.st_mode):
+        return found.st_size
+    total = 0
+    # os.walk enters no linked directory (followlinks=False), so a link loop ends.
+    for directory, _, names in os.walk(path):
+        for name in names:
+            entry = _lstat(os.path.join(directory, name))
+            if entry is not None and stat.S_ISREG(entry.st_mode):
+                total += entry.st_size
+    return total
+
+
 def _children(directory: str) -> list[str]:
-    if not fileio.isdir(directory):
+    if not _is_directory(directory):
         return []
+    if _is_local(directory):
+        try:
+            return sorted(os.listdir(directory))
+        except OSError:
+            return []
     return sorted(name.rstrip("/") for name in fileio.listdir(directory))
+
+
+def _removable(path: str, output_dir: str) -> bool:
+    """`path` lies strictly inside the run directory's real path, and neither it
+    nor a folder between the two is a symbolic link: removing it removes only
+    the run directory's own files."""
+    if not _is_local(path) or not _inside(path, output_dir):
+        return False
+    relative = os.path.relpath(os.path.normpath(path), os.path.normpath(output_dir))
+    return os.path.realpath(path) == os.path.join(os.path.realpath(output_dir), relative)
+
+
+def _remove(path: str) -> None:
+    """Removes a local file or folder; shutil.rmtree unlinks the links inside
+    a folder without following them (and refuses a link itself)."""
+    if stat.S_ISDIR(os.lstat(path).st_mode):
+        shutil.rmtree(path)
+    else:
+        os.remove(path)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -220,9 +301,10 @@ class _Study:
     protected_paths: set[str]  # files the study record points to that must stay
 
 
-def plan_cleanup(output_dir: str, connection_config, retention: Retention,
+def plan_cleanup(output_dir: str, connection_config, retention: Optional[Retention],
                  studies: Optional[Iterable[str]] = None) -> Plan:
     """What `apply` would remove from the run directory, and why the rest stays.
+    `retention` overrides the one each study recorded (None: the recorded one).
     `studies` (pipeline names) limits the per-study categories to those."""
     from components.study_record import StudyRecord
     from pipeline import factory, metadata_uri
@@ -248,10 +330,35 @@ def plan_cleanup(output_dir: str, connection_config, retention: Retention,
     unsafe = [r.path for r in removals if not _inside(r.path, output_dir)]
     if unsafe:
         raise RuntimeError(f"gc planned to remove {unsafe[0]}, outside {output_dir}")
-    return Plan(output_dir, retention, [v.plan for v in views], removals)
+    linked = [r for r in removals if not _removable(r.path, output_dir)]
+    for removal in linked:
+        log.warning("gc leaves %s: it is a symbolic link or lies behind one", removal.path)
+    refused_trials = {r.subject for r in linked if r.category == TRIALS}
+    for view in views:  # a trial whose files stay is not marked removed
+        view.plan.to_mark = [t for t in view.plan.to_mark if t.trial_id not in refused_trials]
+    return Plan(output_dir, retention, [v.plan for v in views], [r for r in removals if r not in linked],
+                [r.path for r in linked])
 
 
-def _study_view(connection_config, name: str, record, metadata: _Metadata, retention: Retention) -> _Study:
+def record_retention(record, run_id: str, keep: str) -> None:
+    """Records the retention setting a run runs with, unless the study's latest
+    record says the same for that run already."""
+    latest = record.retention()
+    if latest is None or (latest.get("run_id"), latest.get("keep")) != (run_id, keep):
+        record.add_retention(run_id, keep, writer=f"model-search run {run_id} {os.getpid()}")
+
+
+def study_retention(record, explicit: Optional[Retention]) -> tuple[Retention, str]:
+    """The retention to apply to a study, and where it comes from."""
+    if explicit is not None:
+        return explicit, "--keep"
+    recorded = record.retention() if record.exists() else None
+    if recorded is None:
+        return UNRECORDED_RETENTION, "nothing recorded"
+    return parse_retention(recorded["keep"]), f"recorded by {recorded['run_id']}"
+
+
+def _study_view(connection_config, name: str, record, metadata: _Metadata, explicit: Optional[Retention]) -> _Study:
     from pipeline.study_store import StudyStore
 
     store = StudyStore(connection_config, name, record=record)
@@ -277,6 +384,7 @@ def _study_view(connection_config, name: str, record, metadata: _Metadata, reten
         validation = store.validation(run_id)
         if validation and validation.get("pushed"):
             pushed_runs.add(run_id)
+    retention, retention_from = study_retention(record, explicit)
     in_use = _histories_in_use(metadata, name, unfinished, trials)
     removed = record.removed_trial_ids() if record.exists() else set()
     kept = kept_trials(trials, retention, _objective(record, store, trials, boards, runs), finished, boards,
@@ -289,8 +397,8 @@ def _study_view(connection_config, name: str, record, metadata: _Metadata, reten
     protected = {os.path.normpath(p) for p in protected if p and not ("://" in p)}
     ordered = sorted(known_runs, key=lambda r: (runs.index(r) if r in runs else len(runs), r))
     plan = StudyPlan(name, [r for r in ordered if r in finished], [r for r in ordered if r in unfinished],
-                     len(trials), {t.trial_id: kept[t.trial_id] for t in trials if t.trial_id in kept}, to_mark,
-                     len(removed))
+                     len(trials), retention, retention_from,
+                     {t.trial_id: kept[t.trial_id] for t in trials if t.trial_id in kept}, to_mark, len(removed))
     return _Study(name, finished, unfinished, runs[-1] if runs else None, pushed_runs, plan, protected)
 
 
@@ -336,7 +444,7 @@ def _trial_folders(view: _Study, metadata: _Metadata, root: str) -> list[Removal
         listed = {t.trial_id for t in trials_from_json(value.string_value if value is not None else "[]")}
         for name in _children(artifact.uri):
             path = posixpath.join(artifact.uri, name)
-            if name in listed and name not in view.plan.kept and fileio.isdir(path):
+            if name in listed and name not in view.plan.kept and _is_directory(path):
                 removals.append(Removal(TRIALS, path, size_of(path), name))
     return removals
 
@@ -384,7 +492,7 @@ def _run_models(view: _Study, metadata: _Metadata, root: str) -> list[Removal]:
             runs = set().union(*(metadata.runs_of.get(e, set()) for e in metadata.producers.get(artifact.id, ())))
             if (not runs or not runs <= view.finished or runs & keep_runs or not _inside(artifact.uri, root)
                     or any(_at_or_inside(p, artifact.uri) for p in view.protected_paths)
-                    or not fileio.exists(artifact.uri)):
+                    or not _exists(artifact.uri)):
                 continue
             size = size_of(artifact.uri)
             if size:
@@ -403,7 +511,7 @@ def _orphans(root: str, metadata: _Metadata, views: dict[str, _Study], protected
                 continue
             for name in _children(posixpath.join(root, node, key)):
                 folder = posixpath.join(root, node, key, name)
-                if not name.isdigit() or os.path.normpath(folder) in metadata.live_uris or not fileio.isdir(folder):
+                if not name.isdigit() or os.path.normpath(folder) in metadata.live_uris or not _is_directory(folder):
                     continue
                 execution = metadata.executions.get(int(name))
                 # A succeeded execution's outputs are LIVE: if this folder is not
@@ -446,7 +554,7 @@ def _half_pushed(serving_dir: str) -> list[Removal]:
     removals = []
     for version in _children(serving_dir):
         path = posixpath.join(serving_dir, version)
-        if fileio.isdir(path) and not fileio.exists(posixpath.join(path, "saved_model.pb")):
+        if _is_directory(path) and not any(_exists(posixpath.join(path, name)) for name in SAVED_MODEL_FILES):
             removals.append(Removal(SERVING, path, size_of(path), f"version {version}"))
     return removals
 
@@ -462,19 +570,23 @@ def apply(plan: Plan) -> None:
     for study in plan.studies:
         record = StudyRecord.of(root, study.study)
         for trial in study.to_mark:
-            record.mark_removed(trial, {"keep": str(plan.retention)})
+            record.mark_removed(trial, {"keep": str(study.retention)})
     for category in CATEGORIES:
         for removal in plan.removals:
-            if removal.category == category and fileio.exists(removal.path):
-                fileio.rmtree(removal.path)
+            # Checked again: nothing may have become a link since the plan.
+            if (removal.category == category and _exists(removal.path)
+                    and _removable(removal.path, plan.output_dir)):
+                _remove(removal.path)
 
 
-def collect_garbage(output_dir: str, connection_config, retention: Retention, dry_run: bool = False,
+def collect_garbage(output_dir: str, connection_config, retention: Optional[Retention], dry_run: bool = False,
                     studies: Optional[Iterable[str]] = None) -> dict[str, Any]:
     """Plans, applies (unless `dry_run`) and reports: what was (or would be)
-    freed per category and the run directory's size before and after."""
+    freed per category and the run directory's size before and after.
+    `retention` overrides each study's recorded one (None: the recorded one)."""
     output_dir = os.path.abspath(output_dir)
-    before = size_of(output_dir)
+    # The run directory itself may be reached through a link; nothing inside it is followed.
+    before = size_of(os.path.realpath(output_dir))
     plan = plan_cleanup(output_dir, connection_config, retention, studies)
     if not dry_run:
         apply(plan)
@@ -482,11 +594,13 @@ def collect_garbage(output_dir: str, connection_config, retention: Retention, dr
     planned = sum(entry["bytes"] for entry in freed.values())
     return {
         "output": output_dir,
-        "keep": str(retention),
+        # Without --keep, each study's own: listed per study.
+        "keep": str(retention) if retention is not None else (
+            ", ".join(sorted({str(s.retention) for s in plan.studies})) or "recorded per study"),
         "dry_run": dry_run,
         "bytes_before": before,
         # A dry run's "after" is what the plan would leave.
-        "bytes_after": before - planned if dry_run else size_of(output_dir),
+        "bytes_after": before - planned if dry_run else size_of(os.path.realpath(output_dir)),
         "freed_bytes": planned,
         "freed": freed,
         "studies": [{
@@ -494,11 +608,14 @@ def collect_garbage(output_dir: str, connection_config, retention: Retention, dr
             "finished_runs": s.finished_runs,
             "unfinished_runs": s.unfinished_runs,
             "trials": s.trials,
+            "keep": str(s.retention),
+            "keep_from": s.retention_from,
             "kept": s.kept,
             "removed_trials": sorted(t.trial_id for t in s.to_mark),
             "removed_before": s.already_removed,
         } for s in plan.studies],
         "removals": [dataclasses.asdict(r) for r in plan.removals],
+        "left_linked": plan.linked,
     }
 
 

@@ -25,6 +25,7 @@ from pydantic.fields import FieldInfo
 
 from components.ingest.builtin import DATASETS as BUILTIN_DATASETS
 from components.ingest.sources import SOURCE_KINDS
+from pipeline import beam_args
 from pipeline.metadata_uri import MYSQL_FORM, PASSWORD_HELP
 from search_algo import objective
 from search_algo.algorithms import ALGORITHM_NAMES
@@ -75,6 +76,8 @@ REQUIREMENTS = {
     "select": "must be best, lowest-loss or smallest-within=X (X >= 0: points, or percent for rmse, mae and log_loss)",
     "keep": "must be all, members or best-K with K a positive integer (e.g. best-10)",
     "search_space": "must be a mapping (blocks, min_depth, max_depth, ...)",
+    "beam_pipeline_args": "must be Beam flags, in one string split like a shell or a list (e.g. "
+    "\"--direct_num_workers=2 --direct_running_mode=multi_processing\")",
 }
 
 
@@ -271,6 +274,12 @@ class StudySettings(DataSettings):
     runner: Literal["local", "beam"] = setting(
         "local", description="local: the trainers of a round run concurrently; beam: TFX's BeamDagRunner",
         group=WHERE)
+    beam_pipeline_args: Optional[Union[str, list[str]]] = setting(
+        description="Beam arguments of the Beam components (the ingest and TFX's Evaluator): one string split like "
+        "a shell (a config file may give a list); e.g. --direct_num_workers=2 "
+        "--direct_running_mode=multi_processing, or for compile --runner=DataflowRunner --project=... (see "
+        "docs/cluster.md); unset: Beam's DirectRunner in one process",
+        group=WHERE, examples=["--direct_num_workers=2 --direct_running_mode=multi_processing"])
     keep: str = setting(
         "best-10", description="whose trial files stay once the run has finished: all, best-K (the K best and "
         "those the study uses) or members (only those the study uses); see `model-search gc`", group=WHERE,
@@ -281,6 +290,13 @@ class StudySettings(DataSettings):
     def _student_as_text(cls, value: Any) -> Any:
         # The Distiller takes text; an architecture mapping travels as JSON.
         return json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+
+    @field_validator("beam_pipeline_args")
+    @classmethod
+    def _beam_flags(cls, value: Union[str, list[str], None]) -> Optional[list[str]]:
+        if value is None:
+            return None
+        return beam_args.split(value) if isinstance(value, str) else beam_args.checked(value)
 
     @field_validator("select")
     @classmethod
@@ -421,7 +437,8 @@ def type_name(field: FieldInfo) -> str:
     if origin is dict:
         return "mapping"
     if origin is Union:
-        return " or ".join("mapping" if typing.get_origin(a) is dict else names.get(a, "value")
+        return " or ".join("mapping" if typing.get_origin(a) is dict
+                           else "list of strings" if typing.get_origin(a) is list else names.get(a, "value")
                            for a in typing.get_args(base))
     return "value"
 

@@ -33,7 +33,7 @@ from components.study_history.component import StudyHistory
 from components.study_record import record_root
 from components.trainer.component import TrialTrainer
 from components.validator.component import ModelValidator
-from pipeline import metadata_uri
+from pipeline import beam_args, metadata_uri
 from pipeline.code_version import code_version
 from pipeline.config import StudyConfig
 
@@ -50,10 +50,12 @@ def pipeline_root(output_dir: str) -> str:
     return os.path.join(output_dir, "pipeline_root")
 
 
-def metadata_connection_config(config: StudyConfig):
+def metadata_connection_config(config: StudyConfig, create: bool = True):
     """SQLite in the run directory by default; `--metadata` takes a SQLite path
-    or `mysql://user:password@host:port/database` (pipeline/metadata_uri.py)."""
-    return metadata_uri.connection_config(config.metadata, metadata_path(os.path.abspath(config.output_dir)))
+    or `mysql://user:password@host:port/database` (pipeline/metadata_uri.py).
+    Without `create` the store must exist already (commands that read a study)."""
+    return metadata_uri.connection_config(config.metadata, metadata_path(os.path.abspath(config.output_dir)),
+                                          create=create)
 
 
 def metadata_location(config: StudyConfig) -> str:
@@ -91,6 +93,7 @@ def create_pipeline(
     code_version_override: Optional[str] = None,
     runtime_parameters: Optional[dict] = None,
     read_remote_data: bool = True,
+    image: Optional[str] = None,
 ) -> tfx_pipeline.Pipeline:
     """The study's pipeline for run `run_id` (a RuntimeParameter in compiled
     pipelines, where empty means "derive one per run").
@@ -98,7 +101,8 @@ def create_pipeline(
     `runtime_parameters` maps "epochs", "distill_epochs", "seed" and
     "time_limit" to TFX RuntimeParameters that replace the config's values
     (compiled pipelines). `read_remote_data=False` fingerprints remote data by
-    its location alone (compiling is offline).
+    its location alone (compiling is offline). `image` is the compiled
+    pipeline's image, which remote Beam workers run too (pipeline/beam_args.py).
     """
     overrides = runtime_parameters or {}
     epochs = overrides.get("epochs", config.epochs)
@@ -116,8 +120,12 @@ def create_pipeline(
     # Named like the pipeline: a study name may hold anything, a path segment may not.
     study_record = record_root(root, config.pipeline_name)
 
+    # For the Beam components alone (DataIngest, the Evaluator): pipeline-level
+    # args would reach every task of a compiled spec.
+    beam = beam_args.complete(config.beam_pipeline_args or [], image=image)
     ingest = DataIngest(source=config.source,
-                        input_fingerprint=input_fingerprint(config.source, read_remote=read_remote_data))
+                        input_fingerprint=input_fingerprint(config.source, read_remote=read_remote_data)
+                        ).with_beam_pipeline_args(beam)
     examples, dataset_spec = ingest.outputs["examples"], ingest.outputs["dataset_spec"]
     study_history = StudyHistory(run_id=run_id, study=study, study_record=study_record,
                                  code_version=version).with_id(STUDY_HISTORY_ID)
@@ -218,7 +226,8 @@ def create_pipeline(
     )
     # The chosen model must do at least as well as the study's model in
     # production, which the SearchEvaluator found in the study record.
-    validator = ModelValidator(examples=examples, model=evaluator.outputs["chosen_model"]).with_id("Evaluator")
+    validator = ModelValidator(examples=examples, model=evaluator.outputs["chosen_model"]).with_id(
+        "Evaluator").with_beam_pipeline_args(beam)
     pusher = StudyPusher(
         model=evaluator.outputs["chosen_model"],
         model_blessing=validator.outputs["blessing"],
@@ -232,6 +241,4 @@ def create_pipeline(
         components=components,
         enable_cache=enable_cache,
         metadata_connection_config=connection_config,
-        # Empty on purpose: any flag makes each Beam component build an sdist first.
-        beam_pipeline_args=[],
     )

@@ -18,7 +18,9 @@ model in production, as a local run does; what differs:
   record and trial-cache paths, so those stay compile-time;
 - remote data is fingerprinted by its location (compiling is offline); the
   ingest identifies what it read when it runs;
-- trainer nodes can carry resource requests (`TrainerResources`).
+- trainer nodes can carry resource requests (`TrainerResources`);
+- Beam arguments (`beam_pipeline_args`) name the image as the SDK container
+  image unless they name one, so Dataflow workers run the project's code.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ def compile_pipeline(config: StudyConfig, target: str, image: str, pipeline_root
         connection_config=None,
         runtime_parameters=parameters,
         read_remote_data=False,
+        image=image,
     )
     resource_spec = trainer_resources.resource_spec() if trainer_resources else None
     if resource_spec is not None:

@@ -6,124 +6,52 @@ import json
 import logging
 import os
 import time
-import warnings
 from typing import Any, Optional
 
 from pipeline import quiet
+from search_algo.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-def quiet_libraries(debug: bool) -> None:
-    """TensorFlow, Beam and TFX log at INFO by default; users see our lines only.
-    Idempotent: called again once TFX and Beam are imported (pipeline/quiet.py)."""
-    # Deprecation warnings, here and in the worker processes (PYTHONWARNINGS,
-    # they warn while importing TFX), and TensorFlow's deprecation log lines.
-    quiet.silence_deprecations(debug)
-    if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        warnings.filterwarnings("ignore", category=UserWarning, module="apache_beam")
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.FATAL)
-        for name in ("tensorflow", "tfx", "ml_metadata"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        # Beam warns about optional speed-ups (python-snappy) on every run.
-        logging.getLogger("apache_beam").setLevel(logging.ERROR)
-        # TFX reports a failed node through absl at ERROR before re-raising
-        # the exception, which the CLI turns into one clear line.
-        logging.getLogger("absl").setLevel(logging.CRITICAL)
-
-
-class Progress:
-    """Progress on stderr (round, nodes, best so far, elapsed) when it is a
-    terminal; silent otherwise, and with --json."""
-
-    def __init__(self, config, store, run_id: str, node_count: int, enabled: bool):
-        self._config, self._store, self._run_id = config, store, run_id
-        self._started = time.monotonic()
-        self._bar = None
-        self._best = "-"
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
-
-            self._bar = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                transient=False,
-            )
-            self._task = self._bar.add_task(self._describe("starting"), total=node_count)
-            self._bar.start()
-
-    def _describe(self, status: str) -> str:
-        return f"{self._config.study_name} {self._run_id} · {status} · best {self._best}"
-
-    def started(self, node_id: str) -> None:
-        if self._bar:
-            self._bar.update(self._task, description=self._describe(f"running {_label(node_id, self._config)}"))
-
-    def finished(self, node_id: str, seconds: float) -> None:
-        if node_id.startswith("Trainer_"):
-            self._best = _best_so_far(self._store, self._run_id, self._config.objective)
-        if self._bar:
-            self._bar.update(self._task, advance=1, description=self._describe(f"done {_label(node_id, self._config)}"))
-
-    def close(self) -> None:
-        if self._bar:
-            self._bar.stop()
-
-
-def _label(node_id: str, config) -> str:
-    if node_id.startswith("Proposer_r"):
-        return f"round {node_id.split('_r')[1]}/{config.rounds} proposer"
-    if node_id.startswith("Trainer_r"):
-        round_part, trainer_part = node_id[len("Trainer_r"):].split("_t")
-        return f"round {round_part}/{config.rounds} trainer {int(trainer_part) + 1}/{config.trainers}"
-    return node_id
-
-
-def _best_so_far(store, run_id: str, objective_name: Optional[str]) -> str:
-    completed = [t for t in store.trials() if t.run_id == run_id and t.completed]
-    if not completed:
-        return "-"
-    from search_algo.objective import for_metrics
-    from search_algo.trial import best_trial
-
-    objective = for_metrics(completed[0].metrics, objective_name)
-    best = best_trial(completed, objective)
-    value = objective.value(best.metrics) if best else None
-    if value is None:
-        return "-"
-    return f"{objective.label} {value:.4f}" if objective.bounded else f"{objective.label} {value:.4g}"
-
-
-def run_study(config, debug: bool = False, show_progress: bool = False) -> dict[str, Any]:
+def run_study(config, debug: bool = False, show_progress: bool = False, quiet_log: bool = False) -> dict[str, Any]:
     """Runs the study's next run - or resumes its unfinished one - holding the
-    run directory's lock, so one command at a time writes there."""
+    run directory's lock, so one command at a time writes there. With
+    `show_progress` a live view on stderr; with it or `quiet_log` the INFO
+    lines go to DIR/run.log instead of the terminal (pipeline/run_view.py)."""
     from pipeline.run_lock import run_directory_lock
 
     output_dir = os.path.abspath(config.output_dir)
-    with run_directory_lock(output_dir, "run"):
+    from pipeline import run_view
+
+    log_file = os.path.join(output_dir, run_view.LOG_FILE_NAME) if show_progress or quiet_log else None
+    with run_directory_lock(output_dir, "run"), run_view.logs_to_file(log_file):
         return _run_study(config, output_dir, debug, show_progress)
 
 
 def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dict[str, Any]:
-    quiet_libraries(debug)
+    quiet.quiet_libraries(debug)
     from components.study_record import StudyRecord
-    from pipeline import cleanup, factory
+    from pipeline import cleanup, factory, run_view
     from pipeline.parallel_runner import ParallelDagRunner
     from pipeline.study_store import StudyStore
 
     # Importing Beam just put its deprecation-warning filter in front of ours.
-    quiet_libraries(debug)
+    quiet.quiet_libraries(debug)
+    refuse_another_study(config, output_dir)
     connection_config = factory.metadata_connection_config(config)
     record = StudyRecord.of(factory.pipeline_root(output_dir), config.pipeline_name)
     store = StudyStore(connection_config, config.pipeline_name, record=record)
     run_id = store.run_id_for_next_run()
-    log.info("study %r, %s, into %s", config.study_name, run_id, output_dir)
-    pipeline = factory.create_pipeline(config, run_id, connection_config=connection_config)
-    started = time.monotonic()
-    progress = Progress(config, store, run_id, len(pipeline.components), show_progress and not debug)
+    if record.exists():
+        # A study's first record is its first trial's (which study a directory holds
+        # is read from it), so a first run records its setting at its end only.
+        cleanup.record_retention(record, run_id, config.keep)
+    view = run_view.start(config, run_id, record, live=show_progress)
     try:
+        log.info("study %r, %s, into %s", config.study_name, run_id, output_dir)
+        pipeline = factory.create_pipeline(config, run_id, connection_config=connection_config)
+        started = time.monotonic()
         if config.runner == "beam":
             from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
@@ -132,20 +60,38 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool) -> dic
             ParallelDagRunner(
                 max_workers=config.trainers,
                 debug=debug,
-                on_node_started=progress.started,
-                on_node_finished=progress.finished,
+                on_node_started=view.node_started,
+                on_node_finished=view.node_finished,
                 node_timeout=config.node_timeout,
                 max_retries=config.max_retries,
                 # Each death of a trainer's worker is one attempt of one of its trials.
                 trainer_relaunches=config.trials_per_trainer * (config.max_retries + 1),
             ).run(pipeline)
     finally:
-        progress.close()
+        view.close()
     seconds = time.monotonic() - started
     summary = collect_results(config, store, run_id, output_dir, seconds)
-    # The study's retention setting (`keep`), so that the disk does not only grow.
+    # The study's retention setting (`keep`), so that the disk does not only grow;
+    # recorded, so that `model-search gc` applies the same.
+    cleanup.record_retention(record, run_id, config.keep)
     summary["freed"] = cleanup.after_run(config, output_dir, connection_config)
     return summary
+
+
+def refuse_another_study(config, output_dir: str) -> None:
+    """A run directory holds one study: its `serving/`, `leaderboard.json` and
+    `report.html` have no study in their names, so a second study would
+    replace the first one's production model, and `predict --model
+    DIR/serving` would serve whichever pushed last. The first study is the one
+    whose record is under `DIR/pipeline_root` (written as its first trial ends)."""
+    from components import study_record
+    from pipeline import factory
+
+    others = [name for name in study_record.studies(factory.pipeline_root(output_dir)) if name != config.pipeline_name]
+    if others:
+        raise UserError(f"{output_dir} holds study {others[0]!r}, and a run directory holds one study: run "
+                        f"study {config.study_name!r} with another --output, or continue {others[0]!r} "
+                        f"with --study {others[0]}")
 
 
 def collect_results(config, store, run_id: str, output_dir: str, seconds: float) -> dict[str, Any]:

@@ -27,6 +27,10 @@ PASSWORD_HELP = (f"without a password in the URL it is read from ${PASSWORD_ENV}
 HIDDEN = "***"
 # How long the diagnosis of a failed connection waits for the server's port.
 PROBE_SECONDS = 5.0
+# Text that starts like a MySQL URL, typos included (`mysql:/u:pw@h/db`,
+# `mysql:u:pw@...`, `mysql//u:pw@h/db`): it is a MySQL URL or an error, never
+# a SQLite path, and its password is hidden even where it does not parse.
+MYSQL_LIKE = re.compile(r"(mysql)([:/\\]+)(.*)", re.IGNORECASE | re.DOTALL)
 
 
 def redacted(uri: str) -> str:
@@ -37,15 +41,25 @@ def redacted(uri: str) -> str:
     across a `/`, `?` or `#` left unencoded in the password, where the URL is
     malformed and urllib would split the password off as a path or fragment:
     better to hide too much of a malformed URL than to show part of a password.
+    Text that starts like a MySQL URL but is not one (`mysql:/u:pw@h/db`,
+    `mysql//u:pw@h/db`) is read the same way after its `mysql` and separators.
     """
     scheme, separator, rest = uri.partition("://")
-    if not separator or rest.startswith("/"):
-        return uri  # not a URL, or one without a user part (file:///...)
+    if separator and not rest.startswith("/"):
+        return _without_password(f"{scheme}{separator}", rest)
+    mysql_like = MYSQL_LIKE.fullmatch(uri)
+    if mysql_like:
+        return _without_password(mysql_like.group(1) + mysql_like.group(2), mysql_like.group(3))
+    return uri  # not a URL, or one without a user part (file:///...)
+
+
+def _without_password(prefix: str, rest: str) -> str:
+    """`prefix` + `rest`, where `rest` is `user:password@host...`, with the password hidden."""
     user_part, at, after = rest.rpartition("@")
     user, colon, _password = user_part.partition(":")
     if not at or not colon:
-        return uri
-    return f"{scheme}://{user}:{HIDDEN}@{after}"
+        return prefix + rest
+    return f"{prefix}{user}:{HIDDEN}@{after}"
 
 
 def mysql_password(url_password: str | None) -> str:
@@ -67,13 +81,15 @@ def mysql_password(url_password: str | None) -> str:
     return direct or ""
 
 
-def connection_config(uri: str | None, default_sqlite_path: str):
+def connection_config(uri: str | None, default_sqlite_path: str, create: bool = True):
     """The ML Metadata connection config for `--metadata` (None: SQLite at
-    `default_sqlite_path`)."""
+    `default_sqlite_path`). Without `create` (the commands that only read a
+    study, and `gc`) the store must exist: no SQLite file or MySQL database is
+    made for them, so a mistyped `--metadata` cannot leave one behind."""
     from tfx.orchestration import metadata
 
     if not uri:
-        return metadata.sqlite_metadata_connection_config(default_sqlite_path)
+        return _sqlite(default_sqlite_path, default_sqlite_path, create)
     shown = redacted(uri)
     # urllib's ValueErrors may quote a piece of the URL, which may be a piece of
     # the password: the messages here show the redacted URL alone.
@@ -83,26 +99,41 @@ def connection_config(uri: str | None, default_sqlite_path: str):
         parsed = urlparse(uri)
     except ValueError:  # e.g. an unclosed [ of an IPv6 address
         raise malformed from None
-    if parsed.scheme == "mysql":
+    if parsed.scheme == "mysql" or MYSQL_LIKE.fullmatch(uri):
+        if parsed.scheme != "mysql":  # mysql//..., mysql/...: a typo, or a SQLite path that reads like one
+            raise UserError(f"--metadata {shown}: expected {MYSQL_FORM} (a SQLite file in a folder named mysql: "
+                            "./mysql/...)")
         try:
             port = parsed.port
         except ValueError:  # not a number, or out of range
             raise malformed from None
         if not parsed.hostname or not parsed.path.strip("/"):
             raise UserError(f"--metadata {shown}: expected {MYSQL_FORM}")
-        return metadata.mysql_metadata_connection_config(
+        config = metadata.mysql_metadata_connection_config(
             host=parsed.hostname,
             port=port or DEFAULT_MYSQL_PORT,
             database=parsed.path.strip("/"),
             username=unquote(parsed.username or "root"),
             password=mysql_password(parsed.password),
         )
+        # ML Metadata creates a missing database unless told not to.
+        config.mysql.skip_db_creation = not create
+        return config
     if parsed.scheme in ("", "sqlite", "file"):
-        path = os.path.abspath(parsed.path if parsed.scheme else uri)
+        return _sqlite(os.path.abspath(parsed.path if parsed.scheme else uri), f"--metadata {shown}", create)
+    raise UserError(f"--metadata {shown}: use a SQLite file path or {MYSQL_FORM}")
+
+
+def _sqlite(path: str, named: str, create: bool):
+    """SQLite at `path` (`named` so in an error)."""
+    from tfx.orchestration import metadata
+
+    if create:
         # SQLite is a local file by nature.
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return metadata.sqlite_metadata_connection_config(path)
-    raise UserError(f"--metadata {shown}: use a SQLite file path or {MYSQL_FORM}")
+    elif not os.path.isfile(path):
+        raise UserError(f"{named}: no such SQLite file (this command reads ML Metadata; it does not create it)")
+    return metadata.sqlite_metadata_connection_config(path)
 
 
 def shown_location(connection_config) -> str:

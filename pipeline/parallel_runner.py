@@ -143,11 +143,14 @@ def _die_with_parent(runner_pid: int) -> None:
 def _worker_init(runner_pid: int, debug: bool, environment: dict[str, str], intra_op_threads: int) -> None:
     _die_with_parent(runner_pid)
     os.environ.update(environment)
-    from pipeline import local_runner
+    from pipeline import quiet, run_view
+
+    # Under the live view, this worker's output goes to the run's log file.
+    run_view.send_worker_output_to_log_file()
 
     # After this module's imports of TFX and Beam, whose deprecation-warning
     # filter went in front of the PYTHONWARNINGS this worker inherited.
-    local_runner.quiet_libraries(debug)
+    quiet.quiet_libraries(debug)
     import tensorflow as tf
 
     # Concurrent trainers share the cores: one TensorFlow thread pool per

@@ -56,3 +56,24 @@ def silence_deprecations(debug: bool) -> None:
     tensorflow = logging.getLogger(TENSORFLOW_LOGGER)
     if not any(isinstance(f, DeprecationNotices) for f in tensorflow.filters):
         tensorflow.addFilter(DeprecationNotices())
+
+
+def quiet_libraries(debug: bool) -> None:
+    """TensorFlow, Beam and TFX log at INFO by default; users see our lines only.
+    Idempotent: called again once TFX and Beam are imported (see `silence_deprecations`)."""
+    # Deprecation warnings, here and in the worker processes (PYTHONWARNINGS,
+    # they warn while importing TFX), and TensorFlow's deprecation log lines.
+    silence_deprecations(debug)
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        warnings.filterwarnings("ignore", category=UserWarning, module="apache_beam")
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.FATAL)
+        for name in ("tensorflow", "tfx", "ml_metadata"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        # Beam warns about optional speed-ups (python-snappy) on every run.
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
+        # TFX reports a failed node through absl at ERROR before re-raising
+        # the exception, which the CLI turns into one clear line.
+        logging.getLogger("absl").setLevel(logging.CRITICAL)

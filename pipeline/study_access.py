@@ -58,15 +58,15 @@ def open_store(args: argparse.Namespace):
     where = metadata_uri.redacted(args.metadata) if args.metadata else os.path.join(args.output, "metadata.sqlite")
     if not args.metadata and not os.path.isfile(where):
         raise UserError(f"{args.output}: no metadata.sqlite; is this a run directory of `model-search run`?")
-    from pipeline import local_runner
+    from pipeline import quiet
 
-    local_runner.quiet_libraries(getattr(args, "debug", False))
+    quiet.quiet_libraries(getattr(args, "debug", False))
     from pipeline import factory
     from pipeline.config import StudyConfig
     from pipeline.study_store import StudyStore
 
     config = StudyConfig(output=args.output, metadata=args.metadata)
-    connection = factory.metadata_connection_config(config)
+    connection = factory.metadata_connection_config(config, create=False)
     names = [c.name for c in metadata_uri.connect(connection).get_contexts_by_type("pipeline")]
     if args.study:
         name = StudyConfig(study=args.study).pipeline_name
@@ -90,9 +90,9 @@ def _local_record(output: str, pipeline_name: str):
 def open_study(args: argparse.Namespace):
     """A StudyStore (`--output`) or a StudyRecord (`--pipeline-root`)."""
     if getattr(args, "pipeline_root", None):
-        from pipeline import local_runner
+        from pipeline import quiet
 
-        local_runner.quiet_libraries(getattr(args, "debug", False))
+        quiet.quiet_libraries(getattr(args, "debug", False))
         return open_record(args.pipeline_root, args.study)
     return open_store(args)
 

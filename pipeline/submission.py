@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import re
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ RUN_ID_PARAMETER = "run_id"
 # KFP's scheduled-workflow controller replaces these macros in the
 # parameters of every run it starts, so each scheduled run gets its own run id.
 KFP_RUN_UUID_MACRO = "[[RunUUID]]"
+# The random part of a default run name: 8 hex digits; two submissions in the
+# same second then clash with a probability of 2**-32.
+RUN_NAME_SUFFIX_BYTES = 4
 
 
 @dataclass
@@ -99,10 +103,15 @@ def parse_parameters(spec: CompiledSpec, assignments: list[str] | None) -> dict:
 
 
 def default_run_name(spec: CompiledSpec, now: datetime.datetime | None = None) -> str:
+    """`<pipeline>-<UTC time>-<random>`: it is also the run id, and two runs
+    submitted in the same second must not share trial ids, trial-cache keys and
+    record objects. Uniqueness across machines is the point of the suffix, so it
+    comes from the system's randomness, not from a seed; the time keeps names
+    sorted by submission."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     # Vertex job ids: lowercase letters, digits and dashes, starting with a letter.
     base = re.sub(r"[^a-z0-9-]+", "-", spec.pipeline_name.lower()).strip("-") or "model-search"
-    return f"{base}-{now.strftime('%Y%m%d-%H%M%S')}"
+    return f"{base}-{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(RUN_NAME_SUFFIX_BYTES)}"
 
 
 def with_run_id(spec: CompiledSpec, parameters: dict, run_id: str) -> dict:

@@ -47,14 +47,24 @@ ALLOWED: dict[tuple[str, str], str] = {
         "reads DIR/leaderboard.json, the local runner's own output file",
     ("pipeline/study_access.py", "open_store"):
         "checks for DIR/metadata.sqlite: SQLite metadata is a local file",
-    ("pipeline/metadata_uri.py", "connection_config"):
-        "creates the folder of a SQLite metadata file: SQLite needs a local file",
+    ("components/write_once.py", "_create_local"):
+        "creates a local file exclusively and fsyncs it (link, fsync): fileio has neither; other schemes go "
+        "through fileio or the Cloud Storage client",
+    ("pipeline/metadata_uri.py", "_sqlite"):
+        "creates the folder of a SQLite metadata file, or checks that it exists: SQLite needs a local file",
     ("pipeline/metadata_uri.py", "mysql_password"):
         "reads MODEL_SEARCH_MYSQL_PASSWORD_FILE, a secret on this machine like the environment that names it",
     ("pipeline/commands/run.py", "_check_run_directory"):
         "the local runner's run directory is on this machine (its lock and SQLite metadata need a local file)",
     ("pipeline/parallel_runner.py", "_cgroup_memory_counters"):
         "reads the kernel's /proc and /sys/fs/cgroup files for the out-of-memory kill counter of this machine",
+    ("pipeline/cleanup.py", "_local_size"):
+        "gc measures the local run directory without following symbolic links (lstat, os.walk); fileio follows them",
+    ("pipeline/cleanup.py", "_children"):
+        "gc lists a local folder of its run directory without following symbolic links; URIs go through fileio",
+    ("pipeline/cleanup.py", "_remove"):
+        "gc removes only inside the local run directory's real path, and shutil.rmtree unlinks links without "
+        "following them, where fileio's delete empties their targets",
     ("pipeline/run_lock.py", "_holder"):
         "the run directory's lock file is a local file: flock works on local files only",
     ("pipeline/run_lock.py", "run_directory_lock"):

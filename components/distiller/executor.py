@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional
 
 import keras
 import numpy as np
+import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
@@ -121,10 +122,11 @@ class Executor(base_executor.BaseExecutor):
                                 exec_properties.get(STUDENT_KEY) or "",
                                 executor_inputs.objective(exec_properties, spec))
 
-        train_features, train_labels = examples_io.load_split(examples, "train", spec)
-        eval_features, eval_labels = examples_io.load_split(examples, "eval", spec)
+        # Both read through tf.data, cached in memory within the budget (examples_io).
+        train = examples_io.ExamplesSplit(examples, "train", spec)
+        evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
         teacher_predict = model_export.load_predict_fn(teacher.uri)
-        soft_eval = teacher_predict(examples_io.serialized_split(examples, "eval"))[scoring.output_key(spec)]
+        soft_eval = evaluation.outputs(teacher_predict, scoring.output_key(spec))
 
         seed = int(exec_properties[SEED_KEY])
         # A student from the search starts from its trial's trained weights; both learn the teacher's soft labels.
@@ -138,18 +140,16 @@ class Executor(base_executor.BaseExecutor):
                                  float(exec_properties[ALPHA_KEY]))
         epochs = int(exec_properties[EPOCHS_KEY])
         augment = exec_properties[AUGMENT_KEY]
-        transfer_sets = _transfer_sets(train_features, train_labels, examples, spec, teacher_predict, augment, seed)
-        eval_targets = distillation_targets(eval_labels, soft_eval, spec.task)
+        transfer_sets = _transfer_sets(train, spec, teacher_predict, augment, seed, hyperparameters.batch_size)
+        validation = evaluation.batches(hyperparameters.batch_size,
+                                        targets=distillation_targets(evaluation.labels(), soft_eval, spec.task))
         callbacks = learning_rate_callbacks(hyperparameters, epochs)
         history: Dict[str, List[float]] = {}
         # One epoch per transfer set: with an augmentation, every epoch sees new inputs
         # labelled by the teacher (function matching), which a fixed transfer set cannot.
         for epoch in range(epochs):
-            features, targets = next(transfer_sets)
-            result = student.fit(features, targets, batch_size=hyperparameters.batch_size,
-                                 initial_epoch=epoch, epochs=epoch + 1,
-                                 validation_data=(eval_features, eval_targets),
-                                 callbacks=callbacks, shuffle=True, verbose=0)
+            result = student.fit(next(transfer_sets), initial_epoch=epoch, epochs=epoch + 1,
+                                 validation_data=validation, callbacks=callbacks, verbose=0)
             for key, values in result.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
@@ -175,20 +175,48 @@ class Executor(base_executor.BaseExecutor):
         keras.backend.clear_session()
 
 
-def _transfer_sets(features, labels, examples, spec: DatasetSpec, teacher_predict, augment: str, seed: int):
-    """Endless (features, distillation targets) for one epoch each: the training
-    split as is, or (`mixup`) a freshly mixed copy of it labelled by the teacher."""
+# Examples mixed at a time: mixup partners come from the same chunk of the shuffled split.
+MIXUP_CHUNK_SIZE = 1024
+
+
+def _transfer_sets(train: examples_io.ExamplesSplit, spec: DatasetSpec, teacher_predict, augment: str, seed: int,
+                   batch_size: int):
+    """Endless transfer sets, one an epoch, each (features, distillation
+    targets) batches: the training split as is, or (`mixup`) freshly mixed
+    examples labelled by the teacher, mixed and labelled a chunk at a time."""
     key = scoring.output_key(spec)
     if augment == "none":
-        soft = teacher_predict(examples_io.serialized_split(examples, "train"))[key]
-        targets = distillation_targets(labels, soft, spec.task)
+        soft = train.outputs(teacher_predict, key)
+        batches = train.batches(batch_size, seed=seed, targets=distillation_targets(train.labels(), soft, spec.task))
         while True:
-            yield features, targets
+            yield batches
     if augment != "mixup":
         raise UserError(f"distill_augment: unknown augmentation {augment!r}; choose from {', '.join(AUGMENTATIONS)}")
     rng = np.random.default_rng(seed)
-    hard = one_hot_labels(labels, max(spec.num_classes, 1)) if spec.task == "classification" else labels.astype(np.float32)
+    chunks = train.batches(MIXUP_CHUNK_SIZE, seed=seed)
+    width = 2 * max(spec.num_classes, 1) if spec.task == "classification" else 2
+    # Through tf.data, which knows string features (Keras's own generator adapter does not).
+    mixed = tf.data.Dataset.from_generator(
+        lambda: _mixed_batches(chunks, spec, teacher_predict, rng, batch_size),
+        output_signature=(chunks.element_spec[0], tf.TensorSpec([None, width], tf.float32)))
+    # Keras then knows an epoch's steps: every chunk is cut into batches.
+    full, rest = divmod(len(train), MIXUP_CHUNK_SIZE)
+    mixed = mixed.apply(tf.data.experimental.assert_cardinality(
+        full * -(-MIXUP_CHUNK_SIZE // batch_size) + -(-rest // batch_size)))
     while True:
+        yield mixed
+
+
+def _mixed_batches(chunks, spec: DatasetSpec, teacher_predict, rng: np.random.Generator, batch_size: int):
+    """One pass over the shuffled split: each chunk mixed (mixup), labelled
+    by the teacher and cut into training batches."""
+    key = scoring.output_key(spec)
+    for features, labels in chunks.as_numpy_iterator():
+        hard = (one_hot_labels(labels, max(spec.num_classes, 1)) if spec.task == "classification"
+                else labels.astype(np.float32))
         mixed, mixed_labels = mixup_features(features, hard, rng)
         soft = teacher_predict(examples_io.serialize_features(mixed, spec))[key]
-        yield mixed, distillation_targets(mixed_labels, soft, spec.task)
+        targets = distillation_targets(mixed_labels, soft, spec.task)
+        for start in range(0, len(targets), batch_size):
+            end = start + batch_size
+            yield {name: values[start:end] for name, values in mixed.items()}, targets[start:end]

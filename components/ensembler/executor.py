@@ -55,9 +55,11 @@ class Executor(base_executor.BaseExecutor):
         # are then fitted on log loss / squared error (search_algo/ensemble.py).
         objective = executor_inputs.objective(exec_properties, spec)
         pool = rank_trials([t for t in trials if t.path], objective)[: int(exec_properties[POOL_SIZE_KEY])]
-        serialized = examples_io.serialized_split(examples, "eval")
-        _, labels = examples_io.load_split(examples, "eval", spec)
-        predictions = [scoring.predictions(t.path, serialized, spec) for t in pool]
+        # Each member's predictions and the labels of eval, in memory (a few
+        # numbers per example); the features are streamed, a batch at a time.
+        evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
+        labels = evaluation.labels()
+        predictions = [scoring.predictions(t.path, evaluation, spec) for t in pool]
         choice, comparison = choose_ensemble(
             predictions, labels, spec.task, max_members=int(exec_properties[MAX_MEMBERS_KEY]),
             method=exec_properties[WEIGHTS_KEY])

@@ -42,12 +42,12 @@ PRODUCTION_FIELDS = ("run_id", "candidate", "model_uri", "pushed_to", "eval", "n
 
 
 def _candidate_metrics(candidate: dict, splits: dict, spec) -> None:
-    for split, (serialized, labels) in splits.items():
-        values = scoring.predictions(candidate["uri"], serialized, spec)
+    for split, (examples, labels) in splits.items():
+        values = scoring.predictions(candidate["uri"], examples, spec)
         candidate[split] = scoring.metrics(values, labels, spec)
         if spec.task == "classification":
             candidate[f"{split}_details"] = scoring.classification_details(values, labels, spec)
-    latency = scoring.latency_ms(candidate["uri"], splits["eval"][0])
+    latency = scoring.latency_ms(candidate["uri"], splits["eval"][0].serialized_head(max(scoring.LATENCY_BATCH_SIZES)))
     candidate["latency_ms"] = round(latency[1], 3)
     candidate["latency_ms_batch_256"] = round(latency[256], 3)
 
@@ -98,10 +98,11 @@ class Executor(base_executor.BaseExecutor):
              "num_params": distilled.get_int_custom_property(NUM_PARAMS_PROPERTY)},
         ]
         policy = parse_policy(exec_properties[SELECT_KEY])
+        # Scored a batch at a time; the labels (a number per example) are kept.
         splits = {}
         for split in ("eval", "test"):
-            _, labels = examples_io.load_split(examples, split, spec)
-            splits[split] = (examples_io.serialized_split(examples, split), labels)
+            streamed = examples_io.ExamplesSplit(examples, split, spec)
+            splits[split] = (streamed, streamed.labels())
         for candidate in candidates:
             _candidate_metrics(candidate, splits, spec)
         constraints = Constraints.from_json(exec_properties[CONSTRAINTS_KEY])

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import struct
+import zlib
 from collections import Counter
 from typing import Any, Sequence
 
+import google_crc32c
 import numpy as np
 
 from components.ingest.naming import as_number
@@ -29,6 +32,7 @@ from search_algo.dataset_spec import FeatureSpec
 
 # Beyond this many distinct label values a label is not a set of classes.
 MAX_DISTINCT_LABELS = 1000
+GZIP_LEVEL = 1
 
 
 class LabelSurvey:
@@ -235,8 +239,6 @@ class ShardWriter:
         )
 
     def write(self, batch: RecordBatch) -> SplitStats:
-        import tensorflow as tf
-
         stats = self.empty_stats()
         if not len(batch):
             return stats
@@ -247,8 +249,30 @@ class ShardWriter:
             rows = np.flatnonzero(splits == index)
             if not rows.size:
                 continue
-            path = posixpath.join(self.split_uris[split], f"data-{batch.shard}.tfrecord.gz")
-            with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-                for row in rows:
-                    writer.write(serialized[row])
+            write_tfrecords(posixpath.join(self.split_uris[split], f"data-{batch.shard}.tfrecord.gz"),
+                            [serialized[row] for row in rows])
         return stats
+
+
+def _masked_crc(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def write_tfrecords(path: str, records: Sequence[bytes]) -> None:
+    """One gzipped TFRecord file of `records`, framed here and compressed in
+    one call: TensorFlow's writer compresses record by record, about ten
+    times slower. GZIP_LEVEL 1 trades a fifth more bytes for several times
+    the speed of the default level; reading is as fast either way."""
+    import tensorflow as tf
+
+    framed = bytearray()
+    for record in records:
+        length = struct.pack("<Q", len(record))
+        framed += length
+        framed += struct.pack("<I", _masked_crc(length))
+        framed += record
+        framed += struct.pack("<I", _masked_crc(record))
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip stream
+    with tf.io.gfile.GFile(path, "wb") as handle:
+        handle.write(compressor.compress(bytes(framed)) + compressor.flush())

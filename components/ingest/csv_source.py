@@ -13,7 +13,7 @@ driver adds up the counts of the chunks before it.
 
 A quoted value may span lines within a chunk; one crossing a chunk boundary
 (files over `CHUNK_BYTES` only) shows as a line with the wrong number of
-fields. `predict` reads the rows it scores with `read_csv` and
+fields. `predict` streams the rows it scores with `open_csv` and
 `MISSING_TOKENS`, so they are parsed as the training rows were.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 from collections import Counter
 from typing import Iterator
 
@@ -36,9 +37,9 @@ from components.ingest.naming import (
     rows_text,
     sanitize_name,
 )
-from components.ingest.paths import file_system_errors, path_stem, read_bytes
+from components.ingest.paths import file_system_errors, path_stem
 from components.ingest.plan import Plan, SourceConfig
-from components.ingest.splits import BottomK, hash_key, make_rule, train_eval_ratios, check_not_empty
+from components.ingest.splits import check_not_empty, content_keys, make_rule, train_eval_ratios
 from search_algo.dataset_spec import FeatureSpec
 from search_algo.errors import DataError
 
@@ -90,8 +91,29 @@ def _sniff(sample: str) -> type[csv.Dialect] | csv.Dialect:
         return csv.excel
 
 
-def read_csv(path: str) -> _CsvTable:
-    """A whole (small) CSV file: for `predict`, which scores what it is given."""
+# Text read from the start of a CSV file to sniff its dialect.
+SNIFF_CHARS = 65536
+
+
+def text_lines(path: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, read as a stream."""
+    from tfx.dsl.io import fileio
+
+    with file_system_errors(path), fileio.open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"{path}: not UTF-8 text (byte 0x{raw[error.start]:02x} on line {number}); re-save the file as UTF-8"
+                ) from None
+
+
+def open_csv(path: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The checked header of a CSV file and its data rows as a stream, for
+    `predict`: (line number, stripped cells), blank lines skipped, every row
+    as long as the header. Only the first SNIFF_CHARS of text are held, to
+    sniff the dialect."""
     from tfx.dsl.io import fileio
 
     with file_system_errors(path):
@@ -99,31 +121,49 @@ def read_csv(path: str) -> _CsvTable:
             raise DataError(f"{path}: no such file")
         if fileio.isdir(path):
             raise DataError(f"{path}: is a folder, expected a CSV file")
-        raw = read_bytes(path)
-    if not raw.strip():
+    lines = (text for _, text in text_lines(path))
+    head: list[str] = []
+    for text in lines:
+        head.append(text)
+        if sum(map(len, head)) >= SNIFF_CHARS:
+            break
+    sample = "".join(head)[:SNIFF_CHARS]
+    if not sample.strip():
         raise DataError(f"{path}: the file is empty")
-    text = _decode(raw, path)
-    reader = csv.reader(io.StringIO(text), _sniff(text[:65536]))
+    reader = csv.reader(itertools.chain(head, lines), _sniff(sample))
     try:
         header = _check_header(next(reader), path)
     except StopIteration:
         raise DataError(f"{path}: the file is empty") from None
-    rows, line_numbers = [], []
-    try:
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise DataError(
-                    f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
-                )
-            rows.append([cell.strip() for cell in row])
-            line_numbers.append(reader.line_num)
     except csv.Error as error:
         raise DataError(f"{path}: line {reader.line_num}: {error}") from None
-    if not rows:
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                    )
+                yield reader.line_num, [cell.strip() for cell in row]
+        except csv.Error as error:
+            raise DataError(f"{path}: line {reader.line_num}: {error}") from None
+
+    return header, rows()
+
+
+def read_csv(path: str) -> _CsvTable:
+    """A whole (small) CSV file as a table."""
+    header, rows = open_csv(path)
+    line_numbers, cells = [], []
+    for line, row in rows:
+        line_numbers.append(line)
+        cells.append(row)
+    if not cells:
         raise DataError(f"{path}: has a header but no data rows")
-    return _CsvTable(path, header, rows, line_numbers)
+    return _CsvTable(path, header, cells, line_numbers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,42 +270,58 @@ def _chunk_rows(layout: CsvLayout, chunk: CsvChunk) -> _ChunkRows:
     rows, lines = [], []
     try:
         for row in reader:
-            if not row or all(not cell.strip() for cell in row):
+            cells = [cell.strip() for cell in row]
+            if not any(cells):
                 continue
-            if len(row) != width:
+            if len(cells) != width:
                 return _ChunkRows(rows, lines, line_count,
                                   (reader.line_num, f"line {{line}} has {len(row)} fields, the header has {width}"))
-            rows.append(row)
+            rows.append(cells)
             lines.append(reader.line_num)
     except csv.Error as error:
         return _ChunkRows(rows, lines, line_count, (reader.line_num, f"line {{line}}: {error}"))
     return _ChunkRows(rows, lines, line_count, None)
 
 
-def _frame(rows: list[list[str]], width: int):
-    """The cells as a DataFrame of stripped strings."""
-    import pandas as pd
-
-    frame = pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame(columns=range(width))
-    return frame.apply(lambda column: column.str.strip())
-
-
-def _row_keys(frame, seed: int) -> np.ndarray:
-    import pandas as pd
-
-    if frame.empty:
-        return np.empty(0, dtype=np.uint64)
-    return pd.util.hash_pandas_object(frame, index=False, hash_key=hash_key(seed).hex()[:16]).to_numpy(np.uint64)
+def _columns(rows: list[list[str]], width: int) -> list[np.ndarray]:
+    """The (stripped) cells, a column at a time."""
+    if not rows:
+        return [np.empty(0, dtype=object) for _ in range(width)]
+    return [np.array(column, dtype=object) for column in zip(*rows)]
 
 
-def _missing(column) -> np.ndarray:
-    return column.str.lower().isin(MISSING_TOKENS).to_numpy()
+def _row_keys(rows: list[list[str]], seed: int) -> np.ndarray:
+    """Each row's key: a hash of its cells, so a re-quoted or re-spaced copy of
+    a row is the same record."""
+    return content_keys(("\x1f".join(row).encode("utf-8") for row in rows), seed)
 
 
-def _numbers(column, missing: np.ndarray) -> np.ndarray:
-    import pandas as pd
+@dataclasses.dataclass
+class _Cells:
+    """One column's cells read as numbers: NaN where a cell is missing or text."""
 
-    return pd.to_numeric(column.where(~missing), errors="coerce").to_numpy(np.float64)
+    numbers: np.ndarray
+    missing: np.ndarray  # bool
+    text: np.ndarray  # bool: neither missing nor a number
+
+    @classmethod
+    def of(cls, column: np.ndarray) -> "_Cells":
+        try:
+            # The fast path of a clean numeric column: "nan" (a missing token) reads as NaN.
+            numbers = column.astype(np.float64)
+            missing = np.isnan(numbers)
+            return cls(numbers, missing, np.zeros_like(missing))
+        except ValueError:
+            pass
+        import pandas as pd
+
+        missing = _missing(column)
+        numbers = pd.to_numeric(pd.Series(np.where(missing, None, column)), errors="coerce").to_numpy(np.float64)
+        return cls(numbers, missing, ~missing & np.isnan(numbers))
+
+
+def _missing(column: np.ndarray) -> np.ndarray:
+    return np.fromiter((cell.lower() in MISSING_TOKENS for cell in column), dtype=bool, count=column.size)
 
 
 Position = tuple[int, int, int]  # (file index, chunk index, line within the chunk)
@@ -286,16 +342,14 @@ class _ColumnSurvey:
         self.sample_keys = np.empty(0, dtype=np.uint64)
         self.sample_values = np.empty(0, dtype=np.float64)
 
-    def add(self, column, keys: np.ndarray, positions: list[Position]) -> None:
-        missing = _missing(column)
-        numbers = _numbers(column, missing)
-        text = ~missing & np.isnan(numbers)
+    def add(self, column: np.ndarray, keys: np.ndarray, positions: list[Position]) -> None:
+        cells = _Cells.of(column)
+        numbers, missing, text = cells.numbers, cells.missing, cells.text
         self.present += int((~missing).sum())
         self.missing_count += int(missing.sum())
         self.missing = _smallest(self.missing + [positions[i] for i in np.flatnonzero(missing)[:_NAMED]], _NAMED)
         self.text_count += int(text.sum())
-        cells = column.to_numpy()
-        self.text = _smallest(self.text + [(positions[i], cells[i]) for i in np.flatnonzero(text)[:3]], 3)
+        self.text = _smallest(self.text + [(positions[i], column[i]) for i in np.flatnonzero(text)[:3]], 3)
         self.infinite = _smallest(self.infinite + [positions[i] for i in np.flatnonzero(np.isinf(numbers))[:_NAMED]],
                                   _NAMED)
         finite = np.isfinite(numbers)
@@ -376,11 +430,10 @@ class CsvSource:
 
     def _read(self, chunk: CsvChunk):
         parsed = _chunk_rows(self.layouts[chunk.file_index], chunk)
-        frame = _frame(parsed.rows, len(self.header))
-        return parsed, frame, _row_keys(frame, self.config.seed)
+        return parsed, _columns(parsed.rows, len(self.header)), _row_keys(parsed.rows, self.config.seed)
 
     def survey(self, chunk: CsvChunk) -> CsvSurvey:
-        parsed, frame, keys = self._read(chunk)
+        parsed, columns, keys = self._read(chunk)
         survey = CsvSurvey(len(self.header))
         survey.line_counts[(chunk.file_index, chunk.index)] = parsed.line_count
         if parsed.problem:
@@ -390,11 +443,11 @@ class CsvSource:
         survey.rows[chunk.file_index] += len(parsed.rows)
         for index in range(len(self.header)):
             if index != self.label_index:
-                survey.columns[(chunk.file_index, index)].add(frame[index], keys, positions)
-        labels = frame[self.label_index]
+                survey.columns[(chunk.file_index, index)].add(columns[index], keys, positions)
+        labels = columns[self.label_index]
         missing = _missing(labels)
         survey.label_missing = [positions[i] for i in np.flatnonzero(missing)[:_NAMED]]
-        survey.labels.add(labels.to_numpy()[~missing], keys[~missing], test_partition=chunk.file_index == 1)
+        survey.labels.add(labels[~missing], keys[~missing], test_partition=chunk.file_index == 1)
         return survey
 
     def _line(self, survey: CsvSurvey, position: Position) -> int:
@@ -491,25 +544,23 @@ class CsvSource:
         return column
 
     def batches(self, chunk: CsvChunk, plan: Plan) -> Iterator[RecordBatch]:
-        import pandas as pd
-
-        parsed, frame, keys = self._read(chunk)
+        parsed, columns, keys = self._read(chunk)
         if not parsed.rows:
             return
         features = {}
         for column in plan.decisions:
-            cells = frame[column.index]
-            missing = _missing(cells)
+            cells = columns[column.index]
             if column.kind == "numeric":
-                features[column.key] = np.where(missing, column.fill, _numbers(cells, missing)).astype(np.float32)
+                read = _Cells.of(cells)
+                features[column.key] = np.where(read.missing, column.fill, read.numbers).astype(np.float32)
             else:
-                features[column.key] = np.where(missing, column.fill, cells.to_numpy()).astype(object)
-        labels = frame[self.label_index]
+                features[column.key] = np.where(_missing(cells), column.fill, cells).astype(object)
+        labels = columns[self.label_index]
         if plan.task == "classification":
             index = {name: i for i, name in enumerate(plan.class_names)}
-            label_values = labels.map(index).to_numpy(np.int64)
+            label_values = np.fromiter((index[label] for label in labels), dtype=np.int64, count=labels.size)
         else:
-            label_values = pd.to_numeric(labels, errors="coerce").to_numpy(np.float64)
+            label_values = labels.astype(np.float64)
         yield RecordBatch(features, label_values, keys, f"{chunk.file_index}-{chunk.index:06d}",
                           test_partition=chunk.file_index == 1)
 

@@ -15,6 +15,10 @@ import numpy as np
 from components.ingest.paths import read_bytes
 from components.ingest.plan import AudioOptions
 
+# How PIL opens a 16-bit grayscale PNG ("I" in older versions, with values up to 65535).
+_SIXTEEN_BIT_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+
+
 def decode_image(file: str, size: Sequence[int], channels: int) -> np.ndarray:
     """Float32 [height, width, channels] in [0, 1]."""
     from PIL import Image, UnidentifiedImageError
@@ -25,11 +29,25 @@ def decode_image(file: str, size: Sequence[int], channels: int) -> np.ndarray:
         # PIL names the buffer it was given; the file is what a user can act on.
         raise UnidentifiedImageError(f"cannot identify image file {file!r}") from None
     with opened as image:
+        if image.mode in _SIXTEEN_BIT_GRAY_MODES:
+            return _sixteen_bit_gray(image, size, channels)
         image = image.convert("L" if channels == 1 else "RGB")
         if (image.height, image.width) != tuple(size):
             image = image.resize((size[1], size[0]), Image.BILINEAR)
         array = np.asarray(image, dtype=np.float32) / 255.0
     return array.reshape(size[0], size[1], channels)
+
+
+def _sixteen_bit_gray(image, size: Sequence[int], channels: int) -> np.ndarray:
+    """A 16-bit grayscale image scaled by 65535, resized as floats: PIL's
+    convert() to 8 bits clips every value above 255 to white."""
+    from PIL import Image
+
+    gray = Image.fromarray(np.clip(np.asarray(image, dtype=np.float32), 0.0, 65535.0) / 65535.0)
+    if (gray.height, gray.width) != tuple(size):
+        gray = gray.resize((size[1], size[0]), Image.BILINEAR)
+    array = np.asarray(gray, dtype=np.float32).reshape(size[0], size[1], 1)
+    return np.repeat(array, channels, axis=2)
 
 
 def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:

@@ -9,6 +9,8 @@ own failure becomes a one-line DataError through `file_system_errors`.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import posixpath
 import re
 from typing import Iterator
@@ -18,6 +20,10 @@ from search_algo.errors import DataError, UserError
 # How TFX's file-system registry tells a scheme from a local path.
 _URI_SCHEME = re.compile(r"^[a-z0-9]+://")
 _GLOB_MAGIC = re.compile(r"[*?[]")
+# How many repeated files a warning names.
+_REPEATS_NAMED = 5
+
+log = logging.getLogger(__name__)
 
 
 def is_uri(path: str) -> bool:
@@ -94,17 +100,51 @@ def list_children(directory: str) -> list[str]:
     return [name.rstrip("/") for name in fileio.listdir(directory)]
 
 
+def _real_path(path: str) -> str:
+    # Object stores have no links: a URI is its own real path.
+    return path if is_uri(path) else os.path.realpath(path)
+
+
 def list_files(folder: str, suffixes: tuple[str, ...]) -> list[str]:
     """Every file in `folder` and its sub-folders whose suffix (any case) is
-    one of `suffixes`, sorted."""
+    one of `suffixes`, sorted, each real file once.
+
+    Symbolic links are followed, but not a link back to `folder` or a folder
+    above it (which would repeat it without end), and a file reached twice
+    (through a link to it) is listed once, under the first of its paths
+    found; both with a warning: copies would weigh a file more and put it in
+    the training and the test split alike."""
     from tfx.dsl.io import fileio
 
-    found = []
-    for directory, _, names in fileio.walk(folder):
+    base = clean_path(folder)
+    real_base = _real_path(base)
+    found, walked, repeated = [], set(), []
+    for directory, sub_folders, names in fileio.walk(folder):
+        real = _real_path(directory)
+        # A folder above `folder` leads back into it (and into its sibling class folders).
+        if real in walked or (walked and (real_base + "/").startswith(real.rstrip("/") + "/")):
+            repeated.append(clean_path(directory))
+            sub_folders[:] = []  # a loop: not walked again
+            continue
+        walked.add(real)
+        sub_folders.sort()  # the same path is kept on every run
         found.extend(
             clean_path(posixpath.join(directory, name)) for name in names if path_suffix(name).lower() in suffixes
         )
-    return sorted(found)
+    listed, seen = [], set()
+    for path in sorted(found):
+        real = _real_path(path)
+        if real in seen:
+            repeated.append(path)
+        else:
+            seen.add(real)
+            listed.append(path)
+    if repeated:
+        shown = [path[len(base) + 1:] if path.startswith(base + "/") else path for path in sorted(repeated)]
+        more = f" and {len(shown) - _REPEATS_NAMED} more" if len(shown) > _REPEATS_NAMED else ""
+        log.warning("%s: %d path(s) reach a file or folder again through symbolic links; each file is used once "
+                    "(%s%s)", base, len(shown), ", ".join(shown[:_REPEATS_NAMED]), more)
+    return listed
 
 
 def glob_paths(pattern: str) -> list[str]:

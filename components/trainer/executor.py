@@ -17,7 +17,7 @@ from tfx.types import artifact_utils
 from components import examples_io, executor_inputs, failpoints, files, trial_files
 from components.study_record import StudyRecord
 from components.trainer.trial_cache import TrialCache, describe_death, failed_after_attempts, stop_reason
-from components.trainer.training import SplitData, train_trial
+from components.trainer.training import train_trial
 from components.trainer.watchdog import TrialWatchdog
 from components.keys import (
     BEST_SCORE_PROPERTY, CODE_VERSION_KEY, COMPLETED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY,
@@ -81,8 +81,9 @@ class Executor(base_executor.BaseExecutor):
         history = executor_inputs.earlier_trials(input_dict) + executor_inputs.this_runs_trials(input_dict, HISTORY_PREFIX)
         pruners = PrunersByFidelity(exec_properties[EARLY_STOPPING_KEY], history, epochs)
         files_of = {t.trial_id: t.path for t in history if t.path}
-        train = SplitData(*examples_io.load_split(examples, "train", spec))
-        evaluation = SplitData(*examples_io.load_split(examples, "eval", spec))
+        # Read through tf.data by every trial; cached in memory within the budget (examples_io).
+        train = examples_io.ExamplesSplit(examples, "train", spec)
+        evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
         failures = ConsecutiveFailures(
             int(exec_properties[MAX_CONSECUTIVE_FAILURES_KEY]),
             int(proposals_artifact.get_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY) or 0))

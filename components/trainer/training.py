@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from components import files, model_export, trial_files
+from components.examples_io import Split
 from components.trial_model import load_trial_model
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import compile_for_distillation, distillation_targets
@@ -32,15 +33,6 @@ from search_algo.trial import COMPLETED, FAILED, TRANSFER_CONTINUE, TRANSFER_WEI
 from search_algo.weight_transfer import transfer_weights
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class SplitData:
-    features: dict[str, np.ndarray]
-    labels: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
 
 
 class TrialFailure(Exception):
@@ -72,13 +64,15 @@ class _Guard(keras.callbacks.Callback):
 
 # Objectives Keras computes on the validation data anyway, by its log key.
 KERAS_VALIDATION_KEYS = {"accuracy": "val_accuracy", "rmse": "val_rmse"}
+# Examples per batch when predicting and evaluating.
+EVAL_BATCH_SIZE = 1024
 
 
 class _CurveRecorder(keras.callbacks.Callback):
     """Records the eval objective after each epoch (higher is better) and
     applies the early-stopping rule."""
 
-    def __init__(self, objective: Objective, rule: Optional[MedianStoppingRule], evaluation: "SplitData"):
+    def __init__(self, objective: Objective, rule: Optional[MedianStoppingRule], evaluation: Split):
         super().__init__()
         self._objective = objective
         self._rule = rule
@@ -92,8 +86,8 @@ class _CurveRecorder(keras.callbacks.Callback):
             value = (logs or {}).get(key)
             return None if value is None else self._objective.score({self._objective.name: float(value)})
         # Other objectives (ROC AUC, macro-F1, ...) need the eval predictions.
-        values = np.asarray(self.model.predict(self._evaluation.features, batch_size=1024, verbose=0))
-        return self._objective.score(prediction_metrics(values, self._evaluation.labels, self._objective.task))
+        values = np.asarray(self.model.predict(self._evaluation.features(EVAL_BATCH_SIZE), verbose=0))
+        return self._objective.score(prediction_metrics(values, self._evaluation.labels(), self._objective.task))
 
     def on_epoch_end(self, epoch, logs=None):
         value = self._score(logs)
@@ -112,9 +106,10 @@ SEARCH_DISTILLATION_TEMPERATURE = 2.0
 SEARCH_DISTILLATION_ALPHA = 0.5
 
 
-def _teacher_predictions(teacher_dir: str, spec: DatasetSpec, *splits: SplitData) -> list[np.ndarray]:
+def _teacher_predictions(teacher_dir: str, spec: DatasetSpec, *splits: Split) -> list[np.ndarray]:
+    """The teacher's outputs on each split, one row per example in the split's canonical order."""
     teacher, _ = load_trial_model(teacher_dir, spec)
-    outputs = [np.asarray(teacher.predict(split.features, batch_size=1024, verbose=0)) for split in splits]
+    outputs = [np.asarray(teacher.predict(split.features(EVAL_BATCH_SIZE), verbose=0)) for split in splits]
     del teacher
     return outputs
 
@@ -131,8 +126,8 @@ def _one_line(error: BaseException) -> str:
 def train_trial(
     trial: Trial,
     spec: DatasetSpec,
-    train: SplitData,
-    evaluation: SplitData,
+    train: Split,
+    evaluation: Split,
     epochs: int,
     time_limit_seconds: Optional[float],
     trial_dir: str,
@@ -173,15 +168,16 @@ def train_trial(
                 # A promotion that did not get all of its parent's weights would be scored as if it had.
                 raise TrialFailure(f"cannot continue {trial.parent}: its model differs from this trial's "
                                    f"(fresh blocks {report.fresh}, head copied: {bool(report.head_layers)})")
-        train_targets, eval_targets = train.labels, evaluation.labels
+        # None: the labels; else each example's row of distillation targets.
+        train_targets = eval_targets = None
         distilling = bool(trial.teacher) and spec.task == "classification"
         if distilling:
             progress.phase = "computing the teacher's predictions"
             if not teacher_dir:
                 raise TrialFailure(f"the files of teacher {trial.teacher} are gone")
             soft_train, soft_eval = _teacher_predictions(teacher_dir, spec, train, evaluation)
-            train_targets = distillation_targets(train.labels, soft_train, spec.task)
-            eval_targets = distillation_targets(evaluation.labels, soft_eval, spec.task)
+            train_targets = distillation_targets(train.labels(), soft_train, spec.task)
+            eval_targets = distillation_targets(evaluation.labels(), soft_eval, spec.task)
             compile_for_distillation(model, trial.architecture.hyperparameters, spec,
                                      SEARCH_DISTILLATION_TEMPERATURE, SEARCH_DISTILLATION_ALPHA)
         guard = _Guard(time_limit_seconds)
@@ -191,14 +187,12 @@ def train_trial(
             callbacks.append(keras.callbacks.TensorBoard(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
         progress.phase = "training"
+        batch_size = trial.architecture.hyperparameters.batch_size
         history = model.fit(
-            train.features,
-            train_targets,
-            batch_size=trial.architecture.hyperparameters.batch_size,
+            train.batches(batch_size, seed=trial.seed, targets=train_targets),
             epochs=epochs,
-            validation_data=(evaluation.features, eval_targets),
+            validation_data=evaluation.batches(batch_size, targets=eval_targets),
             callbacks=callbacks,
-            shuffle=True,
             verbose=0,
         )
         result.epochs = len(history.history.get("loss", []))
@@ -210,11 +204,11 @@ def train_trial(
             # Scored like every other trial: plain loss and accuracy on the labels.
             compile_model(model, trial.architecture.hyperparameters, spec)
         progress.phase = "evaluating"
-        scores = model.evaluate(evaluation.features, evaluation.labels, batch_size=1024, verbose=0, return_dict=True)
+        scores = model.evaluate(evaluation.batches(EVAL_BATCH_SIZE), verbose=0, return_dict=True)
         metrics = {key: float(value) for key, value in scores.items()}
         # What Keras does not compute (log loss, macro-F1, ROC AUC, MAE), from the eval predictions.
-        values = np.asarray(model.predict(evaluation.features, batch_size=1024, verbose=0))
-        for key, value in prediction_metrics(values, evaluation.labels, spec.task).items():
+        values = np.asarray(model.predict(evaluation.features(EVAL_BATCH_SIZE), verbose=0))
+        for key, value in prediction_metrics(values, evaluation.labels(), spec.task).items():
             metrics.setdefault(key, value)
         if not all(math.isfinite(v) for v in metrics.values()):
             raise TrialFailure(f"eval metrics are not finite: {metrics}")

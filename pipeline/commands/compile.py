@@ -36,9 +36,9 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     config = study_config_from_args(args, check_local_paths=False)
-    from pipeline import kubeflow, local_runner
+    from pipeline import kubeflow, quiet
 
-    local_runner.quiet_libraries(args.debug)
+    quiet.quiet_libraries(args.debug)
     resources = kubeflow.TrainerResources(
         cpu=args.trainer_cpu,
         memory_gb=kubeflow.parse_memory_gb(args.trainer_memory) if args.trainer_memory else None,

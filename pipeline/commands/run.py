@@ -47,7 +47,7 @@ STUDY_FLAG_GROUPS = {
                "max_latency_ms"),
     "ensemble and distillation": ("ensemble_size", "student_max_params", "distill_epochs", "distill_temperature",
                                   "distill_alpha", "distill_augment", "ensemble_weights", "student", "select"),
-    "where it runs": ("metadata", "runner"),
+    "where it runs": ("metadata", "runner", "beam_pipeline_args"),
 }
 # What the schema cannot tell argparse: how a value is written on the command line.
 FLAG_OPTIONS = {
@@ -57,6 +57,9 @@ FLAG_OPTIONS = {
     "node_timeout": {"metavar": "SECONDS"},
     "max_latency_ms": {"metavar": "MS"},
     "keep": {"metavar": "all|best-K|members"},
+    # One string: `--beam-pipeline-args="--direct_num_workers=2"` (with `=`, as argparse
+    # would take a lone flag after a space for one of its own).
+    "beam_pipeline_args": {"metavar": '"ARGS"'},
 }
 
 
@@ -125,6 +128,8 @@ def register(subparsers) -> None:
     # Not a study argument of `compile`: a cluster's pipeline root is not cleaned up.
     add_study_flag(parser, "keep")
     parser.add_argument("--json", action="store_true", help="print a summary as JSON on stdout")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no live view of the run; its INFO lines go to DIR/run.log, warnings and errors to stderr")
     parser.set_defaults(handler=run)
 
 
@@ -182,10 +187,12 @@ def _data_exists(location: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
-    from pipeline import local_runner
+    from pipeline import beam_args, local_runner, run_view
 
-    show_progress = not args.json and sys.stderr.isatty()
-    summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress)
+    # A remote Beam runner without this project's image stops before the run directory is written.
+    beam_args.complete(config.beam_pipeline_args or [])
+    show_progress = run_view.view_wanted(sys.stderr, json_output=args.json, quiet=args.quiet, debug=args.debug)
+    summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress, quiet_log=args.quiet)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("--cron", required=True,
                         help="when to run: Kubeflow takes 6 fields with seconds ('0 0 3 * * *'), "
                         "Vertex 5 fields ('0 3 * * *', optionally prefixed TZ=Area/City)")
-    parser.add_argument("--name", help="the schedule's name (default <pipeline>-<UTC time>)")
+    parser.add_argument("--name", help="the schedule's name (default <pipeline>-<UTC time>-<random>)")
     parser.add_argument("--max-concurrency", dest="max_concurrency", type=int, default=1,
                         help="scheduled runs at once (default 1)")
     parser.set_defaults(handler=run)

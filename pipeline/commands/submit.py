@@ -49,7 +49,7 @@ def register(subparsers) -> None:
     )
     add_target_arguments(parser)
     parser.add_argument("--run-name", dest="run_name",
-                        help="run name / Vertex job id (default <pipeline>-<UTC time>)")
+                        help="run name / Vertex job id (default <pipeline>-<UTC time>-<random>, unique)")
     parser.set_defaults(handler=run)
 
 

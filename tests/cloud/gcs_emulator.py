@@ -18,7 +18,10 @@ The storage server is `gcp-storage-emulator` (in memory), with four
 adaptations TensorFlow's client needs: HTTP/1.1 (TF sends `Expect:
 100-continue`), a chunked body read as chunked although TF also sends
 `Content-Length`, empty uploads (directory markers) and `https` in the
-resumable-upload URLs it hands out.
+resumable-upload URLs it hands out; and a fifth the study record needs: the
+emulator ignores upload preconditions, so an upload with `ifGenerationMatch=0`
+(create only if absent, components/write_once.py) is refused with 412 when the
+object exists, as Cloud Storage does.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def sandbox_problem() -> Optional[str]:
 def _patch_emulator() -> None:
     """The adaptations TensorFlow's GCS client needs (see the module docstring)."""
     from gcp_storage_emulator import server as emulator_server
+    from gcp_storage_emulator.handlers import objects as emulator_objects
 
     if getattr(emulator_server, "_patched_for_tensorflow", False):
         return
@@ -92,7 +96,36 @@ def _patch_emulator() -> None:
     emulator_server._read_raw_data = read_raw_data
     emulator_server._read_data = read_data
     emulator_server.Request = HttpsRequest
+    for name in ("_media_upload", "_multipart_upload"):
+        setattr(emulator_objects, name, _if_generation_match_zero(getattr(emulator_objects, name)))
     emulator_server._patched_for_tensorflow = True
+
+
+_create_lock = threading.Lock()
+
+
+def _if_generation_match_zero(upload):
+    """`upload` (a one-request upload handler) that honours `ifGenerationMatch=0`:
+    412 if the object exists. Other generations are not emulated (nothing sends them)."""
+    from http import HTTPStatus
+
+    from gcp_storage_emulator.exceptions import NotFound
+
+    def guarded(request, response, storage):
+        if request.query.get("ifGenerationMatch", [None])[0] != "0":
+            return upload(request, response, storage)
+        name = request.query["name"][0] if "name" in request.query else request.data["meta"].get("name")
+        with _create_lock:  # the check and the create as one step, as on Cloud Storage
+            try:
+                storage.get_file_obj(request.params["bucket_name"], name)
+            except NotFound:
+                return upload(request, response, storage)
+            message = "At least one of the pre-conditions you specified did not hold."
+            response.status = HTTPStatus.PRECONDITION_FAILED
+            response.json({"error": {"code": 412, "message": message,
+                                     "errors": [{"reason": "conditionNotMet", "message": message}]}})
+
+    return guarded
 
 
 class _Metadata(server.BaseHTTPRequestHandler):

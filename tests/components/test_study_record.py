@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 
 import pytest
 import tensorflow as tf
@@ -108,3 +109,103 @@ def test_removed_trials_are_recorded_once_and_history_hands_them_on_without_file
         "a removed trial stays history, without files"
     assert history["a-r1-01"].path == str(tmp_path / "a1")
     assert [t.trial_id for t in record.trials()] == ["a-r1-00", "a-r1-01"], "its record stays"
+
+
+def test_two_writers_that_collide_keep_the_first_object(tmp_path, monkeypatch):
+    """Both writers checked before either wrote: the creation itself must refuse the second."""
+    from tfx.dsl.io import fileio
+
+    record = StudyRecord(str(tmp_path / "record"))
+    first = _trial("a-r1-00", "a", "1", path=str(tmp_path / "first"))
+    second = _trial("a-r1-00", "a", "2", path=str(tmp_path / "second"))
+    monkeypatch.setattr(fileio, "exists", lambda path: False)
+    assert record.add_trial(first)
+    assert not record.add_trial(second), "the second writer is refused"
+    assert [t.path for t in record.trials()] == [str(tmp_path / "first")]
+    assert [p.name for p in (tmp_path / "record" / "trials").iterdir()] == ["a-r1-00.json"], "no temporary left"
+
+
+def test_a_local_object_is_on_disk_before_it_has_its_name(tmp_path, monkeypatch):
+    """fsync, then the name: after a power loss an object is complete or absent, never empty."""
+    record = StudyRecord(str(tmp_path / "record"))
+    final = tmp_path / "record" / "trials" / "a-r1-00.json"
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(final.exists()), real_fsync(fd))[1])
+    assert record.add_trial(_trial("a-r1-00", "a", "1"))
+    assert synced == [False, True], "the object's bytes, then the directory entry of its name"
+
+
+def _damage(path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_a_damaged_object_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
+    record = StudyRecord(str(tmp_path / "record"))
+    record.add_trial(_trial("a-r1-00", "a", "1", path=str(tmp_path / "a0")))
+    record.add_leaderboard("a", {"run_id": "a", "chosen": "ensemble"}, writer="uri-1")
+    record.add_validation({"run_id": "a", "model_uri": "m-a", "blessed": True, "pushed": True}, writer="p-1")
+    root = tmp_path / "record"
+    damaged = {
+        root / "trials" / "a-r1-01.json": "",  # a power loss before the data reached the disk
+        root / "trials" / "a-r1-02.json": '{"trial_id": "a-r1-02", "run_',  # cut short
+        root / "trials" / "a-r1-03.json": json.dumps({"trial_id": "a-r1-03"}),  # fields missing
+        root / "trials" / "a-r1-04.json": b"\xff\xfe".decode("latin-1"),  # not UTF-8 once written
+        root / "leaderboards" / "b" / "x.json": "[]",
+        root / "validations" / "b" / "x.json": json.dumps({"run_id": "b", "model_uri": "m-b", "pushed": True}),
+    }
+    for path, text in damaged.items():
+        _damage(path, text)
+    with caplog.at_level("WARNING", logger="components.study_record"):
+        for _ in range(2):
+            assert [t.trial_id for t in record.trials()] == ["a-r1-00"]
+            assert list(record.leaderboards()) == ["a"]
+            assert record.production_model()["model_uri"] == "m-a", "a validation without written_at is skipped"
+            assert record.run_ids() == ["a"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == len(damaged), "one warning per damaged object, however often it is read"
+    for path in damaged:
+        assert any(f"skipped the damaged object {path} (" in w for w in warnings), path
+    assert any(f"{root / 'trials' / 'a-r1-01.json'} (empty)" in w for w in warnings)
+    assert any(f"{root / 'validations' / 'b' / 'x.json'} (no 'written_at')" in w for w in warnings)
+
+
+def test_trials_of_a_pipeline_root_with_a_damaged_object_list_the_rest(tmp_path, capsys, caplog):
+    from pipeline.cli import main
+
+    root = tmp_path / "root"
+    record = StudyRecord.of(str(root), "s")
+    record.add_trial(_trial("a-r1-00", "a", "1", path=str(tmp_path / "a0")))
+    damaged = root / "StudyRecord" / "s" / "trials" / "a-r1-01.json"
+    _damage(damaged, "")
+    assert main(["trials", "--pipeline-root", str(root), "--json"]) == 0
+    assert [t["trial_id"] for t in json.loads(capsys.readouterr().out)] == ["a-r1-00"]
+    assert f"skipped the damaged object {damaged} (empty)" in caplog.text
+
+
+@pytest.mark.integration  # a process that sees the emulated Cloud Storage
+def test_on_cloud_storage_a_collision_keeps_the_first_object(gcs):
+    """`ifGenerationMatch=0`: the upload of the second writer is refused by the store itself."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    root = "gs://model-search-test/collision"
+    program = f"""
+import json
+from tfx.dsl.io import fileio
+from components.study_record import StudyRecord
+from tests.components.test_study_record import _trial
+fileio.exists = lambda path: False  # both writers checked before either wrote
+record = StudyRecord.of({root!r}, "s")
+written = [record.add_trial(_trial("a-r1-00", "a", started, path="gs://b/" + started)) for started in ("1", "2")]
+print(json.dumps({{"written": written, "paths": [t.path for t in record.trials()]}}))
+"""
+    done = gcs.run([sys.executable, "-c", program], env={**os.environ, "PYTHONPATH": str(repo),
+                                                          "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"written": [True, False], "paths": ["gs://b/1"]}
+    assert json.loads(gcs.read(f"{root}/StudyRecord/s/trials/a-r1-00.json"))["started_at"] == "1"
+    assert gcs.list(f"{root}/StudyRecord/s/trials/") == [f"{root}/StudyRecord/s/trials/a-r1-00.json"]

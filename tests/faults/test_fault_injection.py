@@ -8,7 +8,9 @@ killed seven times in a row - a runner kill at every stage boundary, a worker
 kill inside a trainer, the Ensembler, the SearchEvaluator, the Evaluator and
 the Pusher - and run again each time; the eighth run finishes. Nothing may be
 lost or done twice: one run id, exactly the planned trials, no finished trial
-trained again, the chosen model validated and pushed exactly once.
+trained again, the chosen model validated and pushed exactly once. A study
+record damaged as a power loss or a hand can leave it is skipped, with a
+warning naming each bad object, and the next run completes.
 """
 
 from __future__ import annotations
@@ -172,3 +174,28 @@ def test_a_node_past_its_time_out_ends_the_run_with_one_line(tmp_path):
     assert done.returncode == 2, done.stderr[-3000:]
     lines = [line for line in done.stderr.splitlines() if line.startswith("model-search: error:")]
     assert len(lines) == 1 and "Trainer_r1_t0 ran longer than --node-timeout 20 s" in lines[0]
+
+
+def test_a_damaged_study_record_is_skipped_with_a_warning_and_the_run_completes(tmp_path):
+    output = tmp_path / "run"
+    record = output / "pipeline_root" / "StudyRecord" / "digits"
+    # An earlier run's trial object empty, as a power loss leaves a file whose data never reached the
+    # disk, and the validation of its model in production without its `written_at`.
+    trial_object = record / "trials" / "run0-r1-00.json"
+    validation = record / "validations" / "run0" / "20261201T000000000000Z-0123456789.json"
+    for path in (trial_object, validation):
+        path.parent.mkdir(parents=True)
+    trial_object.write_text("")
+    validation.write_text(json.dumps({"run_id": "run0", "model_uri": str(tmp_path / "gone"), "blessed": True,
+                                      "pushed": True}))
+    done = model_search("run", str(_study_config(tmp_path, ["dense"])), "--output", str(output), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["run_id"] == "run1" and summary["pushed"] is True, "no production model to beat: pushed"
+    assert f"skipped the damaged object {trial_object} (empty)" in done.stderr
+    assert f"skipped the damaged object {validation} (no 'written_at')" in done.stderr
+    assert "Traceback" not in done.stderr
+    listed = model_search("trials", "--pipeline-root", str(output / "pipeline_root"), "--json")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert [t["trial_id"] for t in json.loads(listed.stdout)] == ["run1-r1-00"]
+    assert f"skipped the damaged object {trial_object} (empty)" in listed.stderr

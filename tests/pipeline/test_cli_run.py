@@ -151,6 +151,24 @@ def test_a_metadata_password_never_appears(argv, metadata, message, tmp_path):
     assert "SECRET" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [["trials"], ["report", "--json"], ["gc", "--dry-run"]])
+@pytest.mark.parametrize("metadata", ["mysql//u:SECRET@h/db", "mysql:/u:SECRET@h/db", "mysql:///u:SECRET@h/db",
+                                      "mysql:u:SECRET@h/db", "missing/metadata.sqlite"])
+def test_reading_a_study_never_creates_a_store_nor_shows_a_password(command, metadata, tmp_path, monkeypatch,
+                                                                    capsys):
+    """A mistyped `--metadata` once made `trials` create ./mysql/u:SECRET@h/db, a SQLite file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run").mkdir()
+    assert main([*command, "--output", "run", "--metadata", metadata]) == 2
+    out, err = capsys.readouterr()
+    shown = metadata.replace("SECRET", "***")
+    expected = (f"--metadata {shown}: expected mysql://" if metadata.startswith("mysql")
+                else f"--metadata {metadata}: no such SQLite file")
+    assert out == "" and len(err.splitlines()) == 1 and err.startswith(f"model-search: error: {expected}"), err
+    assert "SECRET" not in err
+    assert [p.name for p in tmp_path.rglob("*")] == ["run"], "nothing created"
+
+
 @pytest.mark.parametrize("data,study", [
     ("gs://bucket/data/train.csv", "train"), ("gs://bucket/shapes/", "shapes"), ("gs://bucket/tf/*", "tf"),
     ("data/customers.csv", "customers"), ("./images/", "images"),

@@ -55,3 +55,10 @@ def test_module_files_are_at_the_documented_in_image_path():
     assert "COPY examples/ examples/" in INSTRUCTIONS and "WORKDIR /opt/model-search" in INSTRUCTIONS
     assert "/opt/model-search/examples/" in (ROOT / "README.md").read_text()
 
+
+
+def test_the_image_boots_as_a_beam_sdk_worker():
+    """Dataflow starts `--sdk_container_image` through its entrypoint, the TFX
+    base image's Beam worker boot, which must not make its own virtualenv."""
+    assert not any(line.startswith("ENTRYPOINT") for line in INSTRUCTIONS)
+    assert "ENV RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT=1" in INSTRUCTIONS

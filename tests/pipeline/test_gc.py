@@ -69,6 +69,20 @@ def test_keep_all_frees_nothing_at_the_end_of_a_run(first_run, study):
     assert sorted(cache_entries(study).values()) == ["run1"] * 4, "the trial cache is still there"
 
 
+def test_gc_without_keep_applies_the_keep_the_study_ran_with(first_run, study, capsys, monkeypatch):
+    """The study ran with keep all: gc keeps every trial's files, whatever
+    gc's own default (made `members` here, which would remove some)."""
+    from pipeline import config_schema
+
+    default_of = config_schema.default_of
+    monkeypatch.setattr(config_schema, "default_of", lambda key: "members" if key == "keep" else default_of(key))
+    planned = run_json(["gc", "--output", str(study), "--dry-run", "--json"], capsys)
+    (plan,) = planned["studies"]
+    assert planned["freed"]["trials"]["count"] == 0
+    assert plan["removed_trials"] == [] and len(plan["kept"]) == plan["trials"] == 4
+    assert (planned["keep"], plan["keep"], plan["keep_from"]) == ("all", "all", "recorded by run1")
+
+
 def test_gc_dry_run_removes_nothing_and_gc_removes_exactly_that_plan(first_run, study, capsys):
     before = files(study)
     planned = run_json(["gc", "--output", str(study), "--keep", "best-1", "--dry-run", "--json"], capsys)
@@ -79,6 +93,7 @@ def test_gc_dry_run_removes_nothing_and_gc_removes_exactly_that_plan(first_run, 
     assert done["removals"] == planned["removals"] and done["freed"] == planned["freed"]
     (plan,) = done["studies"]
     assert plan["finished_runs"] == ["run1"] and plan["unfinished_runs"] == []
+    assert (plan["keep"], plan["keep_from"]) == ("best-1", "--keep"), "the flag overrides the study's own"
     freed = done["freed"]
     assert freed["trial_cache"]["count"] == 4 and not cache_entries(study), "a finished run's trial cache goes"
     assert freed["trials"]["count"] == len(plan["removed_trials"]) >= 1
@@ -133,6 +148,8 @@ def test_the_study_goes_on_from_its_record_with_the_trials_left(first_run, study
     assert removed.isdisjoint(t for c in leaderboard["candidates"] for t in c["trial_ids"])
     # The run's own retention (default best-10: every trial of 8) freed its trial cache.
     assert second_run["freed"]["keep"] == "best-10"
+    (plan,) = run_json(["gc", "--output", str(study), "--dry-run", "--json"], capsys)["studies"]
+    assert (plan["keep"], plan["keep_from"]) == ("best-10", "recorded by run2"), "the latest run's setting"
     assert second_run["freed"]["freed"]["trial_cache"]["count"] == 4 and not cache_entries(study)
 
 

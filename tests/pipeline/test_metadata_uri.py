@@ -25,7 +25,14 @@ def no_password_in_the_environment(monkeypatch):
     # Malformed: @ / # ? left unencoded in the password are hidden with it.
     ("mysql://user:p@ss@host:1/db", "mysql://user:***@host:1/db"),
     ("mysql://user:pa/ss#x?y@host:1/db", "mysql://user:***@host:1/db"),
+    # Starts like a MySQL URL but does not parse: the password is hidden all the same.
+    ("mysql:/user:pw@host/db", "mysql:/user:***@host/db"),
+    ("mysql:///user:pw@host/db", "mysql:///user:***@host/db"),
+    ("mysql:user:pw@host/db", "mysql:user:***@host/db"),
+    ("mysql//user:pw@host/db", "mysql//user:***@host/db"),
+    ("MySQL:/user:p@ss@host/db", "MySQL:/user:***@host/db"),
     # No password: unchanged.
+    ("mysql:/user@host/db", "mysql:/user@host/db"),
     ("mysql://user@host:3306/db", "mysql://user@host:3306/db"),
     ("mysql://host:3306/db", "mysql://host:3306/db"),
     ("/tmp/run/metadata.sqlite", "/tmp/run/metadata.sqlite"),
@@ -82,12 +89,35 @@ def test_an_unreadable_password_file_or_both_sources_are_user_errors(monkeypatch
     (f"mysql://u:{SECRET}@[::1/db", "--metadata mysql://u:***@[::1/db: expected mysql://"),
     (f"mysql://u:{SECRET}@127.0.0.1:3306/", "--metadata mysql://u:***@127.0.0.1:3306/: expected mysql://"),
     (f"postgres://u:{SECRET}@host/db", "--metadata postgres://u:***@host/db: use a SQLite file path or mysql://"),
+    (f"mysql:/u:{SECRET}@h/db", "--metadata mysql:/u:***@h/db: expected mysql://"),
+    (f"mysql:///u:{SECRET}@h/db", "--metadata mysql:///u:***@h/db: expected mysql://"),
+    (f"mysql:u:{SECRET}@h/db", "--metadata mysql:u:***@h/db: expected mysql://"),
+    # A typo, not a SQLite path named `mysql/u:...`.
+    (f"mysql//u:{SECRET}@h/db", "--metadata mysql//u:***@h/db: expected mysql://"),
+    (f"MYSQL/u:{SECRET}@h/db", "--metadata MYSQL/u:***@h/db: expected mysql://"),
 ])
-def test_a_malformed_url_is_a_user_error_without_the_password(uri, shown):
+def test_a_malformed_url_is_a_user_error_without_the_password(uri, shown, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError) as error:
         connection_config(uri, "unused")
     assert str(error.value).startswith(shown)
-    assert "SEC" not in str(error.value)
+    assert "SEC" not in str(error.value) and "\n" not in str(error.value)
+    assert list(tmp_path.iterdir()) == [], "nothing is created for a URL that does not parse"
+
+
+def test_a_store_that_is_only_read_is_never_created(tmp_path):
+    missing = tmp_path / "sub" / "m.sqlite"
+    with pytest.raises(UserError, match=rf"^--metadata {missing}: no such SQLite file "):
+        connection_config(str(missing), "unused", create=False)
+    with pytest.raises(UserError, match=rf"^{missing}: no such SQLite file "):
+        connection_config(None, str(missing), create=False)
+    assert list(tmp_path.iterdir()) == []
+    # ML Metadata creates a missing MySQL database unless told not to.
+    assert connection_config("mysql://u@h/db", "unused", create=False).mysql.skip_db_creation
+    assert not connection_config("mysql://u@h/db", "unused").mysql.skip_db_creation
+    existing = tmp_path / "m.sqlite"
+    metadata_uri.connect(connection_config(str(existing), "unused"))
+    assert connection_config(str(existing), "unused", create=False).sqlite.filename_uri == str(existing)
 
 
 def test_an_unreachable_server_is_one_line_naming_it_without_the_password():

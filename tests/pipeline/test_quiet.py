@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cli, local_runner, quiet
+from pipeline import cli, quiet
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def test_the_cli_and_the_runner_quiet_them_unless_debug(clean, debug):
     warn_every_kind()
     assert len(clean) == (5 if debug else 1)
     del clean[:]
-    local_runner.quiet_libraries(debug)
+    quiet.quiet_libraries(debug)
     warn_every_kind()
     assert len(clean) == (5 if debug else 1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -139,23 +141,52 @@ def test_report_in_headless_chromium(run_dir, tmp_path):
     assert colours is not None and len(colours) > 50, "the screenshot is blank"
 
 
+def with_script(page: str, script: str, allowed: bool) -> str:
+    """The page with `script` added before </body>, its hash added to the
+    page's policy when `allowed`, as a page's own script is."""
+    page = page.replace("</body>", f"<script>{script}</script></body>")
+    if allowed:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        page = page.replace("script-src ", f"script-src 'sha256-{digest}' ", 1)
+    return page
+
+
 def test_trial_table_sorts_in_the_browser(run_dir, tmp_path):
-    # The page's own script sorts; a probe script clicks a header twice and records the order.
-    probe = """<script>
+    # The page's own script sorts (the policy allows it by its hash); a probe script clicks a
+    # header twice and records the order.
+    probe = """
       var header = document.querySelectorAll('#trials th')[4];
       function order() { return Array.prototype.map.call(document.querySelectorAll('#trials tbody tr'),
         function (row) { return row.cells[4].getAttribute('data-sort'); }).join(' '); }
       header.click(); document.body.setAttribute('data-ascending', order());
       header.click(); document.body.setAttribute('data-descending', order());
-    </script></body>"""
+    """
     page = tmp_path / "report.html"
-    page.write_text((run_dir / "report.html").read_text().replace("</body>", probe))
+    page.write_text(with_script((run_dir / "report.html").read_text(), probe, allowed=True))
     dumped = run_chromium(page, "--dump-dom")
     assert console_messages(dumped.stderr) == []
     body = next(a for t, a in parse(dumped.stdout).elements if t == "body")
     ascending = [int(v) for v in body["data-ascending"].split()]
     assert ascending == sorted(ascending) and len(ascending) == _completed_trials(run_dir) >= 2
     assert [int(v) for v in body["data-descending"].split()] == sorted(ascending, reverse=True)
+
+
+def test_the_browser_runs_no_inline_script_but_the_pages_own(run_dir, tmp_path):
+    """Text that got into the page as a script (the policy once allowed any
+    inline script) does not run; the page's own sorting script does."""
+    injected = "document.body.setAttribute('data-injected', 'ran');"
+    probe = "document.querySelectorAll('#trials th')[4].click(); document.body.setAttribute('data-probe', 'ran');"
+    page = tmp_path / "report.html"
+    page.write_text(with_script(with_script((run_dir / "report.html").read_text(), injected, allowed=False),
+                                probe, allowed=True))
+    dumped = run_chromium(page, "--dump-dom")
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    body = next(a for t, a in parse(dumped.stdout).elements if t == "body")
+    assert body.get("data-probe") == "ran" and "data-injected" not in body
+    sorted_header = [a for t, a in parse(dumped.stdout).elements if t == "th" and "aria-sort" in a]
+    assert len(sorted_header) == 1 and sorted_header[0]["aria-sort"] == "ascending"
+    messages = console_messages(dumped.stderr)
+    assert len(messages) == 1 and "Content Security Policy" in messages[0]
 
 
 def _completed_trials(run_dir: Path) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from pipeline import report
@@ -207,6 +210,15 @@ def test_no_user_string_appears_unescaped(study_page):
     assert f'<meta http-equiv="Content-Security-Policy" content="{report.CSP}">' in page
     for reference in ("http://", "https://", "src=", "<link"):
         assert reference not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_the_policy_allows_the_one_script_by_the_hash_of_its_exact_text(study_page):
+    page = study_page["page"]
+    script = _between(page, "<script>", "</script>")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    policy = dict(directive.strip().split(" ", 1) for directive in report.CSP.split(";"))
+    assert policy["script-src"] == f"'sha256-{digest}'"
+    assert "sortBy" in script
 
 
 def test_every_user_string_reads_back_as_text(study_page):

@@ -108,6 +108,26 @@ def test_kubeflow_submit_sends_what_dry_run_prints(kfp_server, capsys):
     assert {k: v for k, v in sent.items() if k != "experiment_id"} == dry["body"]
 
 
+def test_two_submits_in_the_same_second_get_different_run_ids(capsys, monkeypatch):
+    import datetime
+    import re
+
+    from pipeline import submission
+
+    # Two submissions in one second: the time alone named both runs alike.
+    second = datetime.datetime(2026, 12, 6, 22, 0, 0, tzinfo=datetime.timezone.utc)
+    spec = submission.load_spec(SPEC)
+    names = {submission.default_run_name(spec, second) for _ in range(20)}
+    assert len(names) == 20
+    assert all(re.fullmatch(r"digits-20261206-220000-[0-9a-f]{8}", name) for name in names), names
+
+    common = ["submit", SPEC, "--target", "kubeflow", "--dry-run"]
+    bodies = [_cli_json(common, capsys)["body"] for _ in range(2)]
+    run_ids = [body["runtime_config"]["parameters"]["run_id"] for body in bodies]
+    assert run_ids[0] != run_ids[1]
+    assert [body["display_name"] for body in bodies] == run_ids, "the run id is the run name"
+
+
 def test_kubeflow_schedule_sends_a_cron_recurring_run(kfp_server, capsys):
     host, requests = kfp_server
     common = ["schedule", SPEC, "--target", "kubeflow", "--host", host, "--name", "nightly",

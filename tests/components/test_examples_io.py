@@ -1,0 +1,153 @@
+"""Splits read through tf.data: cached within the budget, streamed past it,
+shuffled across shards, and trials trained either way."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.datasets import load_digits
+from tfx.types import standard_artifacts
+
+from components import examples_io
+from components.trainer.training import train_trial
+from search_algo.architecture import Architecture
+from search_algo.dataset_spec import DatasetSpec, FeatureSpec
+from search_algo.errors import UserError
+from search_algo.trial import Trial
+
+SHARDS = 10
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """sklearn's digits as an ingest writes them: gzipped shards, each shard
+    holding (mostly) one class, as a split written without a global shuffle;
+    every fifth example in eval. The pixel sum of an example's first row is
+    written as its `row` feature, to tell examples apart."""
+    images, labels = load_digits(return_X_y=True)
+    order = np.argsort(labels, kind="stable")
+    images, labels = images[order].astype(np.float32) / 16.0, labels[order].astype(np.int64)
+    is_eval = np.arange(len(labels)) % 5 == 0
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path_factory.mktemp("digits"))
+    examples.split_names = '["train", "eval"]'
+    sizes = {}
+    for split, rows in (("train", ~is_eval), ("eval", is_eval)):
+        directory = os.path.join(examples.uri, f"Split-{split}")
+        os.makedirs(directory)
+        split_images, split_labels = images[rows], labels[rows]
+        sizes[split] = len(split_labels)
+        for shard, part in enumerate(np.array_split(np.arange(len(split_labels)), SHARDS)):
+            path = os.path.join(directory, f"data-{shard:05d}-of-{SHARDS:05d}.gz")
+            with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+                for i in part:
+                    writer.write(examples_io.to_example({
+                        "image": split_images[i].reshape(8, 8, 1), "label": int(split_labels[i])}).SerializeToString())
+    spec = DatasetSpec(
+        name="digits", task="classification", input_kind="image", label="label", label_display_name="label",
+        features=[FeatureSpec("image", "image", "numeric", "float32", [8, 8, 1], mean=[0.3], std=[0.4])],
+        class_names=[str(c) for c in range(10)], split_sizes=sizes)
+    return examples, spec, images[~is_eval], labels[~is_eval]
+
+
+def passes(dataset, count=1):
+    """The (images, y) of `count` passes over a dataset, one array pair per pass."""
+    result = []
+    for _ in range(count):
+        batches = list(dataset.as_numpy_iterator())
+        result.append((np.concatenate([x["image"] for x, _ in batches]), np.concatenate([y for _, y in batches])))
+    return result
+
+
+def test_a_split_within_the_budget_is_cached_and_one_over_it_is_streamed(digits, monkeypatch):
+    examples, spec, _, _ = digits
+    assert examples_io.ExamplesSplit(examples, "train", spec).cached
+    assert not examples_io.ExamplesSplit(examples, "train", spec, cache_budget=0).cached
+    one_example = 8 * 8 * 4 + 8
+    assert examples_io.example_bytes(spec) == one_example
+    size = spec.split_sizes["train"]
+    assert examples_io.ExamplesSplit(examples, "train", spec, cache_budget=size * one_example).cached
+    assert not examples_io.ExamplesSplit(examples, "train", spec, cache_budget=size * one_example - 1).cached
+    monkeypatch.setenv(examples_io.CACHE_BUDGET_ENV, "0")
+    assert not examples_io.ExamplesSplit(examples, "train", spec).cached
+    monkeypatch.setenv(examples_io.CACHE_BUDGET_ENV, "lots")
+    with pytest.raises(UserError, match=examples_io.CACHE_BUDGET_ENV):
+        examples_io.ExamplesSplit(examples, "train", spec)
+
+
+@pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
+def test_batches_hold_every_example_once_in_order_or_shuffled_by_the_seed(digits, budget):
+    examples, spec, images, labels = digits
+    split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
+    (in_order, in_order_labels), = passes(split.batches(100))
+    assert np.array_equal(in_order.reshape(len(images), -1), images) and np.array_equal(in_order_labels, labels)
+    assert np.array_equal(split.labels(), labels)
+
+    first, second = passes(split.batches(32, seed=7), count=2)
+    again, _ = passes(split.batches(32, seed=7), count=2)
+    other, _ = passes(split.batches(32, seed=8), count=2)
+    for shuffled, shuffled_labels in (first, second):
+        assert np.array_equal(np.sort(shuffled_labels), np.sort(labels))
+        assert not np.array_equal(shuffled_labels, labels)
+    assert not np.array_equal(first[1], second[1]), "each pass has a new order"
+    assert np.array_equal(first[0], again[0]), "the same seed gives the same orders"
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_a_streamed_shuffle_mixes_the_shards_from_the_first_batch(digits):
+    examples, spec, _, _ = digits
+    split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=0)
+    assert split.shuffle_buffer == split.size  # small: the buffer holds it all
+    first_batch = next(iter(split.batches(32, seed=0)))[1].numpy()
+    # Read in order, a batch of 32 holds one or two classes (one shard).
+    assert len(np.unique(first_batch)) >= 6, first_batch
+
+    # A buffer far smaller than the split: the shards themselves are mixed.
+    split.shuffle_buffer = 8
+    first_batch = next(iter(split.batches(32, seed=0)))[1].numpy()
+    assert len(np.unique(first_batch)) >= 6, first_batch
+
+
+@pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
+def test_targets_stay_with_their_examples_when_shuffled(digits, budget):
+    examples, spec, images, _ = digits
+    split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
+    # Each example's row of targets: its own pixels' sum, so a target is checkable against its features.
+    targets = np.stack([images.sum(axis=1), np.arange(len(images))], axis=1).astype(np.float32)
+    (shuffled, rows), = passes(split.batches(32, seed=3, targets=targets))
+    assert np.allclose(shuffled.reshape(len(images), -1).sum(axis=1), rows[:, 0], atol=1e-4)
+    assert sorted(rows[:, 1].astype(int)) == list(range(len(images)))
+
+
+def test_outputs_of_a_serving_function_are_in_the_order_of_the_labels(digits):
+    examples, spec, images, labels = digits
+    split = examples_io.ExamplesSplit(examples, "train", spec)
+
+    def predict(serialized):
+        parsed = tf.io.parse_example(serialized, {"label": tf.io.FixedLenFeature([], tf.int64)})
+        return {"predictions": parsed["label"].numpy(), "rows": np.full(len(serialized), len(serialized))}
+
+    assert np.array_equal(split.outputs(predict, "predictions"), labels)
+    assert split.outputs(predict, "rows").max() <= examples_io.READ_BATCH_SIZE
+    assert len(split.serialized_head(5)) == 5
+
+
+@pytest.mark.integration  # trains: about 10 s a run
+@pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
+def test_a_trial_learns_the_same_whether_its_data_is_cached_or_streamed(digits, budget, tmp_path):
+    examples, spec, _, _ = digits
+    train = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
+    evaluation = examples_io.ExamplesSplit(examples, "eval", spec, cache_budget=budget)
+    architecture = Architecture.from_dict({
+        "blocks": [{"name": "flatten"}, {"name": "dense", "args": {"units": 32}}],
+        "hyperparameters": {"batch_size": 32, "learning_rate": 0.01}})
+    trial = Trial(trial_id="t", round=1, trainer=0, architecture=architecture, seed=5, algorithm="random",
+                  run_id="r", study="digits")
+    first = train_trial(trial, spec, train, evaluation, 4, None, str(tmp_path / "first"))
+    again = train_trial(trial, spec, train, evaluation, 4, None, str(tmp_path / "again"))
+    assert first.status == "completed", first.error
+    assert first.metrics["accuracy"] > 0.8, first.metrics  # chance is 0.1
+    assert again.metrics == first.metrics and again.curve == first.curve
