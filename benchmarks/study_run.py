@@ -100,10 +100,13 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.samples: list[tuple[float, float]] = []
+        # Wall time (epoch seconds) of offset 0, to place samples in ML Metadata's node intervals.
+        self.started_wall: Optional[float] = None
         self._finished = threading.Event()
 
     def run(self) -> None:
         started = time.monotonic()
+        self.started_wall = time.time()
         while not self._finished.wait(self.interval):
             self.samples.append((round(time.monotonic() - started, 1), round(tree_rss_mib(self.pid), 1)))
 
@@ -128,21 +131,39 @@ def tree_rss_mib(root: int) -> float:
     return total / 2**20
 
 
-def run_measured(args: list[str], output: Path) -> dict:
-    """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and measures it."""
-    if output.exists():
-        raise FileExistsError(f"{output}: the measured run needs a fresh output directory")
-    command = cli("run", *args, "--output", str(output), "--json")
-    started_wall = time.time()
+def peak_within(samples: list[tuple[float, float]], started_wall: float,
+                intervals: list[tuple[float, float]]) -> Optional[float]:
+    """The largest memory sample taken inside any of `intervals` (epoch seconds);
+    samples are (seconds since `started_wall`, MiB). None if none falls inside."""
+    inside = [mib for offset, mib in samples
+              if any(start <= started_wall + offset <= end for start, end in intervals)]
+    return max(inside, default=None)
+
+
+def measured_process(command: list[str], sample_interval: float = 2.0, cwd: Optional[Path] = None,
+                     ) -> tuple[str, str, MemorySampler, float]:
+    """Runs `command` to its end, sampling its process tree's memory:
+    (stdout, stderr, the sampler, wall seconds). A failure raises with its stderr's end."""
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = MemorySampler(process.pid)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    sampler = MemorySampler(process.pid, sample_interval)
     sampler.start()
     stdout, stderr = process.communicate()
     sampler.stop()
     wall = time.monotonic() - started
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {process.returncode}:\n{stderr[-3000:]}")
+    return stdout, stderr, sampler, wall
+
+
+def run_measured(args: list[str], output: Path, sample_interval: float = 2.0) -> dict:
+    """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and
+    measures it, sampling memory every `sample_interval` seconds."""
+    if output.exists():
+        raise FileExistsError(f"{output}: the measured run needs a fresh output directory")
+    command = cli("run", *args, "--output", str(output), "--json")
+    started_wall = time.time()
+    stdout, stderr, sampler, wall = measured_process(command, sample_interval)
     summary = json.loads(stdout)
     trials = json.loads(subprocess.run(cli("trials", "--output", str(output), "--json"),
                                        capture_output=True, text=True, check=True).stdout)
@@ -159,7 +180,12 @@ def run_measured(args: list[str], output: Path) -> dict:
         "nodes": nodes,
         "memory": {**memory_report(sampler.samples),
                    # pipeline/parallel_runner.py logs each time it replaces its workers for memory.
-                   "worker_replacements": stderr.count("replacing the worker processes")},
+                   "worker_replacements": stderr.count("replacing the worker processes"),
+                   "sample_interval": sample_interval,
+                   "peak_mib_by_node": {
+                       name: peak_within(sampler.samples, sampler.started_wall,
+                                         [(n["start"], n["end"]) for n in nodes if n["node"] == name])
+                       for name in sorted({n["node"] for n in nodes})}},
     }
 
 

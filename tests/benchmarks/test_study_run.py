@@ -133,3 +133,13 @@ def test_machine_label_names_the_cpu_model_and_its_avx512():
     label = study_run.machine()
     assert model in label and f"{os.cpu_count()} cores" in label
     assert ("no AVX-512" not in label) == (" avx512f" in text)
+
+
+def test_measured_process_samples_the_child_and_a_failure_shows_its_stderr():
+    stdout, _, sampler, wall = study_run.measured_process(
+        [sys.executable, "-c", "import time; block = b'x' * (64 * 2**20); print('done'); time.sleep(1.5)"],
+        sample_interval=0.2)
+    assert stdout.strip() == "done" and wall >= 1.5 and sampler.started_wall is not None
+    assert max(mib for _, mib in sampler.samples) > 64
+    with pytest.raises(RuntimeError, match="no such thing"):
+        study_run.measured_process([sys.executable, "-c", "import sys; sys.exit('no such thing')"])
