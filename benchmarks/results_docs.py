@@ -371,8 +371,9 @@ def readme_test_time() -> str:
     minutes = [run["seconds"] / 60 for run in same]
     clean = [run for run in same if "clean clone" in run["what"]]
     clone = (f"; {clean[-1]['seconds'] / 60:.1f} on a clean clone, {clean[-1]['date']}" if clean else "")
-    return (f"The last {len(same)} passing runs of its {latest} tests took {min(minutes):.1f} to {max(minutes):.1f} "
-            "minutes on a 2-core machine with nothing else running "
+    took = (f"The last {len(same)} passing runs of its {latest} tests took {min(minutes):.1f} to {max(minutes):.1f} "
+            "minutes" if len(same) > 1 else f"The last passing run of its {latest} tests took {minutes[0]:.1f} minutes")
+    return (f"{took} on a 2-core machine with nothing else running "
             f"(the machine's speed varies between sittings{clone}; "
             f"`benchmarks/results/test_suite_times.json`).\n")
 

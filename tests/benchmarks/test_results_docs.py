@@ -86,3 +86,7 @@ def test_the_suite_time_counts_passing_runs_of_the_latest_size_on_an_idle_machin
     assert results_docs.readme_test_time().startswith(
         "The last 3 passing runs of its 689 tests took 30.7 to 39.8 minutes on a 2-core machine with nothing else "
         "running (the machine's speed varies between sittings; 35.4 on a clean clone, 2026-12-02;")
+    runs.append(run("700 passed in 1800.00s (0:30:00)", "make test in the checkout, nothing else running"))
+    assert results_docs.readme_test_time().startswith(
+        "The last passing run of its 700 tests took 30.0 minutes on a 2-core machine with nothing else running "
+        "(the machine's speed varies between sittings;")
