@@ -15,6 +15,12 @@ PYTHON310 ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/pytho
 
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+# The integration and e2e tiers mostly wait on one core (process start-up, TFX, Beam), so they run
+# on pytest-xdist workers, one per core; each test file goes whole to one worker (module- and
+# session-scoped fixtures run once), the longest files first (tests/conftest.py). TEST_WORKERS=0
+# runs in this one process.
+TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: setup test test-fast test-integration test-e2e test-bench run lock clean specs config-docs results-docs image bench bench-quick
 
@@ -32,17 +38,18 @@ $(STAMP): requirements.lock pyproject.toml
 # benchmark scripts' smoke runs). `make test` runs the first three (CI); the others
 # run one tier each; `make bench` runs the bench tier before the benchmarks.
 test: setup
-	$(PY) -m pytest -m "not bench" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not bench" $(XDIST) $(PYTEST_ARGS)
 
-# Unit tests only: in-process, no TFX executors, pipelines, worker processes or services (under 3 minutes on 2 cores).
+# The unit tier without its slow tests: in-process, no TFX executors, pipelines, worker processes or
+# services, nothing that takes a second (under a minute on 2 cores; docs/testing.md).
 test-fast: setup
-	$(PY) -m pytest -m "not e2e and not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e and not integration and not slow" $(PYTEST_ARGS)
 
 test-integration: setup
-	$(PY) -m pytest -m "integration and not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "integration and not e2e" $(XDIST) $(PYTEST_ARGS)
 
 test-e2e: setup
-	$(PY) -m pytest -m "e2e and not bench" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "e2e and not bench" $(XDIST) $(PYTEST_ARGS)
 
 # The benchmark scripts end to end on tiny budgets (minutes; not in `make test`).
 test-bench: setup

@@ -37,7 +37,8 @@ RAW = REPO / "benchmarks" / "results" / "test_tiers.json"
 DOC = REPO / "docs" / "testing.md"
 # The pytest marker expression of each tier, in the order they are run and shown.
 TIERS = {
-    "unit": "not e2e and not integration",
+    "unit": "not e2e and not integration and not slow",
+    "unit-slow": "slow and not e2e and not integration",
     "integration": "integration and not e2e",
     "e2e": "e2e and not bench",
     "bench": "bench",
@@ -50,8 +51,13 @@ WHAT = ("wall time of each test tier, one pytest process per tier (benchmarks/te
         "of each tier; the tests are seeded, no figure here is an accuracy")
 
 
+# The tiers whose make targets run on pytest-xdist workers (Makefile: XDIST).
+XDIST = {"integration": ["-n", "auto", "--dist", "loadfile", "--no-loadscope-reorder"]}
+XDIST["e2e"] = XDIST["integration"]
+
+
 def command_for(tier: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-m", TIERS[tier], "-p", "no:cacheprovider", "-q"]
+    return [sys.executable, "-m", "pytest", "-m", TIERS[tier], *XDIST.get(tier, []), "-p", "no:cacheprovider", "-q"]
 
 
 def parse_summary(output: str) -> tuple[str, dict[str, int], float | None]:

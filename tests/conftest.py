@@ -12,6 +12,31 @@ import pytest
 from tests import datagen
 
 
+# `make test` runs on two workers (pytest-xdist, `--dist loadfile`): each file goes whole to one worker,
+# in the order collected, so that module- and session-scoped fixtures run once. The longest files go
+# first: a worker that takes a 7-minute file last keeps the other idle until it ends.
+LONGEST_FIRST = ("tests/contract/", "tests/faults/", "tests/e2e/")
+
+
+def _file_rank(item) -> int:
+    for rank, prefix in enumerate(LONGEST_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    if item.get_closest_marker("e2e"):
+        return len(LONGEST_FIRST)
+    return len(LONGEST_FIRST) + (1 if item.get_closest_marker("integration") else 2)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):  # one process: the order of the files does not matter
+        return
+    ranks: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        ranks[path] = min(ranks.get(path, 99), _file_rank(item))
+    items.sort(key=lambda item: ranks[item.nodeid.split("::")[0]])
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("data")

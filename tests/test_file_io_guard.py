@@ -19,6 +19,8 @@ import ast
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("search_algo", "components", "pipeline")
 MODULE_SCOPE = "<module>"
@@ -226,6 +228,7 @@ def project_findings() -> list[Finding]:
     return findings
 
 
+@pytest.mark.slow
 def test_file_operations_go_through_a_file_system_layer_that_handles_gs():
     not_allowed = [str(f) for f in project_findings() if (f.module, f.function) not in ALLOWED]
     assert not not_allowed, (
@@ -235,6 +238,7 @@ def test_file_operations_go_through_a_file_system_layer_that_handles_gs():
     )
 
 
+@pytest.mark.slow
 def test_every_allowed_entry_still_matches_something_and_says_why():
     used = {(finding.module, finding.function) for finding in project_findings()}
     stale = [f"{module} {function}" for module, function in ALLOWED if (module, function) not in used]

@@ -135,6 +135,7 @@ def test_machine_label_names_the_cpu_model_and_its_avx512():
     assert ("no AVX-512" not in label) == (" avx512f" in text)
 
 
+@pytest.mark.slow
 def test_measured_process_samples_the_child_and_a_failure_shows_its_stderr():
     stdout, _, sampler, wall = study_run.measured_process(
         [sys.executable, "-c", "import time; block = b'x' * (64 * 2**20); print('done'); time.sleep(1.5)"],

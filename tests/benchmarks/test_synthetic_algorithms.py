@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import synthetic_algorithms
 
 
@@ -14,6 +16,7 @@ def test_table_gives_each_algorithms_median_lowest_and_highest():
     assert "5 rounds of 4 proposals, seeds 0-2" in text
 
 
+@pytest.mark.slow
 def test_one_seed_scores_every_algorithm_and_repeats_itself():
     first = synthetic_algorithms.measure([0], rounds=2, per_round=4)
     assert set(first) == set(synthetic_algorithms.ALGORITHMS)

@@ -78,6 +78,7 @@ def test_a_split_within_the_budget_is_cached_and_one_over_it_is_streamed(digits,
         examples_io.ExamplesSplit(examples, "train", spec)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
 def test_batches_hold_every_example_once_in_order_or_shuffled_by_the_seed(digits, budget):
     examples, spec, images, labels = digits

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tfx.types import standard_artifacts
 
 from components.trainer import executor as trainer_executor
@@ -14,6 +16,7 @@ from search_algo.architecture import Architecture
 from search_algo.trial import Trial
 
 
+@pytest.mark.slow
 def test_the_watchdog_stops_a_trial_past_its_limit_from_outside_and_says_where(tmp_path):
     expired, stopped = [], []
     with TrialWatchdog(0.2, expired.append, stop=lambda: stopped.append(True), grace_seconds=0.1) as watchdog:

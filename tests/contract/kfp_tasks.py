@@ -41,13 +41,40 @@ class TaskRun:
         return self.outputs[key][0]["metadata"]
 
 
+class TaskServer:
+    """Runs task commands (`python -m MODULE ...`) in processes forked from
+    one that imported `preload` once (task_server.py): what each task does is
+    unchanged, its interpreter start-up is paid once. Started through `wrap`
+    (e.g. inside a namespace) with `env`, which every task then runs with."""
+
+    def __init__(self, preload: Sequence[str], env: dict, wrap: Optional[Callable[[Sequence[str]], list[str]]] = None):
+        server = os.path.join(os.path.dirname(os.path.abspath(__file__)), "task_server.py")
+        self._process = subprocess.Popen((wrap or list)([sys.executable, server, *preload]), env=env, text=True,
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def run(self, command: Sequence[str], log: str) -> int:
+        if command[0] != sys.executable:
+            raise ValueError(f"not a python command: {command}")
+        self._process.stdin.write(json.dumps({"argv": list(command[1:]), "log": log}) + "\n")
+        self._process.stdin.flush()
+        answer = self._process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the task server ended (exit {self._process.wait()})")
+        return json.loads(answer)["returncode"]
+
+    def close(self) -> None:
+        self._process.stdin.close()
+        self._process.wait(timeout=60)
+
+
 class CompiledPipeline:
     """One run (job) of a compiled spec. `root` holds the artifacts (a local
     path or gs://); `scratch` is the pods' local disk (executor outputs);
     `wrap` turns a command into the one to run (e.g. inside a namespace)."""
 
     def __init__(self, job: dict, root: str, scratch: str, job_id: str = "job-1",
-                 wrap: Optional[Callable[[Sequence[str]], list[str]]] = None, cache: Optional[dict] = None):
+                 wrap: Optional[Callable[[Sequence[str]], list[str]]] = None, cache: Optional[dict] = None,
+                 server: Optional[TaskServer] = None):
         self.job = job
         self.spec = job["pipelineSpec"]
         self.root = root.rstrip("/")
@@ -59,6 +86,7 @@ class CompiledPipeline:
         self.retries: dict[str, int] = {}
         self.cache = cache
         self.cached: set[str] = set()
+        self.server = server
 
     @property
     def job_root(self) -> str:
@@ -100,13 +128,24 @@ class CompiledPipeline:
                 "uri": posixpath.join(self.job_root, name, key), "metadata": {}}]}
         return {"inputs": inputs, "outputs": outputs}
 
-    def command(self, name: str, invocation: str) -> list[str]:
+    def executor_modules(self) -> list[str]:
+        """The modules a task's command imports: the entrypoint and every executor class's module."""
+        modules = []
+        for executor in self.spec["deploymentSpec"]["executors"].values():
+            command, args = executor["container"]["command"], executor["container"]["args"]
+            modules += [command[command.index("-m") + 1]] if "-m" in command else []
+            if "--executor_class_path" in args:
+                modules.append(args[args.index("--executor_class_path") + 1].rsplit(".", 1)[0])
+        return sorted(set(modules))
+
+    def command(self, name: str, invocation: str, wrapped: bool = True) -> list[str]:
         label = self.spec["components"][self.tasks[name]["componentRef"]["name"]]["executorLabel"]
         container = self.spec["deploymentSpec"]["executors"][label]["container"]
         command = list(container["command"])
         if command[0] == "python":  # the image's python; here the venv's
             command[0] = sys.executable
-        return self.wrap(command + [arg.replace(INVOCATION_PLACEHOLDER, invocation) for arg in container["args"]])
+        command += [arg.replace(INVOCATION_PLACEHOLDER, invocation) for arg in container["args"]]
+        return self.wrap(command) if wrapped else command
 
     def _cache_key(self, name: str, executor_input: dict) -> Optional[str]:
         task = self.tasks[name]
@@ -130,12 +169,19 @@ class CompiledPipeline:
             if "://" not in uri:
                 os.makedirs(uri, exist_ok=True)  # as the launcher does for a local root
         start = time.monotonic()
-        done = subprocess.run(self.command(name, json.dumps(executor_input)), env=env, capture_output=True,
-                              text=True, timeout=900)
-        run = TaskRun(name, executor_input, done.returncode, time.monotonic() - start, done.stderr[-6000:])
+        if self.server is not None:
+            log = os.path.join(os.path.dirname(executor_input["outputs"]["outputFile"]), "stderr.log")
+            returncode = self.server.run(self.command(name, json.dumps(executor_input), wrapped=False), log)
+            with open(log, errors="replace") as handle:
+                stderr = handle.read()
+        else:
+            done = subprocess.run(self.command(name, json.dumps(executor_input)), env=env, capture_output=True,
+                                  text=True, timeout=900)
+            returncode, stderr = done.returncode, done.stderr
+        run = TaskRun(name, executor_input, returncode, time.monotonic() - start, stderr[-6000:])
         output_file = executor_input["outputs"]["outputFile"]
         reported = {}
-        if done.returncode == 0 and os.path.isfile(output_file):
+        if returncode == 0 and os.path.isfile(output_file):
             with open(output_file) as handle:
                 reported = json.load(handle).get("artifacts", {})
         for key, declared in executor_input["outputs"]["artifacts"].items():

@@ -2,8 +2,9 @@
 
 Every task of the compiled Kubeflow v2 / Vertex spec runs through TFX's v2
 container entrypoint (`kubeflow_v2_run_executor`, the spec's own command and
-arguments) in its own process, with an ExecutorInput JSON built from the
-spec, chained ingest -> history -> proposer -> trainers -> ensembler ->
+arguments) in its own process - forked from one that imported TFX once
+(task_server.py), as a fresh container would after its imports - with an
+ExecutorInput JSON built from the spec, chained ingest -> history -> proposer -> trainers -> ensembler ->
 distiller -> evaluators -> pusher. The data, the pipeline root and every
 artifact are on gs://, served by a Cloud Storage emulator on loopback
 (tests/cloud/gcs_emulator.py); no ML Metadata exists, as on Vertex AI.
@@ -34,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from tests.contract.kfp_tasks import CompiledPipeline
+from tests.contract.kfp_tasks import CompiledPipeline, TaskServer
 
 # The session fixture `study` runs four compiled jobs inside the time limit of whichever test uses
 # it first (277-311 s on 2 cores, more on a busy machine): a larger limit than the default 900 s.
@@ -66,10 +67,13 @@ class Study:
         self.jobs: dict[str, CompiledPipeline] = {}
         self.seconds: dict[str, float] = {}
         self.cache: dict = {}  # the orchestrator's, across the study's runs
+        # Every task in a process of its own, forked from one that imported TFX once (task_server.py).
+        self.server = TaskServer(CompiledPipeline(spec, ROOT, str(scratch)).executor_modules(), self.env,
+                                 wrap=gcs.command)
 
     def run(self, job_id: str, parameters: dict, stop_after: str | None = None) -> CompiledPipeline:
         pipeline = CompiledPipeline(self.spec, ROOT, str(self.scratch), job_id=job_id, wrap=self.gcs.command,
-                                    cache=self.cache)
+                                    cache=self.cache, server=self.server)
         started = time.monotonic()
         pipeline.run_all(parameters, env=self.env, stop_after=stop_after)
         self.seconds[job_id] = time.monotonic() - started
@@ -111,6 +115,7 @@ def study(gcs, tmp_path_factory):
     resumed = runs.run("job-b2", {"run_id": runs.run_b, "epochs": 1, "distill_epochs": 0})
     assert not resumed.failed(), f"run B (resumed) failed: {resumed.failed()}"
     runs.run("job-c", {"run_id": "nightly-3", "epochs": 1, "time_limit": 0.001})
+    runs.server.close()
     for job_id, job in runs.jobs.items():  # the time of each task, shown with -s
         print(job_id, f"{runs.seconds[job_id]:.0f} s:", ", ".join(
             f"{n} {'cached' if n in job.cached else f'{r.seconds:.0f}'}" for n, r in job.runs.items()))

@@ -218,6 +218,7 @@ def test_the_json_schema_rejects_unknown_keys_and_knows_every_default():
     assert set(schema["properties"]) == set(config_schema.StudySettings.model_fields)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_an_editor_checking_with_the_json_schema_agrees(example):
     jsonschema = pytest.importorskip("jsonschema")

@@ -81,6 +81,7 @@ def _cli_json(argv, capsys):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_kubeflow_submit_sends_what_dry_run_prints(kfp_server, capsys):
     host, requests = kfp_server
     common = ["submit", SPEC, "--target", "kubeflow", "--host", host, "--run-name", "digits-a",
@@ -128,6 +129,7 @@ def test_two_submits_in_the_same_second_get_different_run_ids(capsys, monkeypatc
     assert [body["display_name"] for body in bodies] == run_ids, "the run id is the run name"
 
 
+@pytest.mark.slow
 def test_kubeflow_schedule_sends_a_cron_recurring_run(kfp_server, capsys):
     host, requests = kfp_server
     common = ["schedule", SPEC, "--target", "kubeflow", "--host", host, "--name", "nightly",
@@ -147,6 +149,7 @@ def test_kubeflow_schedule_sends_a_cron_recurring_run(kfp_server, capsys):
     assert {k: v for k, v in sent[0].items() if k != "experiment_id"} == dry["body"]
 
 
+@pytest.mark.slow
 def test_vertex_submit_dry_run_is_a_create_pipeline_job_request(capsys):
     from google.cloud.aiplatform_v1.types import pipeline_service
 

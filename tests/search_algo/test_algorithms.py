@@ -60,6 +60,7 @@ def test_every_name_resolves_and_unknown_names_are_rejected():
         get_algorithm("nope")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALGORITHM_NAMES)
 def test_same_seed_and_history_give_identical_proposals(name):
     history = study("random", rounds=3, seed=5)  # 12 finished trials: every algorithm is past its warm-up
@@ -71,6 +72,7 @@ def test_same_seed_and_history_give_identical_proposals(name):
     assert study(name, rounds=3, seed=3) == study(name, rounds=3, seed=3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALGORITHM_NAMES)
 @pytest.mark.parametrize("label", ["clean", "failing"])
 def test_proposals_are_valid_new_and_parents_exist(studies, name, label):
@@ -114,6 +116,7 @@ def test_mutating_algorithms_set_parents_once_they_have_history(studies):
         assert all(t.parent is None for t in portfolio if t.algorithm == "random")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALGORITHM_NAMES)
 def test_state_is_rebuilt_from_the_history_alone(name):
     algorithm = get_algorithm(name)
@@ -267,6 +270,7 @@ def comparison():
     return compare(["random", *MUTATING], COMPARISON_SPACE, OBJECTIVE, SEEDS, rounds=5, per_round=4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MUTATING)
 def test_guided_search_beats_random_on_a_structured_objective(comparison, name):
     medians = {n: float(np.median(scores)) for n, scores in comparison.items()}

@@ -108,6 +108,7 @@ def _train_round(objective):
     return train
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["beam", "evolution", "surrogate", "optuna_tpe", "random", "portfolio"])
 def test_every_algorithm_runs_under_asha_with_promotions_as_trials(algorithm):
     schedule = BudgetSchedule("asha", 27, 3)

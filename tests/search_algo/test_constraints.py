@@ -34,6 +34,7 @@ def _study(algorithm: str, constraints: Constraints, seed: int = 0, budget: int 
     return trials, constrained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["beam", "evolution", "surrogate", "optuna_tpe", "random", "portfolio"])
 def test_no_algorithm_proposes_an_architecture_over_the_limits(algorithm):
     constraints = Constraints(max_params=LIMIT, max_latency_ms=0.35)

@@ -38,6 +38,7 @@ def test_loading_twice_is_idempotent(custom_blocks_module):
     assert custom_blocks_module.__name__ == module_name_for(custom_blocks_module.__file__)
 
 
+@pytest.mark.slow
 def test_custom_blocks_build_and_train_on_mnist1d_like_input(custom_blocks_module):
     spec = sequence_spec(steps=40, channels=1)  # mnist1d's [40, 1]
     se = build_block(BlockSpec("se_conv1d"), (40, 1), index=0)
@@ -113,6 +114,7 @@ def test_name_clash_with_a_builtin(tmp_path):
     assert get_block("lstm").builtin
 
 
+@pytest.mark.slow
 def test_name_clash_with_a_builtin_in_a_fresh_process(tmp_path):
     # The user's file runs before anything has loaded the built-ins: they must still win.
     path = write(tmp_path, "first.py", """

@@ -103,6 +103,7 @@ def test_average_takes_the_best_candidates_by_their_own_loss_with_equal_weights(
     assert average_selection(predictions, labels, "classification", max_members=9).members == [0, 1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_fitting_weights_on_eval_looks_better_on_eval_than_held_out():
     # Twelve equally good, independent members and a small eval split:
     # learned weights fit the split's noise, so their eval score flatters
@@ -120,6 +121,7 @@ def test_fitting_weights_on_eval_looks_better_on_eval_than_held_out():
     assert report["method"] != "learned"
 
 
+@pytest.mark.slow
 def test_auto_takes_the_method_with_the_best_held_out_score(members):
     predictions, labels = members
     choice, report = choose_ensemble(predictions, labels, "classification", max_members=3)

@@ -55,6 +55,7 @@ FAMILIES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_one_training_step_gives_a_finite_loss(family):
     spec, stack = FAMILIES[family]
@@ -77,6 +78,7 @@ def test_one_training_step_gives_a_finite_loss(family):
         assert predictions.shape == (8, 1)
 
 
+@pytest.mark.slow
 def test_compiled_metrics_are_accuracy_and_rmse():
     spec, stack = FAMILIES["image"]
     model = build_model(Architecture(stack), spec)
@@ -182,6 +184,7 @@ def test_layer_names_and_parameter_count():
     assert parameter_count(model, trainable_only=True) == parameter_count(model) - 2 * 16
 
 
+@pytest.mark.slow
 def test_binary_classification_uses_a_two_way_softmax():
     spec = image_spec(classes=("cat", "dog"))
     model = build_model(Architecture(blocks(("conv2d", {"filters": 8}))), spec)
@@ -212,6 +215,7 @@ def test_unusable_dataset_spec_is_refused():
         build_model(Architecture(()), spec)
 
 
+@pytest.mark.slow
 def test_saved_model_file_loads_back_with_the_same_predictions(tmp_path):
     # Custom layers and the regression loss are registered as serializable.
     spec = sequence_spec(task="regression")
@@ -232,6 +236,7 @@ def test_saved_model_file_loads_back_with_the_same_predictions(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_cosine_schedule_decays_the_learning_rate_over_the_epochs():
     spec, stack = FAMILIES["flat"]
     constant = Hyperparameters(learning_rate=0.01)

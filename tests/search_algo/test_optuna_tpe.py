@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 
 import numpy as np
+import pytest
 
 from search_algo.algorithms import get_algorithm
 from search_algo.algorithms.optuna_tpe import OptunaTPE
@@ -43,6 +44,7 @@ def test_proposals_follow_the_seed_and_are_new():
     assert all(c.parent is None for c in first)
 
 
+@pytest.mark.slow
 def test_it_beats_random_search_on_the_synthetic_objective():
     space = SearchSpace.from_dict({"blocks": ["conv1d", "resnet1d", "lstm", "gru", "attention_pool", "dense"]},
                                   "sequence")

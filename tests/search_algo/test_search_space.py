@@ -44,6 +44,7 @@ def test_sampling_is_deterministic_for_a_seed():
 @pytest.mark.parametrize(
     "spec_factory", [tabular_spec, image_spec, sequence_spec], ids=["tabular", "image", "sequence"]
 )
+@pytest.mark.slow
 def test_sampled_architectures_build_and_train(spec_factory):
     spec = spec_factory()
     space = SearchSpace.from_dict(
@@ -201,6 +202,7 @@ def burst_clips(count: int, classes: int, seed: int):
     return frames, labels.astype("int64")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stack", SearchSpace.default_audio().starting_stacks, ids="-".join)
 def test_every_audio_starting_stack_trains_above_chance_in_a_few_epochs(stack):
     import keras

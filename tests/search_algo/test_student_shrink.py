@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from search_algo.architecture import Architecture
 from search_algo.distillation import shrink_to_budget, single_steps, usable_threshold
 from search_algo.model_builder import build_model, parameter_count
@@ -30,6 +32,7 @@ def test_single_steps_shrink_one_argument_of_one_block_at_a_time_to_allowed_valu
     assert [step.blocks[0].args["kernel_size"] for step in floored] == [5]
 
 
+@pytest.mark.slow
 def test_filling_the_budget_gives_a_larger_student_no_block_narrower_than_the_coarse_fit():
     spec = sequence_spec(steps=40)
     count = count_for(spec)
@@ -47,6 +50,7 @@ def test_filling_the_budget_gives_a_larger_student_no_block_narrower_than_the_co
     assert coarse_size < 0.6 * budget < 0.8 * budget < filled_size
 
 
+@pytest.mark.slow
 def test_shrink_to_budget_fits_and_keeps_the_block_kinds_when_it_can():
     spec = sequence_spec()
     count = count_for(spec)

@@ -40,6 +40,7 @@ def parent():
     return trained(PARENT, spec), spec
 
 
+@pytest.mark.slow
 def test_shared_prefix_computes_exactly_what_the_parent_computed(parent):
     parent_model, spec = parent
     child_arch = PARENT.replace_block(2, BlockSpec("gru", {"units": 16})).insert_block(
@@ -122,6 +123,7 @@ def test_hyperparameter_only_child_inherits_everything(parent):
     assert len(recorded["transferred"]) == 3
 
 
+@pytest.mark.slow
 def test_input_adapter_embeddings_transfer():
     spec = tabular_spec(categorical=True)
     parent_arch = Architecture((BlockSpec("dense", {"units": 16}),))
@@ -157,6 +159,7 @@ AUDIO_PARENT = Architecture(
 )
 
 
+@pytest.mark.slow
 def test_statistics_pooling_and_image_view_stacks_transfer_and_mutate():
     from search_algo.mutation import mutate
     from search_algo.search_space import SearchSpace

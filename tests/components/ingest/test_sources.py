@@ -193,6 +193,7 @@ def test_tfrecord_plan(tfrecord_file):
     assert sum(plan.split_sizes().values()) == 60
 
 
+@pytest.mark.slow
 def test_builtin_datasets_plan():
     mnist = sources.make_plan(SourceConfig(dataset="mnist1d"))
     sizes = mnist.split_sizes()
@@ -205,6 +206,7 @@ def test_builtin_datasets_plan():
     assert set(builtin.DATASETS) == {"mnist1d", "digits", "wine", "breast_cancer", "diabetes"}
 
 
+@pytest.mark.slow
 def test_mnist1d_does_not_disturb_global_random_state():
     np.random.seed(123)
     expected = np.random.random()
