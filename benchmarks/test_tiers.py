@@ -43,7 +43,7 @@ TIERS = {
     "e2e": "e2e and not bench",
     "bench": "bench",
 }
-MAKE_TARGETS = {"unit": "make test-fast", "integration": "make test-integration", "e2e": "make test-e2e",
+MAKE_TARGETS = {"unit": "make test-fast", "unit-slow": "make test", "integration": "make test-integration", "e2e": "make test-e2e",
                 "bench": "make test-bench"}
 BEGIN = "<!-- test-tiers:begin - rendered by `benchmarks/test_tiers.py --from-raw`; do not edit by hand -->"
 END = "<!-- test-tiers:end -->"

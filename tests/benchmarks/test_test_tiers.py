@@ -46,7 +46,7 @@ def test_the_table_shows_every_tier_measured_or_not(tmp_path):
     assert rows[2].startswith(
         "| unit | `make test-fast` | 388 passed | 1 min 35 s | 2 min 23 s | 2026-12-01, commit abc1234")
     assert "load average 2.5 before, 3.0 after" in rows[2]
-    assert rows[3] == "| unit-slow | | | not measured yet | | |"
+    assert rows[3] == "| unit-slow | `make test` | | not measured yet | | |"
     assert rows[4] == "| integration | `make test-integration` | | not measured yet | | |"
     assert rows[5].startswith("| e2e | `make test-e2e` |")
 
