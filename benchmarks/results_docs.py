@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE))
 import audio  # noqa: E402 - benchmarks/ is not a package
 import audio_probes  # noqa: E402
 import constrained_search  # noqa: E402
+import data_scale  # noqa: E402
 import default_run  # noqa: E402
 import fanout  # noqa: E402
 import headline  # noqa: E402
@@ -87,6 +88,7 @@ BESIDE: dict[str, Callable[[dict], str]] = {
     "time_to_accuracy_peers": search_efficiency_report.markdown,
     "search_efficiency_max10k": search_efficiency_report.markdown,
     "constrained_search": constrained_search.markdown,
+    "data_scale": data_scale.markdown,
     "audio": audio.markdown,
     "audio_max_params": audio.markdown,
     "audio_before": audio.markdown,
@@ -393,6 +395,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "search-efficiency-distillation": beside_table("search_efficiency_distillation", 1),
     "time-to-accuracy": time_to_accuracy_table,
     "constrained-search": beside_table("constrained_search"),
+    "data-scale-ingest": beside_table("data_scale", 0),
+    "data-scale-trial": beside_table("data_scale", 1),
+    "data-scale-targets": beside_table("data_scale", 2),
     "audio": beside_table("audio"),
     "audio-max-params": beside_table("audio_max_params"),
     "default-run-before": beside_table("default_run_before"),
