@@ -90,7 +90,7 @@ def test_the_trainers_callbacks_let_keras_dispatch_steps_without_waiting_for_the
 
     from components.trainer.training import _EpochTensorBoard, _Guard
 
-    # A batch hook that is not async-safe makes Keras wait for every step's logs (1.2x slower on 1 M rows).
+    # A batch hook that is not async-safe makes Keras wait for every step's logs.
     tensorboard = _EpochTensorBoard(log_dir=str(tmp_path), write_graph=False, profile_batch=0, update_freq="epoch")
     assert keras.callbacks.CallbackList([_Guard(60.0), tensorboard])._async_train
     assert not keras.callbacks.CallbackList([keras.callbacks.TensorBoard(log_dir=str(tmp_path))])._async_train

@@ -4,8 +4,8 @@ Every task of the compiled Kubeflow v2 / Vertex spec runs through TFX's v2
 container entrypoint (`kubeflow_v2_run_executor`, the spec's own command and
 arguments) in its own process - forked from one that imported TFX once
 (task_server.py), as a fresh container would after its imports - with an
-ExecutorInput JSON built from the spec, chained ingest -> history -> proposer -> trainers -> ensembler ->
-distiller -> evaluators -> pusher. The data, the pipeline root and every
+ExecutorInput JSON built from the spec, chained ingest -> history ->
+proposer -> trainers -> ensembler -> distiller -> evaluators -> pusher. The data, the pipeline root and every
 artifact are on gs://, served by a Cloud Storage emulator on loopback
 (tests/cloud/gcs_emulator.py); no ML Metadata exists, as on Vertex AI.
 
