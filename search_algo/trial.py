@@ -54,6 +54,10 @@ class Trial:
     planned_epochs: Optional[int] = None
     total_epochs: Optional[int] = None
     train_seconds: Optional[float] = None
+    # Seconds in Keras' training steps, each epoch's validation pass left out:
+    # per epoch, and their sum (what the trial spent fitting, of train_seconds).
+    epoch_seconds: list[float] = dataclasses.field(default_factory=list)
+    fit_seconds: Optional[float] = None
     started_at: Optional[str] = None  # ISO 8601, UTC
     finished_at: Optional[str] = None
     transferred_blocks: list[str] = dataclasses.field(default_factory=list)
@@ -138,6 +142,8 @@ class Trial:
             "planned_epochs": self.planned_epochs,
             "total_epochs": self.total_epochs,
             "train_seconds": self.train_seconds,
+            "fit_seconds": self.fit_seconds,
+            "epoch_seconds": self.epoch_seconds,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "algorithm": self.algorithm,

@@ -77,6 +77,33 @@ class _EpochTensorBoard(keras.callbacks.TensorBoard):
     on_train_batch_end = keras.callbacks.Callback.on_train_batch_end
 
 
+class _EpochTimer(keras.callbacks.Callback):
+    """Each epoch's seconds in the training steps, up to its validation pass:
+    what compares with a Keras `fit` epoch without validation data. Keras
+    calls `on_test_begin` once the epoch's steps are done (it waits for their
+    logs first), so no batch hook is needed."""
+
+    async_safe = True
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds: list[float] = []
+        self._started: Optional[float] = None
+        self._steps_done: Optional[float] = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started, self._steps_done = time.monotonic(), None
+
+    def on_test_begin(self, logs=None):
+        if self._started is not None and self._steps_done is None:
+            self._steps_done = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._started is not None:
+            self.epoch_seconds.append(round((self._steps_done or time.monotonic()) - self._started, 3))
+            self._started = None
+
+
 # Objectives Keras computes on the validation data anyway, by its log key.
 KERAS_VALIDATION_KEYS = {"accuracy": "val_accuracy", "rmse": "val_rmse"}
 # Examples per batch when predicting and evaluating.
@@ -197,7 +224,8 @@ def train_trial(
                                      SEARCH_DISTILLATION_TEMPERATURE, SEARCH_DISTILLATION_ALPHA)
         guard = _Guard(time_limit_seconds)
         recorder = _CurveRecorder(objective, stopping, evaluation)
-        callbacks = [guard, recorder, *learning_rate_callbacks(trial.architecture.hyperparameters, epochs)]
+        timer = _EpochTimer()
+        callbacks = [timer, guard, recorder, *learning_rate_callbacks(trial.architecture.hyperparameters, epochs)]
         if tensorboard_dir:
             callbacks.append(_EpochTensorBoard(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
@@ -211,6 +239,8 @@ def train_trial(
             verbose=0,
         )
         result.epochs = len(history.history.get("loss", []))
+        result.epoch_seconds = timer.epoch_seconds
+        result.fit_seconds = round(sum(timer.epoch_seconds), 3)
         result.curve = recorder.curve
         result.stopped_early = recorder.stopped
         if guard.reason:

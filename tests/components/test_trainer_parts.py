@@ -94,3 +94,27 @@ def test_the_trainers_callbacks_let_keras_dispatch_steps_without_waiting_for_the
     tensorboard = _EpochTensorBoard(log_dir=str(tmp_path), write_graph=False, profile_batch=0, update_freq="epoch")
     assert keras.callbacks.CallbackList([_Guard(60.0), tensorboard])._async_train
     assert not keras.callbacks.CallbackList([keras.callbacks.TensorBoard(log_dir=str(tmp_path))])._async_train
+
+
+def test_the_epoch_timer_counts_the_training_steps_and_leaves_out_the_validation_pass():
+    import keras
+    import numpy as np
+
+    from components.trainer.training import _EpochTimer
+
+    class SlowSteps(keras.callbacks.Callback):  # 16 steps of at least 20 ms; validation 500 ms
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.02)
+
+        def on_test_begin(self, logs=None):
+            time.sleep(0.5)
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    features, labels = np.ones((64, 2), dtype="float32"), np.ones((64, 1), dtype="float32")
+    timer = _EpochTimer()
+    model.fit(features, labels, batch_size=4, epochs=2, validation_data=(features, labels),
+              callbacks=[timer, SlowSteps()], verbose=0)
+    assert len(timer.epoch_seconds) == 2
+    assert all(0.32 <= seconds < 0.8 for seconds in timer.epoch_seconds), timer.epoch_seconds

@@ -97,6 +97,7 @@ def test_trainer_trains_its_share_and_records_everything(round_one):
         assert trial.status == "completed", trial.error
         assert set(trial.metrics) == {"accuracy", "loss", "log_loss", "macro_f1"} and 0 <= trial.metrics["accuracy"] <= 1
         assert trial.num_params > 0 and trial.epochs == 2 and trial.train_seconds > 0
+        assert len(trial.epoch_seconds) == 2 and 0 < trial.fit_seconds < trial.train_seconds
         assert trial.started_at < trial.finished_at
         for name in ("trial.json", "model.weights.h5", "history.json", "Format-Serving/saved_model.pb"):
             assert os.path.exists(os.path.join(trial.path, name)), name
