@@ -98,6 +98,8 @@ def measure_ours(source: str, data: str, run_dir: Path, interval: float) -> dict
         "ingest_peak_mib": memory["peak_mib_by_node"].get("DataIngest"),
         "run_peak_mib": memory["peak_mib"],
         "train_seconds": trial["train_seconds"],
+        # Keras' training steps alone (the trainer's record; absent before ed88506).
+        "epoch_seconds": trial.get("epoch_seconds"),
         "trainer_seconds": round(sum(n["end"] - n["start"] for n in nodes if n["node"] == "TrialTrainer"), 1),
         "trainer_peak_mib": memory["peak_mib_by_node"].get("TrialTrainer"),
         "peak_mib_by_node": memory["peak_mib_by_node"],
@@ -187,6 +189,16 @@ def _peer_peak(entry: dict) -> Optional[float]:
     return peer.get("node_peak_mib") or peer.get("peak_mib")
 
 
+def _epoch_ratio(entry: dict) -> tuple[Optional[float], str]:
+    """The trial's epoch (its training steps) over Keras' `fit` epoch; from
+    runs that did not time epochs apart, the whole trial over Keras' fit +
+    scoring, said so."""
+    ours, keras = entry["ours"], entry["keras"]
+    if ours.get("epoch_seconds"):
+        return ours["epoch_seconds"][0] / keras["fit_seconds"], ""
+    return ours["train_seconds"] / keras["trial_equivalent_seconds"], " (whole trial: epochs not timed apart)"
+
+
 def targets(report: dict) -> list[tuple[str, str, Optional[bool]]]:
     """(target, what was measured, met: True / False / None when not measured)."""
     checks = []
@@ -212,9 +224,10 @@ def targets(report: dict) -> list[tuple[str, str, Optional[bool]]]:
         checks.append((f"{source}: trainer peak at 10M rows within {TRAINER_FLAT_RATIO}x of 100K",
                        "-" if flat is None else f"{flat:.2f}x", None if flat is None else flat <= TRAINER_FLAT_RATIO))
         million = entries.get(1_000_000)
-        epoch = (million["ours"]["train_seconds"] / million["keras"]["trial_equivalent_seconds"] if million else None)
-        checks.append((f"{source}: the 1M-row trial within {KERAS_EPOCH_RATIO}x of Keras on in-memory arrays",
-                       "-" if epoch is None else f"{epoch:.2f}x", None if epoch is None else epoch <= KERAS_EPOCH_RATIO))
+        ratio, how = _epoch_ratio(million) if million else (None, "")
+        checks.append((f"{source}: the 1M-row trial's epoch within {KERAS_EPOCH_RATIO}x of a Keras `fit` epoch "
+                       "on in-memory arrays", "-" if ratio is None else f"{ratio:.2f}x{how}",
+                       None if ratio is None else ratio <= KERAS_EPOCH_RATIO))
         checks.append((f"{source}: the 10M-row run completes", "yes" if high else "not measured", True if high else None))
     return checks
 
@@ -244,18 +257,21 @@ def markdown(report: dict) -> str:
     lines += ["", "Ingest s: the DataIngest node's interval in ML Metadata (ExampleGen's: its node's). "
               "ExampleGen writes train and eval (2:1); ours train, eval and test (0.8/0.1/0.1) and the dataset spec.",
               "", "## One trial: memory, and its epoch against Keras on in-memory arrays", "",
-              "| source | rows | trainer peak MiB | trainer s | batch | trial train s | Keras fit epoch s | "
-              "Keras fit + scoring s | trial / Keras | Keras peak MiB |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| source | rows | trainer peak MiB | trainer s | batch | trial epoch s | Keras fit epoch s | "
+              "epoch / Keras | trial train s | Keras fit + scoring s | trial / Keras | Keras peak MiB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in ordered:
         ours, keras = m["ours"], m["keras"]
+        epoch = ours["epoch_seconds"][0] if ours.get("epoch_seconds") else None
         lines.append(f"| {m['source']} | {m['size']:,} | {_number(ours['trainer_peak_mib'])} | "
                      f"{_number(ours['trainer_seconds'], 1)} | {ours['trial']['batch_size']} | "
-                     f"{_number(ours['train_seconds'], 1)} | {_number(keras['fit_seconds'], 1)} | "
-                     f"{_number(keras['trial_equivalent_seconds'], 1)} | "
+                     f"{_number(epoch, 1)} | {_number(keras['fit_seconds'], 1)} | {_ratio(epoch, keras['fit_seconds'])} | "
+                     f"{_number(ours['train_seconds'], 1)} | {_number(keras['trial_equivalent_seconds'], 1)} | "
                      f"{_ratio(ours['train_seconds'], keras['trial_equivalent_seconds'])} | {_number(keras['peak_mib'])} |")
-    lines += ["", "Trial train s: the trial's `train_seconds` (building the model, 1 epoch with validation, "
-              "evaluation and predictions on eval). Keras: the same model rebuilt from the trial's record, one "
+    lines += ["", "Trial epoch s: the trial's epoch in Keras' training steps, its validation pass left out "
+              "(`epoch_seconds`; '-' for runs before it was recorded), against Keras' `fit` epoch. "
+              "Trial train s: the trial's `train_seconds` (reading the split into memory, building the model, "
+              "1 epoch with validation, evaluation and predictions on eval). Keras: the same model rebuilt from the trial's record, one "
               "`fit` epoch on NumPy arrays of the same train split at the same batch size, plus the same scoring "
               "on eval (a validation pass, `evaluate`, `predict`); its data loading is not counted.",
               "", "## Targets (issue 32)", "", "| target | measured | met |", "|---|---|---|"]
