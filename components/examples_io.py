@@ -35,13 +35,18 @@ from search_algo.errors import UserError
 from search_algo.model_builder import parse_feature_spec
 
 # The memory one split may take when cached, in MiB (decoded features and
-# label); 0 turns caching off.
+# label); 0 turns caching off. Small enough that a trainer's memory stays
+# within about a fifth of its size on small data, however large the data
+# (a trainer caches its train and eval splits; N trainers on one machine, N
+# times that), large enough that a million rows of 30 numbers are cached.
 CACHE_BUDGET_ENV = "MODEL_SEARCH_SPLIT_CACHE_MB"
-DEFAULT_CACHE_BUDGET_MB = 1024
-# What a streamed split's shuffle buffer may hold: it decides how far apart
-# two examples of one shard can end up.
-SHUFFLE_BUFFER_BYTES = 256 << 20
+DEFAULT_CACHE_BUDGET_MB = 256
+# What a streamed split's shuffle buffer may hold, in serialized examples: it
+# decides how far apart two examples of one shard can end up.
+SHUFFLE_BUFFER_BYTES = 64 << 20
 MIN_SHUFFLE_BUFFER = 1024
+# Examples read to learn a split's serialized example size.
+SIZE_SAMPLE = 256
 # Shards read at once when streaming a training split.
 INTERLEAVED_SHARDS = 16
 # Examples parsed (and predicted) per call when reading a split in order.
@@ -51,7 +56,7 @@ STRING_FEATURE_BYTES = 64
 
 
 def cache_budget_bytes() -> int:
-    """The per-split cache budget: $MODEL_SEARCH_SPLIT_CACHE_MB (MiB) or 1 GiB."""
+    """The per-split cache budget: $MODEL_SEARCH_SPLIT_CACHE_MB (MiB) or 256 MiB."""
     text = os.environ.get(CACHE_BUDGET_ENV, "").strip()
     if not text:
         return DEFAULT_CACHE_BUDGET_MB << 20
@@ -185,11 +190,26 @@ class ExamplesSplit(Split):
         budget = cache_budget_bytes() if cache_budget is None else cache_budget
         self.decoded_bytes = self.size * self._example_bytes
         self.cached = budget > 0 and self.decoded_bytes <= budget
-        self.shuffle_buffer = max(1, min(self.size, max(MIN_SHUFFLE_BUFFER,
-                                                        SHUFFLE_BUFFER_BYTES // self._example_bytes)))
+        self._shuffle_buffer: Optional[int] = None
         self._columns: Optional[dict[str, tf.Tensor]] = None
         self._labels: Optional[np.ndarray] = None
         self._offsets: Optional[list[int]] = None
+
+    @property
+    def shuffle_buffer(self) -> int:
+        """Examples in a streamed split's shuffle buffer: SHUFFLE_BUFFER_BYTES
+        of them as serialized (the buffer holds the records before parsing),
+        at least MIN_SHUFFLE_BUFFER, at most the split."""
+        if self._shuffle_buffer is None:
+            head = self.serialized_head(SIZE_SAMPLE)
+            record_bytes = max(1.0, float(np.mean([len(record) for record in head]))) if len(head) else 1.0
+            self._shuffle_buffer = max(1, min(self.size, max(MIN_SHUFFLE_BUFFER,
+                                                             int(SHUFFLE_BUFFER_BYTES // record_bytes))))
+        return self._shuffle_buffer
+
+    @shuffle_buffer.setter
+    def shuffle_buffer(self, examples: int) -> None:
+        self._shuffle_buffer = examples
 
     def _records(self) -> tf.data.Dataset:
         """The serialized examples in the canonical order."""

@@ -112,6 +112,15 @@ def test_a_streamed_shuffle_mixes_the_shards_from_the_first_batch(digits):
     assert len(np.unique(first_batch)) >= 6, first_batch
 
 
+def test_a_streamed_shuffle_buffer_holds_its_budget_of_serialized_examples(digits, monkeypatch):
+    examples, spec, _, _ = digits
+    split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=0)
+    record_bytes = np.mean([len(record) for record in split.serialized_head(examples_io.SIZE_SAMPLE)])
+    monkeypatch.setattr(examples_io, "SHUFFLE_BUFFER_BYTES", int(1000 * record_bytes) + 1)
+    monkeypatch.setattr(examples_io, "MIN_SHUFFLE_BUFFER", 10)
+    assert split.size > 1000 and split.shuffle_buffer == 1000
+
+
 @pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
 def test_targets_stay_with_their_examples_when_shuffled(digits, budget):
     examples, spec, images, _ = digits
