@@ -156,6 +156,7 @@ def fitted_record(method: str, seed: int, index: int, model, history, architectu
     return {
         "trial_id": f"{method}-s{seed}-{index:03d}", "status": "completed", "algorithm": method,
         "blocks": [b.name for b in architecture.blocks], "num_params": parameter_count(model), "epochs": trained,
+        "batch_size": architecture.hyperparameters.batch_size,
         "eval_accuracy": eval_accuracy, "test_accuracy": test, "parent": parent, "transfer": None, "teacher": None,
         "stopped_early": stopped_early, "train_seconds": train_seconds,
         "elapsed_seconds": round(time.monotonic() - started, 1), "cost_trials": trained / epochs,

@@ -61,8 +61,10 @@ def run_keras_tuner(method: str, seed: int, args, data: Data, workdir: Path) -> 
 
         def fit(self, hp, model, *fit_args, **fit_kwargs):
             begun = time.monotonic()
-            history = model.fit(*fit_args, **fit_kwargs)
-            records.append(fitted_record(method, seed, len(records), model, history, keras_tuner_space(hp, space),
+            arch = keras_tuner_space(hp, space)
+            # At the batch size the trial drew (`search` passes none, which would be Keras' 32 for every trial).
+            history = model.fit(*fit_args, batch_size=arch.hyperparameters.batch_size, **fit_kwargs)
+            records.append(fitted_record(method, seed, len(records), model, history, arch,
                                          data, args.epochs, begun, budget.started,
                                          parent=hp.values.get("tuner/trial_id")))
             budget.epochs_spent += records[-1]["epochs"]

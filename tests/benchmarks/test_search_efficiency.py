@@ -85,8 +85,19 @@ def test_jobs_run_each_method_and_seed_in_its_own_one_thread_process(tmp_path):
     assert "| random | 1 |" in out.with_suffix(".md").read_text()
 
 
-def test_keras_tuner_seed_zero_repeats(tmp_path):
+def test_keras_tuner_seed_zero_repeats_and_fits_at_the_batch_size_each_trial_drew(tmp_path, monkeypatch):
     """KerasTuner reads seed 0 as "draw a seed": the benchmark must still repeat itself."""
+    import keras
+
+    fitted_batch_sizes = []
+    fit = keras.Model.fit
+
+    def spied_fit(self, *args, **kwargs):
+        fitted_batch_sizes.append(kwargs.get("batch_size"))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spied_fit)
+
     def architectures(name):
         out = tmp_path / name
         argv = ["--methods", "kt_bayes", "--seeds", "0", "--budget", "3", "--epochs", "1", "--transfer-pairs", "0",
@@ -96,6 +107,8 @@ def test_keras_tuner_seed_zero_repeats(tmp_path):
         return [(r["blocks"], r["num_params"]) for r in records]
 
     first = architectures("first")
+    drawn = [r["batch_size"] for r in json.loads((tmp_path / "first.json").read_text())["trials"]["kt_bayes"]["0"]]
+    assert fitted_batch_sizes[:3] == drawn, "each trial fits at its own batch size, not Keras' default"
     assert len(first) == 3 and first == architectures("second")
 
 
