@@ -87,12 +87,14 @@ class Budget:
         return self.epochs_spent >= self.trials * self.epochs
 
 
-def load_mnist1d(split_seed: int = 0) -> Data:
-    """MNIST-1D as the pipeline ingests it: the same plan, split and statistics."""
+def load_mnist1d(split_seed: int = 0, dataset: str = "mnist1d") -> Data:
+    """MNIST-1D as the pipeline ingests it: the same plan, split and
+    statistics. `dataset` may carry options: `study_run.fresh_mnist1d(seed)`
+    for a seed's own fresh test examples."""
     from components.ingest import builtin, sources
     from search_algo.dataset_spec import DatasetSpec, FeatureSpec
 
-    plan, splits = builtin.split_arrays(sources.SourceConfig(dataset="mnist1d", seed=split_seed))
+    plan, splits = builtin.split_arrays(sources.SourceConfig(dataset=dataset, seed=split_seed))
     (feature,) = plan.features
 
     def arrays(split: str) -> SplitData:

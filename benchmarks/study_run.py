@@ -82,6 +82,20 @@ def git_commit() -> str:
     return git("rev-parse", "--short", "HEAD") + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+# Benchmark test scores on mnist1d (issue 33) are on a fresh draw per seed, so
+# that seeds are independent evidence and no setting was chosen on them: the
+# generator is seeded with FRESH_TEST_SEED_OFFSET + the run's seed, a seed
+# nothing else uses (study and split seeds are small; the standard set's is
+# 42), and 4,000 examples make one example 0.025 points.
+FRESH_TEST_SEED_OFFSET = 10_000
+FRESH_TEST_SIZE = 4000
+
+
+def fresh_mnist1d(seed: int) -> str:
+    """The built-in mnist1d source with seed `seed`'s own fresh test examples (train and eval the standard ones)."""
+    return f"mnist1d?test_seed={FRESH_TEST_SEED_OFFSET + seed}&test_size={FRESH_TEST_SIZE}"
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "pipeline.cli", *args]
 

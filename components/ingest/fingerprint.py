@@ -1,6 +1,7 @@
 """What data a source names, cheaply: file names, sizes and modification
 times (as TFX's file-based ExampleGen driver identifies a span), or for a
-built-in data set the versions of the packages that generate it."""
+built-in data set the versions of the packages that generate it and its
+options."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from importlib import metadata as importlib_metadata
 
 import tensorflow as tf
 
+from components.ingest import builtin
 from components.ingest.sources import SourceConfig
 
 BUILTIN_PACKAGES = ("mnist1d", "scikit-learn", "numpy")
@@ -43,6 +45,10 @@ def input_fingerprint(source: SourceConfig, read_remote: bool = True) -> str:
     if source.dataset:
         for package in BUILTIN_PACKAGES:
             digest.update(f"{package}={importlib_metadata.version(package)};".encode())
+        # A built-in set's options change its data (a fresh mnist1d test draw);
+        # a bare name adds nothing, so the standard sets' fingerprints stay as they were.
+        if "?" in source.dataset:
+            digest.update(f"builtin={builtin.canonical_source(source.dataset)};".encode())
     for location in filter(None, (source.data, source.test_data)):
         if is_remote(location) and not read_remote:
             digest.update(f"{location};".encode())

@@ -10,7 +10,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "datasets",
         help="list the built-in data sets",
-        description="List the built-in data sets. They ship inside installed packages; nothing is downloaded.",
+        description="List the built-in data sets. They ship inside installed packages; nothing is downloaded. "
+        "Options follow the name as a query, quoted in a shell: --dataset 'mnist1d?test_seed=7&test_size=4000'.",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON list on stdout")
     parser.set_defaults(handler=run)
@@ -29,6 +30,7 @@ def run(args) -> int:
 
     table = Table("name", "task", "input", "description", box=None, header_style="bold")
     for row in rows:
-        table.add_row(row["name"], row["task"], row["input_kind"], row["description"])
+        options = "".join(f"; option {name}: {meaning}" for name, meaning in row["options"].items())
+        table.add_row(row["name"], row["task"], row["input_kind"], row["description"] + options)
     Console(width=120).print(table)
     return 0

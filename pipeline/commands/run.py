@@ -154,6 +154,10 @@ def study_config_from_args(args: argparse.Namespace, check_local_paths: bool = T
     if not config.source.dataset and not config.source.data:
         raise UserError("say what to search on: --dataset NAME or --data PATH (or a config file that does)")
     # Cheap checks before TFX starts: a typo should not cost the start-up time.
+    if config.source.dataset:
+        from components.ingest.builtin import parse_source
+
+        parse_source(config.source.dataset)  # the name and its options; the data is generated in the ingest
     for location in (config.source.data, config.source.test_data) if check_local_paths else ():
         if location and not any(c in location for c in "*?[") and not _data_exists(location):
             raise DataError(f"{location}: no such file or directory")

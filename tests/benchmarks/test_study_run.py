@@ -6,6 +6,7 @@ import datetime
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
@@ -144,3 +145,17 @@ def test_measured_process_samples_the_child_and_a_failure_shows_its_stderr():
     assert max(mib for _, mib in sampler.samples) > 64
     with pytest.raises(RuntimeError, match="no such thing"):
         study_run.measured_process([sys.executable, "-c", "import sys; sys.exit('no such thing')"])
+
+
+def test_benchmarks_score_each_seed_on_its_own_fresh_mnist1d_test_draw(tmp_path):
+    from components.ingest.builtin import MNIST1D_STANDARD_SEED, parse_source
+
+    options = [parse_source(study_run.fresh_mnist1d(seed))[1] for seed in (0, 1, 2)]
+    assert [o["test_seed"] for o in options] == [10_000, 10_001, 10_002]
+    assert all(o["test_size"] == study_run.FRESH_TEST_SIZE and o["test_seed"] != MNIST1D_STANDARD_SEED
+               for o in options)
+    mnist1d = Path(__file__).resolve().parents[2] / "examples" / "mnist1d.yaml"
+    assert headline.fresh_test_args(str(mnist1d), 3) == ["--dataset", study_run.fresh_mnist1d(3)]
+    other = tmp_path / "digits.yaml"
+    other.write_text("dataset: digits\n")
+    assert headline.fresh_test_args(str(other), 3) == []

@@ -36,6 +36,7 @@ def test_datasets_json(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in rows} == {"mnist1d", "digits", "wine", "breast_cancer", "diabetes"}
     assert {r["name"]: r["task"] for r in rows}["diabetes"] == "regression"
+    assert set({r["name"]: r["options"] for r in rows}["mnist1d"]) == {"test_seed", "test_size"}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,11 @@ BAD_INPUTS = [
     refused_by_the_ingest(["--data", "{root}/bad_wavs"], "none of the 2 WAV files could be read"),
     (["--data", "ram://nowhere/missing.csv"], "ram://nowhere/missing.csv: no such file or directory"),
     (["--data", "nowhere://bucket/x.csv"], "nowhere://bucket/x.csv: cannot read it (UnimplementedError: "),
-    refused_by_the_ingest(["--dataset", "cifar10"], "unknown built-in data set 'cifar10'"),
+    (["--dataset", "cifar10"], "unknown built-in data set 'cifar10'"),
+    (["--dataset", "mnist1d?test_seed=42"], "built-in data set 'mnist1d?test_seed=42': option test_seed must be an "
+     "integer from 0 to 4294967295 other than 42 (the standard set's seed), got '42'"),
+    (["--dataset", "mnist1d?test_size=4000"],
+     "built-in data set 'mnist1d?test_size=4000': option test_size needs option test_seed"),
     (["--dataset", "wine", "--split", "0.5,0.1,0.1"],
      "--split: must be three non-negative numbers [train, eval, test] summing to 1"),
     # An absolute glob is expanded (the second fails on the file it found).
