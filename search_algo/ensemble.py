@@ -76,11 +76,17 @@ def greedy_selection(
     distinct members. Deterministic: ties go to the lower index."""
     if not candidate_predictions:
         raise ValueError("ensemble selection needs at least one candidate")
+    return _greedy_on_scored_values(_scored_values(candidate_predictions, labels, task), labels, task, max_members,
+                                    max_steps)
+
+
+def _greedy_on_scored_values(targets: np.ndarray, labels: np.ndarray, task: str, max_members: int,
+                             max_steps: int | None = None) -> EnsembleChoice:
+    """`greedy_selection` on the candidates' `_scored_values`."""
     # The score reads only each example's probability of its label (or its
     # value, for regression), and the average's is the average of the
     # members': averaging those alone gives the same scores, all candidates
     # at once, a class count times faster (cross-fitting runs this many times).
-    targets = _scored_values(candidate_predictions, labels, task)  # [candidates, examples]
     counts = np.zeros(len(targets), dtype=np.int64)
     total = np.zeros_like(targets[0])
     best_score, steps = -np.inf, []
@@ -117,9 +123,10 @@ def bagged_selection(candidate_predictions: Sequence[np.ndarray], labels: np.nda
     rng = np.random.default_rng(seed)
     size = max(2, int(round(BAG_SHARE * count)))
     weights = np.zeros(count)
+    targets = _scored_values(candidate_predictions, labels, task)
     for _ in range(bags):
         subset = np.sort(rng.choice(count, size, replace=False))
-        choice = greedy_selection([candidate_predictions[i] for i in subset], labels, task, max_members)
+        choice = _greedy_on_scored_values(targets[subset], labels, task, max_members)
         for member, weight in zip(choice.members, choice.weights):
             weights[subset[member]] += weight / bags
     members = sorted(int(i) for i in np.argsort(-weights, kind="stable")[:max_members] if weights[i] > 0)
