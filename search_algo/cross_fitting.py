@@ -145,8 +145,8 @@ def cross_fitted_estimate(procedure: Procedure, candidate_predictions: Sequence[
     assignment = fold_assignment(labels, count, task, seed)
     predictions, per_fold = out_of_fold_predictions(procedure, candidate_predictions, labels, assignment)
     return Estimate(prediction_metrics(predictions, labels, task),
-                    f"{split}, out-of-fold over {count} folds: each fold scored by {what} chosen on the other "
-                    f"{count - 1}", len(labels), count, per_fold)
+                    f"{split}, out-of-fold over {count} folds: each fold scored by {what}, chosen on the other "
+                    f"{count - 1} folds", len(labels), count, per_fold)
 
 
 def plain_estimate(predictions: np.ndarray, labels: np.ndarray, task: str, how: str) -> Estimate:

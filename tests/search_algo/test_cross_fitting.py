@@ -68,7 +68,7 @@ def test_an_ensemble_that_wins_in_sample_loses_out_of_fold():
     assert single.metrics["loss"] == pytest.approx(honest["loss"])
     assert ensemble.metrics["loss"] > single.metrics["loss"]
     assert ensemble.folds == 5 and ensemble.examples == 100
-    assert ensemble.how == "eval, out-of-fold over 5 folds: each fold scored by an ensemble chosen on the other 4"
+    assert ensemble.how == "eval, out-of-fold over 5 folds: each fold scored by an ensemble, chosen on the other 4 folds"
 
 
 def winners_curse_pool(seed: int):

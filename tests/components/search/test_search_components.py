@@ -240,11 +240,20 @@ def test_ensemble_distil_and_evaluate(evaluated):
 
     names = [c["name"] for c in leaderboard["candidates"]]
     assert names == ["best_single", "ensemble", "distilled"]
-    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "eval"
+    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "estimate"
     by_name = {c["name"]: c for c in leaderboard["candidates"]}
-    chosen_eval = by_name[leaderboard["chosen"]]["eval"]["accuracy"]
-    # Chosen on eval, never on test.
-    assert chosen_eval == max(c["eval"]["accuracy"] for c in leaderboard["candidates"])
+    chosen_estimate = by_name[leaderboard["chosen"]]["estimate"]["accuracy"]
+    # Chosen on the eval estimates, never on test.
+    assert chosen_estimate == max(c["estimate"]["accuracy"] for c in leaderboard["candidates"])
+    # The ensemble and the best single model are chosen on eval: estimated out of fold, as the Ensembler
+    # cross-fitted them; the student, trained on train, on eval as it is.
+    for name in ("ensemble", "best_single"):
+        how = by_name[name]["estimated_by"]
+        assert how["folds"] == 5 and len(how["per_fold"]) == 5 and how["how"].startswith("eval, out-of-fold over 5")
+        assert by_name[name]["estimate"] == described["estimates"][name]["metrics"]
+    assert described["estimates"]["best_single"]["trial_id"] == by_name["best_single"]["trial_ids"][0]
+    assert by_name["distilled"]["estimate"] == by_name["distilled"]["eval"]
+    assert by_name["distilled"]["estimated_by"]["how"].startswith("eval: the student is trained on train")
     # The exported ensemble scores on eval what its weighted average scored when it was chosen.
     assert by_name["ensemble"]["eval"]["accuracy"] == pytest.approx(described["eval"]["accuracy"])
     assert by_name["ensemble"]["eval"]["loss"] == pytest.approx(described["eval"]["loss"], rel=1e-3)
