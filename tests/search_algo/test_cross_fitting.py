@@ -10,7 +10,6 @@ from search_algo.cross_fitting import (
     best_single_procedure, combine, cross_fitted_estimate, ensemble_procedure, fold_assignment, fold_count,
     plain_estimate,
 )
-from search_algo.ensemble import choose_ensemble
 from search_algo.objective import prediction_metrics, resolve
 
 TASK = "classification"
@@ -54,16 +53,26 @@ def overfitting_pool(seed: int):
     return [model(0.5, 0.9)] + [model(rng.uniform(0.02, 0.98, 100), 0.87) for _ in range(20)], labels
 
 
+def in_sample_ensemble(pool, labels, method):
+    """The ensemble chosen on all the examples, and its metrics on them."""
+    combination, _ = ensemble_procedure(TASK, 5, method)(pool, labels)
+    return combination, prediction_metrics(combine(pool, combination), labels, TASK)
+
+
+def out_of_fold(pool, labels, method, objective):
+    """The cross-fitted estimates of the ensemble and of the best single model."""
+    return (cross_fitted_estimate(ensemble_procedure(TASK, 5, method), pool, labels, TASK, "an ensemble"),
+            cross_fitted_estimate(best_single_procedure(resolve(objective, TASK), TASK), pool, labels, TASK,
+                                  "the best trial"))
+
+
 def test_an_ensemble_that_wins_in_sample_loses_out_of_fold():
     pool, labels = overfitting_pool(seed=1)
-    log_loss = resolve("log_loss", TASK)
-    in_sample, _ = choose_ensemble(pool, labels, TASK, max_members=5, method="learned")
-    ensemble_in_sample = prediction_metrics(combine(pool, list(zip(in_sample.members, in_sample.weights))), labels, TASK)
+    combination, ensemble_in_sample = in_sample_ensemble(pool, labels, "learned")
     honest = prediction_metrics(pool[0], labels, TASK)
-    assert len(in_sample.members) > 1 and ensemble_in_sample["loss"] < honest["loss"]  # the bias, by construction
+    assert len(combination) > 1 and ensemble_in_sample["loss"] < honest["loss"]  # the bias, by construction
 
-    ensemble = cross_fitted_estimate(ensemble_procedure(TASK, 5, "learned"), pool, labels, TASK, "an ensemble")
-    single = cross_fitted_estimate(best_single_procedure(log_loss, TASK), pool, labels, TASK, "the best trial")
+    ensemble, single = out_of_fold(pool, labels, "learned", "log_loss")
     assert [fold["members"] for fold in single.per_fold] == [[0]] * 5  # the honest model wins every fold
     assert single.metrics["loss"] == pytest.approx(honest["loss"])
     assert ensemble.metrics["loss"] > single.metrics["loss"]
@@ -87,14 +96,11 @@ def winners_curse_pool(seed: int):
 
 def test_a_best_single_model_that_wins_in_sample_loses_out_of_fold():
     pool, labels = winners_curse_pool(seed=7)
-    accuracy = resolve("accuracy", TASK)
-    in_sample, _ = choose_ensemble(pool, labels, TASK, max_members=5, method="average")
-    ensemble_in_sample = prediction_metrics(combine(pool, list(zip(in_sample.members, in_sample.weights))), labels, TASK)
+    _, ensemble_in_sample = in_sample_ensemble(pool, labels, "average")
     single_in_sample = prediction_metrics(pool[0], labels, TASK)
     assert single_in_sample["accuracy"] > ensemble_in_sample["accuracy"]
 
-    ensemble = cross_fitted_estimate(ensemble_procedure(TASK, 5, "average"), pool, labels, TASK, "an ensemble")
-    single = cross_fitted_estimate(best_single_procedure(accuracy, TASK), pool, labels, TASK, "the best trial")
+    ensemble, single = out_of_fold(pool, labels, "average", "accuracy")
     # The winner's curse: the best of 30 on the examples that chose it is
     # several points better than the same choice scored on examples it did not see.
     assert single_in_sample["accuracy"] - single.metrics["accuracy"] > 0.03
@@ -106,9 +112,7 @@ def test_a_genuinely_better_ensemble_stays_ahead_out_of_fold():
     labels = np.arange(300) % 2
     sign = np.where(labels == 1, 1.0, -1.0)
     pool = [two_classes(1 / (1 + np.exp(-(sign + rng.normal(0, 1.5, 300))))) for _ in range(8)]  # independent errors
-    log_loss = resolve("log_loss", TASK)
-    ensemble = cross_fitted_estimate(ensemble_procedure(TASK, 5, "bagged"), pool, labels, TASK, "an ensemble")
-    single = cross_fitted_estimate(best_single_procedure(log_loss, TASK), pool, labels, TASK, "the best trial")
+    ensemble, single = out_of_fold(pool, labels, "bagged", "log_loss")
     assert ensemble.metrics["loss"] < single.metrics["loss"] - 0.03
     assert ensemble.metrics["accuracy"] > single.metrics["accuracy"]
 
