@@ -93,6 +93,8 @@ ALGORITHM_PROPERTY = "algorithm"
 COUNT_PROPERTY = "count"
 HISTORY_SIZE_PROPERTY = "history_size"
 MEMBERS_PROPERTY = "members"
+# The ensemble's and the best single model's out-of-fold eval estimates (search_algo/cross_fitting.py), as JSON.
+ESTIMATES_PROPERTY = "estimates"
 NUM_PARAMS_PROPERTY = "num_params"
 STUDENT_TRIAL_PROPERTY = "student_trial"
 STUDENT_SOURCE_PROPERTY = "student_source"

@@ -116,8 +116,14 @@ def _score(metrics: Optional[Mapping[str, Any]], key: str) -> Optional[float]:
 
 def candidates_table(leaderboard: dict[str, Any]) -> dict[str, Any]:
     candidates = leaderboard.get("candidates") or []
+    # `estimate`: what the choice reads (eval, not fitted on the examples that
+    # score it); `eval`: the shipped model on all of eval; leaderboards
+    # written before estimates existed have none.
+    estimate_keys = _metric_keys(candidates, "estimate")
     eval_keys, test_keys = _metric_keys(candidates, "eval"), _metric_keys(candidates, "test")
-    head = ["candidate", "models", "parameters", *(f"eval {k}" for k in eval_keys),
+    estimated = any(candidate.get("estimated_by") for candidate in candidates)
+    head = ["candidate", "models", "parameters", *(f"estimate {k}" for k in estimate_keys),
+            *(["estimated by"] if estimated else []), *(f"eval {k}" for k in eval_keys),
             *(f"test {k}" for k in test_keys), "latency (ms)"]
     limits = leaderboard.get("constraints") or {}
     constrained = bool(limits.get("max_params") or limits.get("max_latency_ms"))
@@ -131,6 +137,8 @@ def candidates_table(leaderboard: dict[str, Any]) -> dict[str, Any]:
             "cells": [
                 ", ".join(candidate.get("trial_ids") or []),
                 _params(candidate.get("num_params")),
+                *(_number((candidate.get("estimate") or {}).get(k)) for k in estimate_keys),
+                *([(candidate.get("estimated_by") or {}).get("how") or "-"] if estimated else []),
                 *(_number((candidate.get("eval") or {}).get(k)) for k in eval_keys),
                 *(_number((candidate.get("test") or {}).get(k)) for k in test_keys),
                 _number(candidate.get("latency_ms")),

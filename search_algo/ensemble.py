@@ -47,6 +47,22 @@ def score_predictions(predictions: np.ndarray, labels: np.ndarray, task: str) ->
     return -float(np.sqrt(np.mean((predictions.reshape(-1) - labels.reshape(-1)) ** 2)))
 
 
+def _scored_values(candidate_predictions: Sequence[np.ndarray], labels: np.ndarray, task: str) -> np.ndarray:
+    """What `score_predictions` reads of each candidate, [candidates, examples]:
+    the probability of each example's label, or the predicted value."""
+    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in candidate_predictions])
+    if task == "classification":
+        return stacked[:, np.arange(len(labels)), labels.astype(np.int64)]
+    return stacked.reshape(len(stacked), -1)
+
+
+def _scores_of_scored_values(values: np.ndarray, labels: np.ndarray, task: str) -> np.ndarray:
+    """`score_predictions` of each row of `_scored_values`."""
+    if task == "classification":
+        return np.mean(np.log(np.clip(values, EPSILON, 1.0)), axis=1)
+    return -np.sqrt(np.mean((values - labels.reshape(1, -1)) ** 2, axis=1))
+
+
 def greedy_selection(
     candidate_predictions: Sequence[np.ndarray],
     labels: np.ndarray,
@@ -60,26 +76,32 @@ def greedy_selection(
     distinct members. Deterministic: ties go to the lower index."""
     if not candidate_predictions:
         raise ValueError("ensemble selection needs at least one candidate")
-    stacked = np.stack([np.asarray(p, dtype=np.float64) for p in candidate_predictions])
-    counts = np.zeros(len(stacked), dtype=np.int64)
-    total = np.zeros_like(stacked[0])
+    return _greedy_on_scored_values(_scored_values(candidate_predictions, labels, task), labels, task, max_members,
+                                    max_steps)
+
+
+def _greedy_on_scored_values(targets: np.ndarray, labels: np.ndarray, task: str, max_members: int,
+                             max_steps: int | None = None) -> EnsembleChoice:
+    """`greedy_selection` on the candidates' `_scored_values`."""
+    # The score reads only each example's probability of its label (or its
+    # value, for regression), and the average's is the average of the
+    # members': averaging those alone gives the same scores, all candidates
+    # at once, a class count times faster (cross-fitting runs this many times).
+    counts = np.zeros(len(targets), dtype=np.int64)
+    total = np.zeros_like(targets[0])
     best_score, steps = -np.inf, []
     for _ in range(max_steps or 4 * max_members):
         distinct = int(np.count_nonzero(counts))
-        scores = []
-        for index in range(len(stacked)):
-            if counts[index] == 0 and distinct >= max_members:
-                scores.append(-np.inf)
-                continue
-            average = (total + stacked[index]) / (counts.sum() + 1)
-            scores.append(score_predictions(average, labels, task))
+        scores = _scores_of_scored_values((total + targets) / (counts.sum() + 1), labels, task)
+        if distinct >= max_members:
+            scores[counts == 0] = -np.inf
         pick = int(np.argmax(scores))
         if scores[pick] <= best_score:
             break
-        best_score = scores[pick]
+        best_score = float(scores[pick])
         counts[pick] += 1
-        total += stacked[pick]
-        steps.append(float(best_score))
+        total += targets[pick]
+        steps.append(best_score)
     members = [int(i) for i in np.flatnonzero(counts)]
     weights = [float(counts[i] / counts.sum()) for i in members]
     return EnsembleChoice(members=members, weights=weights, score=float(best_score), steps=steps)
@@ -101,9 +123,10 @@ def bagged_selection(candidate_predictions: Sequence[np.ndarray], labels: np.nda
     rng = np.random.default_rng(seed)
     size = max(2, int(round(BAG_SHARE * count)))
     weights = np.zeros(count)
+    targets = _scored_values(candidate_predictions, labels, task)
     for _ in range(bags):
         subset = np.sort(rng.choice(count, size, replace=False))
-        choice = greedy_selection([candidate_predictions[i] for i in subset], labels, task, max_members)
+        choice = _greedy_on_scored_values(targets[subset], labels, task, max_members)
         for member, weight in zip(choice.members, choice.weights):
             weights[subset[member]] += weight / bags
     members = sorted(int(i) for i in np.argsort(-weights, kind="stable")[:max_members] if weights[i] > 0)

@@ -1,10 +1,15 @@
 """The selection policy: which candidate (best single, ensemble, distilled)
-becomes the run's model. It sees eval-split metrics only, never test.
+becomes the run's model. It reads each candidate's `estimate`: eval-split
+metrics, never test, from predictions not fitted on the examples they score
+(out-of-fold for the ensemble and the best single model, which are chosen on
+eval; search_algo/cross_fitting.py). On plain eval metrics the ensemble would
+win by construction and the best single model by the winner's curse; every
+policy below compares like with like.
 
-- `best`: the best eval value of the study's objective (accuracy, or minus
+- `best`: the best estimated value of the study's objective (accuracy, or minus
   RMSE for regression, unless the study chose another); ties go to the
   smaller model.
-- `lowest-loss`: the lowest eval loss (cross-entropy; mean squared error for
+- `lowest-loss`: the lowest estimated eval loss (cross-entropy; mean squared error for
   regression, the same order as `best`); ties go to the smaller model. For a
   small eval split on which the candidates' accuracies differ by an example
   or two: the loss weighs every example's confidence, not only its argmax.
@@ -58,7 +63,8 @@ def parse_policy(text: Any) -> SelectionPolicy:
 
 def choose(candidates: Sequence[Mapping[str, Any]], policy: SelectionPolicy,
            objective: ObjectiveLike) -> Mapping[str, Any]:
-    """The chosen candidate among dicts with `eval` metrics and `num_params`.
+    """The chosen candidate among dicts with `estimate` metrics (eval metrics
+    not fitted on the examples that score them) and `num_params`.
 
     Deterministic: after the policy's criteria, the earlier candidate wins."""
     if not candidates:
@@ -69,12 +75,12 @@ def choose(candidates: Sequence[Mapping[str, Any]], policy: SelectionPolicy,
         return int(candidate.get("num_params") or 0)
 
     def order(candidate) -> tuple:
-        return (-objective.score(candidate["eval"]), size(candidate))
+        return (-objective.score(candidate["estimate"]), size(candidate))
 
     if policy.kind == BEST:
         return min(candidates, key=order)
     if policy.kind == LOWEST_LOSS:
-        return min(candidates, key=lambda c: (float(c["eval"]["loss"]), size(c)))
+        return min(candidates, key=lambda c: (float(c["estimate"]["loss"]), size(c)))
     best = min(candidates, key=order)
-    eligible = [c for c in candidates if objective.within(c["eval"], best["eval"], policy.margin)]
+    eligible = [c for c in candidates if objective.within(c["estimate"], best["estimate"], policy.margin)]
     return min(eligible, key=lambda c: (size(c), *order(c)))

@@ -1,5 +1,7 @@
 """Ensembler executor: chooses members on the eval split and exports the
-ensemble as one servable model."""
+ensemble as one servable model, with out-of-fold estimates of the ensemble
+and of the best single model, which the SearchEvaluator compares (both are
+chosen on eval, so their plain eval scores are biased upwards)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from tfx.types import artifact_utils
 
 from components import examples_io, executor_inputs, files, model_export, scoring
 from components.keys import (
-    CANDIDATE_PROPERTY, MAX_MEMBERS_KEY, MEMBERS_PROPERTY, MODEL_KEY, NUM_PARAMS_PROPERTY, POOL_SIZE_KEY,
+    CANDIDATE_PROPERTY, ESTIMATES_PROPERTY, MAX_MEMBERS_KEY, MEMBERS_PROPERTY, MODEL_KEY, NUM_PARAMS_PROPERTY, POOL_SIZE_KEY,
     TRIALS_PREFIX, WEIGHTS_KEY, WEIGHTS_METHOD_PROPERTY, WEIGHTS_PROPERTY,
 )
+from search_algo.cross_fitting import Estimate, best_single_procedure, cross_fitted_estimate, ensemble_procedure
 from search_algo.ensemble import choose_ensemble
 from search_algo.errors import RunFailing
 from search_algo.trial import rank_trials
@@ -61,11 +64,22 @@ class Executor(base_executor.BaseExecutor):
         evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
         labels = evaluation.labels()
         predictions = [scoring.predictions(t.path, evaluation, spec) for t in pool]
-        choice, comparison = choose_ensemble(
-            predictions, labels, spec.task, max_members=int(exec_properties[MAX_MEMBERS_KEY]),
-            method=exec_properties[WEIGHTS_KEY])
+        max_members, method = int(exec_properties[MAX_MEMBERS_KEY]), exec_properties[WEIGHTS_KEY]
+        choice, comparison = choose_ensemble(predictions, labels, spec.task, max_members=max_members, method=method)
         members = [pool[i] for i in choice.members]
         combined = sum(w * predictions[i] for i, w in zip(choice.members, choice.weights))
+        # The ensemble shipped is fitted on all of eval; what it is worth is
+        # estimated by the same choice made on K-1 folds and scored on the
+        # held-out one. The best single model is the best of the pool on eval,
+        # so its estimate is made the same way (like with like).
+        estimates = {
+            "ensemble": _by_trial_id(cross_fitted_estimate(
+                ensemble_procedure(spec.task, max_members, method), predictions, labels, spec.task,
+                "an ensemble (method, members and weights)"), pool),
+            "best_single": {"trial_id": pool[0].trial_id, **_by_trial_id(cross_fitted_estimate(
+                best_single_procedure(objective, spec.task), predictions, labels, spec.task,
+                f"the best of the {len(pool)} best trials by {objective.name}"), pool)},
+        }
 
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_export.export_ensemble([m.path for m in members], choice.weights, spec, model.uri)
@@ -79,6 +93,7 @@ class Executor(base_executor.BaseExecutor):
             "selection_steps": choice.steps,
             "num_params": int(sum(m.num_params or 0 for m in members)),
             "pool": [t.trial_id for t in pool],
+            "estimates": estimates,
         }
         files.write_text(os.path.join(model.uri, ENSEMBLE_FILE), json.dumps(description, indent=1))
         model.set_string_custom_property(MEMBERS_PROPERTY, json.dumps(description["members"]))
@@ -86,5 +101,17 @@ class Executor(base_executor.BaseExecutor):
         model.set_int_custom_property(NUM_PARAMS_PROPERTY, description["num_params"])
         model.set_string_custom_property(CANDIDATE_PROPERTY, "ensemble")
         model.set_string_custom_property(WEIGHTS_METHOD_PROPERTY, comparison["method"])
-        log.info("ensemble (%s weights) of %d member(s) %s, weights %s", comparison["method"], len(members),
-                 description["members"], [round(w, 3) for w in choice.weights])
+        model.set_string_custom_property(ESTIMATES_PROPERTY, json.dumps(estimates))
+        log.info("ensemble (%s weights) of %d member(s) %s, weights %s; out-of-fold eval %s: ensemble %.4g, "
+                 "best single %.4g", comparison["method"], len(members), description["members"],
+                 [round(w, 3) for w in choice.weights], objective.name,
+                 objective.value(estimates["ensemble"]["metrics"]) or float("nan"),
+                 objective.value(estimates["best_single"]["metrics"]) or float("nan"))
+
+
+def _by_trial_id(estimate: Estimate, pool) -> dict:
+    """The estimate as JSON, each fold's members named by trial id rather than pool index."""
+    described = estimate.to_dict()
+    for fold in described["per_fold"]:
+        fold["members"] = [pool[i].trial_id for i in fold["members"]]
+    return described

@@ -1,12 +1,15 @@
 """SearchEvaluator executor: the leaderboard of the three candidates.
 
 Candidates are chosen on the eval split and reported on the test split, never
-chosen on test. The selection policy (`best`,
-`lowest-loss` or `smallest-within=X`, search_algo/selection.py) picks the
-chosen model, which is copied to the `chosen_model` output with the study's
-model in production (the latest pushed, from the study record) as its
-baseline; TFX's Evaluator then validates it against that baseline and the
-Pusher pushes it only if blessed.
+chosen on test. Each is compared on an estimate of its eval metrics that was
+not fitted on the examples that score it: out-of-fold for the ensemble and
+the best single model, which the Ensembler cross-fits (both are chosen on
+eval), the plain eval metrics for the student (trained on train). The
+selection policy (`best`, `lowest-loss` or `smallest-within=X`,
+search_algo/selection.py) picks the chosen model on those estimates. It is
+copied to the `chosen_model` output with the study's model in production (the
+latest pushed, from the study record) as its baseline; TFX's Evaluator then
+validates it against that baseline and the Pusher pushes it only if blessed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from components import examples_io, executor_inputs, files, model_export, scorin
 from components.study_record import StudyRecord
 from components.keys import (
     BASELINE_MODEL_PROPERTY, CANDIDATE_PROPERTY, CHOSEN_MODEL_KEY, CHOSEN_PROPERTY, CONSTRAINTS_KEY, DISTILLED_KEY,
-    ENSEMBLE_KEY, LABEL_KEY_PROPERTY, LEADERBOARD_JSON_PROPERTY, LEADERBOARD_KEY, MEMBERS_PROPERTY,
+    ENSEMBLE_KEY, ESTIMATES_PROPERTY, LABEL_KEY_PROPERTY, LEADERBOARD_JSON_PROPERTY, LEADERBOARD_KEY, MEMBERS_PROPERTY,
     NUM_PARAMS_PROPERTY, RUN_ID_PROPERTY, SELECT_KEY, STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY,
     STUDY_KEY, STUDY_PROPERTY, STUDY_RECORD_KEY, TASK_PROPERTY, TRIALS_PREFIX,
 )
@@ -50,6 +53,32 @@ def _candidate_metrics(candidate: dict, splits: dict, spec) -> None:
     latency = scoring.latency_ms(candidate["uri"], splits["eval"][0].serialized_head(max(scoring.LATENCY_BATCH_SIZES)))
     candidate["latency_ms"] = round(latency[1], 3)
     candidate["latency_ms_batch_256"] = round(latency[256], 3)
+
+
+def add_estimate(candidate: dict, estimates: dict, trials_ranked: int, eval_examples: int) -> None:
+    """The candidate's `estimate` (metrics the policy chooses on) and
+    `estimated_by` (how): the Ensembler's out-of-fold estimate for the
+    ensemble and the best single model; the eval metrics for the student,
+    which is trained on train. An estimate that is missing or of another
+    trial falls back to the eval metrics, marked optimistic."""
+    name = candidate["name"]
+    found = estimates.get(name)
+    if name == "best_single" and found and found.get("trial_id") not in candidate["trial_ids"]:
+        found = None
+    if found:
+        candidate["estimate"] = found["metrics"]
+        candidate["estimated_by"] = {k: v for k, v in found.items() if k not in ("metrics", "trial_id")}
+        return
+    if name == "distilled":
+        how = "eval: the student is trained on train and fits nothing on eval"
+        if candidate.get("student_source") == "search":
+            how += " (its starting trial was ranked on eval)"
+    elif name == "best_single":
+        how = f"eval, in-sample: the best of {trials_ranked} trials on these same examples (optimistic)"
+    else:
+        how = "eval, in-sample: members and weights fitted on these same examples (optimistic)"
+    candidate["estimate"] = candidate["eval"]
+    candidate["estimated_by"] = {"how": how, "examples": eval_examples, "folds": 0, "per_fold": []}
 
 
 def distillation_summary(by_name: dict, objective: Objective) -> dict:
@@ -85,7 +114,8 @@ class Executor(base_executor.BaseExecutor):
         distilled = artifact_utils.get_single_instance(input_dict[DISTILLED_KEY])
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
         # A trial whose files were removed (`path` None) cannot be served.
-        best = rank_trials([t for t in trials if t.path], objective)[0]
+        ranked = rank_trials([t for t in trials if t.path], objective)
+        best = ranked[0]
         members = json.loads(ensemble.get_string_custom_property(MEMBERS_PROPERTY))
 
         candidates = [
@@ -103,8 +133,10 @@ class Executor(base_executor.BaseExecutor):
         for split in ("eval", "test"):
             streamed = examples_io.ExamplesSplit(examples, split, spec)
             splits[split] = (streamed, streamed.labels())
+        estimates = json.loads(ensemble.get_string_custom_property(ESTIMATES_PROPERTY) or "{}")
         for candidate in candidates:
             _candidate_metrics(candidate, splits, spec)
+            add_estimate(candidate, estimates, len(ranked), len(splits["eval"][1]))
         constraints = Constraints.from_json(exec_properties[CONSTRAINTS_KEY])
         for candidate in candidates:
             candidate["over_limits"] = constraints.violations(candidate["num_params"], candidate["latency_ms"])
@@ -112,7 +144,8 @@ class Executor(base_executor.BaseExecutor):
         if not eligible:
             raise UserError("no candidate satisfies the constraints (" + constraints.describe() + "): " + "; ".join(
                 f"{c['name']}: {', '.join(c['over_limits'])}" for c in candidates))
-        # Chosen on eval metrics only, never on test.
+        # Chosen on estimates of eval metrics not fitted on the examples that
+        # score them, never on test.
         chosen = choose(eligible, policy, objective)
         record = StudyRecord(exec_properties[STUDY_RECORD_KEY]) if exec_properties.get(STUDY_RECORD_KEY) else None
         # The model in production, which the chosen one must match or beat to be pushed.
@@ -120,7 +153,9 @@ class Executor(base_executor.BaseExecutor):
         leaderboard = {
             "chosen": chosen["name"],
             "select": str(policy),
-            "chosen_on": "eval",
+            # Each candidate's `estimate`; `estimated_by` says how it was made.
+            "chosen_on": "estimate",
+            "test_use": "reported only, never chosen on",
             "study": exec_properties[STUDY_KEY],
             "run_id": run_id,
             "task": spec.task,
@@ -153,5 +188,7 @@ class Executor(base_executor.BaseExecutor):
         for split in ("eval", "test"):
             for key, value in chosen[split].items():
                 model.set_float_custom_property(f"{split}_{key}", value)
+        estimated = {c["name"]: round(objective.value(c["estimate"]) or float("nan"), 4) for c in candidates}
         shown = {c["name"]: round(objective.value(c["test"]) or float("nan"), 4) for c in candidates}
-        log.info("chose %s on the eval split; test %s %s", chosen["name"], objective.name, shown)
+        log.info("chose %s on the eval estimates %s %s; test (reported only) %s", chosen["name"], objective.name,
+                 estimated, shown)

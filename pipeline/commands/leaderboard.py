@@ -16,7 +16,9 @@ def register(subparsers) -> None:
         help="show a run's candidates (best single, ensemble, distilled), the chosen one and which runs' "
         "models were blessed and pushed",
         description="Print a run's leaderboard - the best single model, the ensemble and the distilled student, "
-        "chosen on the eval split and reported on the test split - and the study's blessing history: each run's "
+        "chosen on estimates of their eval metrics not fitted on the examples that score them (out-of-fold for the "
+        "ensemble and the best single model, which are chosen on eval) and reported on the test split, never "
+        "chosen on it - and the study's blessing history: each run's "
         "chosen model, whether TFX's Evaluator blessed it against the model in production, and whether it was "
         "pushed. --output DIR reads DIR/leaderboard.json; --pipeline-root ROOT (local or gs://...) reads the "
         "study record of Kubeflow / Vertex AI runs.",
@@ -90,7 +92,9 @@ def run(args) -> int:
 
     console = Console(width=160)
     # Same look as `model-search trials`.
-    table = Table("candidate", "trials", "params", "eval", "test", "latency ms", box=None, header_style="bold",
+    # `estimate` is what the choice read; `eval` scores the shipped model on all of eval; test is report-only.
+    table = Table("candidate", "trials", "params", "estimate", "eval", "test", "latency ms", box=None,
+                  header_style="bold",
                   title=escape(f"{board.get('study', '')} {board.get('run_id', '')}".strip()) or None)
     for candidate in board["candidates"]:
         name = candidate.get("name", "?")
@@ -99,11 +103,17 @@ def run(args) -> int:
             escape(f"{name} (chosen)" if name == board.get("chosen") else name),
             escape(", ".join(candidate.get("trial_ids") or []) or "-"),
             str(candidate.get("num_params") or "-"),
+            _shown(candidate.get("estimate")),
             _shown(candidate.get("eval")),
             _shown(candidate.get("test")),
             f"{latency:.3g}" if isinstance(latency, (int, float)) else "-",
         )
     console.print(table)
+    estimated = [(c.get("name", "?"), (c.get("estimated_by") or {}).get("how")) for c in board["candidates"]]
+    if any(how for _, how in estimated):
+        console.print("chosen on the estimates (test is reported only); how each was made:")
+        for name, how in estimated:
+            console.print(escape(f"  {name}: {how or '-'}"))
     if history:
         blessings = Table("run", "chosen", "params", "eval", "blessed", "against", "pushed", box=None,
                           header_style="bold", title="blessing history (oldest first)")

@@ -220,8 +220,11 @@ def run(args: argparse.Namespace) -> int:
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in summary["chosen_metrics"]["test"].items())
     print(f"{summary['study']} {summary['run_id']}: {trials['total']} trials "
           f"({trials['completed']} completed, {trials['failed']} failed) in {summary['seconds']:.0f} s")
-    print(f"  chosen:      {summary['chosen']} by eval {summary['objective']} ({summary['num_params']} params; "
-          f"test {metrics})")
+    estimate = (summary["chosen_metrics"].get("estimate") or {}).get(summary["objective"])
+    by = (f"by its estimated eval {summary['objective']} {estimate:.4g} ({summary['chosen_estimated_by']})"
+          if isinstance(estimate, (int, float)) and summary.get("chosen_estimated_by")
+          else f"by eval {summary['objective']}")
+    print(f"  chosen:      {summary['chosen']} {by}; {summary['num_params']} params; test (reported only) {metrics}")
     print(f"  leaderboard: {summary['leaderboard']}")
     pushed = "pushed by this run" if summary.get("pushed") else "not pushed: worse than the latest blessed model"
     print(f"  serving:     {summary['serving'] or 'nothing pushed'} ({pushed})")

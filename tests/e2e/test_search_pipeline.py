@@ -61,7 +61,7 @@ def test_run_summary_and_outputs(first_run, study_dir):
                                   "latency_ms_batch_256", "eval_details", "test_details"}
     # The first run of a study has no baseline: its chosen model is blessed and pushed.
     assert leaderboard["validation"]["blessed"] is True and first_run["pushed"] is True
-    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "eval"
+    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "estimate"
     pushed = Path(first_run["serving"])
     assert pushed.parent == study_dir / "serving"
     assert tf.saved_model.contains_saved_model(str(pushed))

@@ -88,6 +88,8 @@ def test_leaderboard_command(run_dir, capsys):
     assert main(["leaderboard", "--output", str(run_dir)]) == 0
     table = capsys.readouterr().out
     assert f"{board['chosen']} (chosen)" in table
+    assert "chosen on the estimates (test is reported only); how each was made:" in table
+    assert board["chosen_on"] == "estimate" and "out-of-fold" in " ".join(table.split())
     for candidate in board["candidates"]:
         assert candidate["name"] in table and str(candidate["num_params"]) in table
 

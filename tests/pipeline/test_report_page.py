@@ -77,6 +77,41 @@ def test_report_shows_the_constraints_and_which_candidates_are_over_them():
     assert "within the constraints" not in report.build_report(board, trials)
 
 
+
+OUT_OF_FOLD = "eval, out-of-fold over 5 folds: each fold scored by an ensemble, chosen on the other 4 folds"
+ESTIMATED_BOARD = {
+    "chosen": "best_single", "study": "s", "run_id": "run1", "task": "classification", "chosen_on": "estimate",
+    "candidates": [
+        {"name": "best_single", "trial_ids": ["run1-r1-00"], "num_params": 100,
+         "estimate": {"accuracy": 0.912}, "estimated_by": {"how": "eval, out-of-fold over 5 folds: best"},
+         "eval": {"accuracy": 0.93}, "test": {"accuracy": 0.905}, "latency_ms": 1.0},
+        {"name": "ensemble", "trial_ids": ["run1-r1-00", "run1-r1-01"], "num_params": 200,
+         "estimate": {"accuracy": 0.908}, "estimated_by": {"how": OUT_OF_FOLD},
+         "eval": {"accuracy": 0.95}, "test": {"accuracy": 0.91}, "latency_ms": 2.0}]}
+
+
+def test_report_shows_each_estimate_and_how_it_was_made_beside_eval_and_test():
+    table = report.candidates_table(ESTIMATED_BOARD)
+    assert table["head"][:6] == ["candidate", "models", "parameters", "estimate accuracy", "estimated by",
+                                 "eval accuracy"]
+    ensemble = table["rows"][1]["cells"]
+    assert ensemble[2:5] == [report._number(0.908), OUT_OF_FOLD, report._number(0.95)]
+    # A leaderboard from before estimates has no such columns.
+    old = {**ESTIMATED_BOARD, "candidates": [{k: v for k, v in c.items() if not k.startswith("estimat")}
+                                             for c in ESTIMATED_BOARD["candidates"]]}
+    assert "estimated by" not in report.candidates_table(old)["head"]
+
+
+def test_leaderboard_command_shows_the_estimates_and_how_they_were_made(tmp_path, capsys):
+    import json
+
+    (tmp_path / "leaderboard.json").write_text(json.dumps(ESTIMATED_BOARD))
+    assert main(["leaderboard", "--output", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "estimate" in shown and "accuracy 0.908" in shown and "accuracy 0.95" in shown
+    assert "chosen on the estimates (test is reported only)" in shown
+    assert f"ensemble: {OUT_OF_FOLD}" in " ".join(shown.split())
+
 # --------------------------------------------------------------------------
 # A classification study over three runs, with hostile names everywhere.
 

@@ -84,9 +84,9 @@ def test_trials_rank_by_the_chosen_objective_not_by_accuracy():
 
 
 def test_selection_chooses_by_the_objective():
-    board = [{"name": "best_single", "num_params": 10, "eval": {"accuracy": 0.95, "roc_auc": 0.80, "loss": 0.3}},
-             {"name": "ensemble", "num_params": 50, "eval": {"accuracy": 0.93, "roc_auc": 0.90, "loss": 0.3}},
-             {"name": "distilled", "num_params": 5, "eval": {"accuracy": 0.92, "roc_auc": 0.896, "loss": 0.3}}]
+    board = [{"name": "best_single", "num_params": 10, "estimate": {"accuracy": 0.95, "roc_auc": 0.80, "loss": 0.3}},
+             {"name": "ensemble", "num_params": 50, "estimate": {"accuracy": 0.93, "roc_auc": 0.90, "loss": 0.3}},
+             {"name": "distilled", "num_params": 5, "estimate": {"accuracy": 0.92, "roc_auc": 0.896, "loss": 0.3}}]
     auc = OBJECTIVES["roc_auc"]
     assert choose(board, parse_policy("best"), "classification")["name"] == "best_single"
     assert choose(board, parse_policy("best"), auc)["name"] == "ensemble"

@@ -1,4 +1,4 @@
-"""The selection policy: best, lowest-loss, and smallest-within=X percentage points, on eval metrics."""
+"""The selection policy: best, lowest-loss, and smallest-within=X percentage points, on each candidate's estimate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from search_algo.selection import choose, parse_policy
 
 
 def candidates(*rows):
-    return [{"name": name, "num_params": size, "eval": {"accuracy": acc}, "test": {"accuracy": 1.0 - acc}}
+    return [{"name": name, "num_params": size, "estimate": {"accuracy": acc}, "test": {"accuracy": 1.0 - acc}}
             for name, size, acc in rows]
 
 
@@ -38,9 +38,9 @@ def test_best_breaks_ties_towards_the_smaller_model():
 
 def test_lowest_loss_prefers_the_confident_candidate_over_one_more_correct_example():
     # 446 eval examples: the single model is one example ahead, the ensemble far better calibrated.
-    board = [{"name": "best_single", "num_params": 88_458, "eval": {"accuracy": 0.9955, "loss": 0.0246}},
-             {"name": "ensemble", "num_params": 500_000, "eval": {"accuracy": 0.9933, "loss": 0.0128}},
-             {"name": "distilled", "num_params": 12_000, "eval": {"accuracy": 0.9800, "loss": 0.0700}}]
+    board = [{"name": "best_single", "num_params": 88_458, "estimate": {"accuracy": 0.9955, "loss": 0.0246}},
+             {"name": "ensemble", "num_params": 500_000, "estimate": {"accuracy": 0.9933, "loss": 0.0128}},
+             {"name": "distilled", "num_params": 12_000, "estimate": {"accuracy": 0.9800, "loss": 0.0700}}]
     assert choose(board, parse_policy("best"), "classification")["name"] == "best_single"
     assert choose(board, parse_policy("lowest-loss"), "classification")["name"] == "ensemble"
     tied = [dict(board[1], name="big"), dict(board[1], name="small", num_params=1_000)]
@@ -57,9 +57,23 @@ def test_smallest_within_x_points_of_the_best():
 
 
 def test_smallest_within_for_regression_is_percent_of_rmse():
-    board = [{"name": "best_single", "num_params": 500, "eval": {"rmse": 10.0}},
-             {"name": "ensemble", "num_params": 2000, "eval": {"rmse": 9.0}},
-             {"name": "distilled", "num_params": 100, "eval": {"rmse": 9.8}}]
+    board = [{"name": "best_single", "num_params": 500, "estimate": {"rmse": 10.0}},
+             {"name": "ensemble", "num_params": 2000, "estimate": {"rmse": 9.0}},
+             {"name": "distilled", "num_params": 100, "estimate": {"rmse": 9.8}}]
     assert choose(board, parse_policy("best"), "regression")["name"] == "ensemble"
     assert choose(board, parse_policy("smallest-within=5"), "regression")["name"] == "ensemble"  # 9.8 > 9.45
     assert choose(board, parse_policy("smallest-within=10"), "regression")["name"] == "distilled"  # 9.8 <= 9.9
+
+
+def test_every_policy_chooses_on_the_estimate_not_on_the_in_sample_eval_metrics():
+    # In-sample, the ensemble (fitted on eval) and the best single model (the best
+    # of many on eval) look ahead; out-of-fold, the student is as good and smaller.
+    board = [{"name": "best_single", "num_params": 40_000, "eval": {"accuracy": 0.990, "loss": 0.030},
+              "estimate": {"accuracy": 0.975, "loss": 0.080}},
+             {"name": "ensemble", "num_params": 160_000, "eval": {"accuracy": 0.995, "loss": 0.010},
+              "estimate": {"accuracy": 0.976, "loss": 0.075}},
+             {"name": "distilled", "num_params": 9_000, "eval": {"accuracy": 0.980, "loss": 0.060},
+              "estimate": {"accuracy": 0.980, "loss": 0.060}}]
+    for policy in ("best", "lowest-loss", "smallest-within=0.5"):
+        assert choose(board, parse_policy(policy), "classification")["name"] == "distilled"
+    assert choose(board, parse_policy("smallest-within=0"), "classification")["name"] == "distilled"

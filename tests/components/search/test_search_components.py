@@ -240,11 +240,20 @@ def test_ensemble_distil_and_evaluate(evaluated):
 
     names = [c["name"] for c in leaderboard["candidates"]]
     assert names == ["best_single", "ensemble", "distilled"]
-    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "eval"
+    assert leaderboard["select"] == "best" and leaderboard["chosen_on"] == "estimate"
     by_name = {c["name"]: c for c in leaderboard["candidates"]}
-    chosen_eval = by_name[leaderboard["chosen"]]["eval"]["accuracy"]
-    # Chosen on eval, never on test.
-    assert chosen_eval == max(c["eval"]["accuracy"] for c in leaderboard["candidates"])
+    chosen_estimate = by_name[leaderboard["chosen"]]["estimate"]["accuracy"]
+    # Chosen on the eval estimates, never on test.
+    assert chosen_estimate == max(c["estimate"]["accuracy"] for c in leaderboard["candidates"])
+    # The ensemble and the best single model are chosen on eval: estimated out of fold, as the Ensembler
+    # cross-fitted them; the student, trained on train, on eval as it is.
+    for name in ("ensemble", "best_single"):
+        how = by_name[name]["estimated_by"]
+        assert how["folds"] == 5 and len(how["per_fold"]) == 5 and how["how"].startswith("eval, out-of-fold over 5")
+        assert by_name[name]["estimate"] == described["estimates"][name]["metrics"]
+    assert described["estimates"]["best_single"]["trial_id"] == by_name["best_single"]["trial_ids"][0]
+    assert by_name["distilled"]["estimate"] == by_name["distilled"]["eval"]
+    assert by_name["distilled"]["estimated_by"]["how"].startswith("eval: the student is trained on train")
     # The exported ensemble scores on eval what its weighted average scored when it was chosen.
     assert by_name["ensemble"]["eval"]["accuracy"] == pytest.approx(described["eval"]["accuracy"])
     assert by_name["ensemble"]["eval"]["loss"] == pytest.approx(described["eval"]["loss"], rel=1e-3)
@@ -567,3 +576,23 @@ def test_every_algorithm_proposes_new_distinct_candidates_from_real_history(wine
         "round two does not propose what round one trained"
     round_one_ids = {t.trial_id for t in trial_files.trials_of(results)}
     assert all(t.parent is None or t.parent in round_one_ids for t in second)
+
+
+def test_a_candidate_without_an_out_of_fold_estimate_is_estimated_on_eval_and_says_so():
+    metrics = {"accuracy": 0.9, "loss": 0.3}
+    oof = {"metrics": {"accuracy": 0.88, "loss": 0.35}, "how": "eval, out-of-fold over 5 folds: ...", "examples": 40,
+           "folds": 5, "per_fold": [], "trial_id": "run1-r1-00"}
+    best = {"name": "best_single", "trial_ids": ["run1-r1-00"], "eval": metrics}
+    evaluator_executor.add_estimate(best, {"best_single": oof}, 12, 40)
+    assert best["estimate"] == oof["metrics"] and best["estimated_by"]["folds"] == 5
+    # An estimate of another trial (or none, e.g. an ensemble the run did not make) is not this model's.
+    other = {"name": "best_single", "trial_ids": ["run1-r2-00"], "eval": metrics}
+    evaluator_executor.add_estimate(other, {"best_single": oof}, 12, 40)
+    assert other["estimate"] == metrics
+    assert other["estimated_by"]["how"] == "eval, in-sample: the best of 12 trials on these same examples (optimistic)"
+    ensemble = {"name": "ensemble", "trial_ids": ["run1-r1-00"], "eval": metrics}
+    evaluator_executor.add_estimate(ensemble, {}, 12, 40)
+    assert "optimistic" in ensemble["estimated_by"]["how"] and ensemble["estimated_by"]["examples"] == 40
+    student = {"name": "distilled", "trial_ids": [], "student_source": "search", "eval": metrics}
+    evaluator_executor.add_estimate(student, {}, 12, 40)
+    assert student["estimate"] == metrics and "ranked on eval" in student["estimated_by"]["how"]
