@@ -257,6 +257,57 @@ def time_to_accuracy(measurements: list[dict], task: str = "mnist1d", thresholds
     return result
 
 
+def targets(measurements: list[dict]) -> list[dict]:
+    """Issue 33's targets this benchmark measures, on medians over the seeds measured: met, not met, or not
+    measured yet (None). `detail` gives the numbers."""
+    rows = {(r["task"], r["budget_seconds"], r["method"]): r for r in accuracy_rows(measurements)}
+    result = []
+
+    def add(target: str, met: Optional[bool], detail: str) -> None:
+        result.append({"target": target, "met": met, "detail": detail})
+
+    for (task, budget, method), row in sorted(rows.items(), key=lambda item: (list(TASKS).index(item[0][0])
+                                                                              if item[0][0] in TASKS else 99,
+                                                                              item[0][1])):
+        if method != "ours":
+            continue
+        for peer_name, relation in (("optuna_tpe_hyperband", "at least matches"), ("kt_hyperband", "beats")):
+            peer_row = rows.get((task, budget, peer_name))
+            met = None
+            if peer_row and row["median"] is not None:
+                met = (row["median"] >= peer_row["median"] if relation == "at least matches"
+                       else row["median"] > peer_row["median"]) if peer_row["median"] is not None else True
+            add(f"{task}, {minutes(budget)}: ours {relation} {METHOD_LABELS[peer_name]}", met,
+                f"{fmt(row['median'])} vs {fmt(peer_row['median']) if peer_row else 'not measured'}")
+        if task in SPEECH_TASKS:
+            logistic = rows.get((task, budget, "logistic_regression:pooled log-mel"))
+            met = None if not logistic or row["median"] is None or logistic["median"] is None else (
+                row["median"] > logistic["median"])
+            add(f"{task}, {minutes(budget)}: ours beats logistic regression on pooled features", met,
+                f"{fmt(row['median'])} vs {fmt(logistic['median']) if logistic else 'not measured'}")
+        if task == "mnist1d":
+            runs = [m for m in measurements if m["task"] == task and m["method"] == "ours"
+                    and m["budget_seconds"] == budget and not m.get("error") and m.get("candidates")]
+            close = [m["test_accuracy"] >= max(c["test_accuracy"] for c in m["candidates"]
+                                               if c["test_accuracy"] is not None) - 0.001 for m in runs]
+            add(f"{task}, {minutes(budget)}: the chosen model within 1 example per 1,000 of the best of the three "
+                "candidates on fresh data in at least 4 of 5 seeds", None if len(close) < 5 else sum(close) >= 4,
+                f"{sum(close)} of {len(close)} seeds")
+    times = time_to_accuracy(measurements).get
+    ours_time, optuna_time = times("ours"), times("optuna_tpe_hyperband")
+    if ours_time or optuna_time:
+        key = f"{THRESHOLDS[0]:.3f}"
+        ours_median = ours_time[key]["median"] if ours_time else None
+        optuna_median = optuna_time[key]["median"] if optuna_time else None
+        met = None
+        if ours_time and optuna_time:
+            met = ours_median is not None and (optuna_median is None or ours_median <= optuna_median / 2)
+        add(f"mnist1d: ours reaches {THRESHOLDS[0]:.1%} in at most half of Optuna's time", met,
+            f"{fmt(ours_median, '{:.0f}')} s vs {fmt(optuna_median, '{:.0f}')} s (median; `–`: the median seed "
+            "never does)")
+    return result
+
+
 def _tasks_in(measurements: list[dict]) -> list[str]:
     present = {m["task"] for m in measurements}
     return [t for t in TASKS if t in present] + sorted(present - set(TASKS))
@@ -327,6 +378,12 @@ def markdown(report: dict) -> str:
                      for k in keys]
             lines.append(f"| {METHOD_LABELS[method]} | " + " | ".join(cells) + " | "
                          + " | ".join(f"{row[k]['seeds_reaching']}/{len(row[k]['per_seed'])}" for k in keys) + " |")
+    found = targets(measurements)
+    if found:
+        lines += ["", "Issue 33's targets measured here (medians over the seeds measured so far; the time to "
+                  "accuracy of ours at the budgets' resolution):", "", "| target | met | numbers |", "|---|---|---|"]
+        lines += [f"| {t['target']} | {'not measured' if t['met'] is None else 'yes' if t['met'] else 'no'} | "
+                  f"{t['detail']} |" for t in found]
     ours = [m for m in measurements if m["method"] == "ours" and not m.get("error")]
     if ours:
         lines += ["", "Where ours' time went (each run; seconds, from the run's own `--json` `time_spent` when "

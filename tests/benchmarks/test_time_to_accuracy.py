@@ -203,3 +203,20 @@ def test_a_failed_run_is_no_pick_is_listed_and_is_measured_again(tmp_path, monke
                      "--out", str(out), "--workdir", str(tmp_path)]) == 0
     assert calls == [1]
     assert not any(m.get("error") for m in json.loads(out.with_suffix(".json").read_text())["measurements"])
+
+
+def test_the_targets_say_met_not_met_or_not_measured():
+    candidates = [{"name": "best_single", "test_accuracy": 0.9925}, {"name": "ensemble", "test_accuracy": 0.99}]
+    measurements = [{**ours(s, 300, 0.99, 300), "candidates": candidates} for s in range(5)]
+    measurements += [{**ours(s, 900, 0.99, 900), "candidates": candidates[1:]} for s in range(5)]
+    measurements += [peer(s, RECORDS) for s in range(5)]
+    found = {t["target"]: t for t in tta.targets(tta.merged(measurements))}
+    optuna = "ours at least matches Optuna TPE + HyperbandPruner"
+    assert found[f"mnist1d, 5 min: {optuna}"]["met"] is True  # 0.990 against 0.986
+    assert found[f"mnist1d, 15 min: {optuna}"]["met"] is False  # 0.990 against 0.991
+    assert found["mnist1d, 5 min: ours beats KerasTuner Hyperband"]["met"] is None
+    within = "the chosen model within 1 example per 1,000 of the best of the three candidates on fresh data"
+    assert found[f"mnist1d, 5 min: {within} in at least 4 of 5 seeds"]["met"] is False  # 0.0025 below
+    assert found[f"mnist1d, 15 min: {within} in at least 4 of 5 seeds"]["met"] is True
+    half = found["mnist1d: ours reaches 98.5% in at most half of Optuna's time"]
+    assert half["met"] is False and half["detail"].startswith("300 s vs 260 s")
