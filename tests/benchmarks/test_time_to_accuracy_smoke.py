@@ -2,7 +2,7 @@
 --time-budget, both peers, the speech baselines) on a tiny keywords set, then the JSON and the markdown
 rendered from it. The budget, 150 s, is the product's floor here, not the harness's: start-up and
 ingest take 30-50 s on 2 shared cores, and the budget's reserve (about 60 s of 150) comes after the
-search, so a smaller budget trains no trial (`model-search run` then exits 2). About 7 min.
+search, so a smaller budget trains no trial (`model-search run` then exits 2). About 9 min.
 
 Ours needs `model-search run --time-budget` (issue 33, item 1). Until this checkout has it, the test
 runs against the checkout named by TIME_TO_ACCURACY_PRODUCT (one with the flag, e.g. the time-budget
