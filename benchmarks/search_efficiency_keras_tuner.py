@@ -47,10 +47,11 @@ def run_keras_tuner(method: str, seed: int, args, data: Data, workdir: Path) -> 
     import keras
     import keras_tuner as kt
 
-    from search_algo.model_builder import build_model
+    from search_algo.model_builder import build_model, learning_rate_callbacks
     from search_algo.search_space import SearchSpace
 
-    space = SearchSpace.from_dict(SPACE, data.spec.input_kind)
+    # `args.space`: another study's space (benchmarks/time_to_accuracy.py); default the benchmark's own.
+    space = SearchSpace.from_dict(getattr(args, "space", SPACE), data.spec.input_kind)
     records: list[dict] = []
     budget = Budget.of(args)
 
@@ -62,7 +63,11 @@ def run_keras_tuner(method: str, seed: int, args, data: Data, workdir: Path) -> 
         def fit(self, hp, model, *fit_args, **fit_kwargs):
             begun = time.monotonic()
             arch = keras_tuner_space(hp, space)
-            # At the batch size the trial drew (`search` passes none, which would be Keras' 32 for every trial).
+            # At the batch size the trial drew (`search` passes none, which would be Keras' 32 for every trial),
+            # with its learning-rate schedule over the full epoch budget (epoch indices count on across
+            # Hyperband's rounds, `initial_epoch`), as Optuna's and the platform's trainers fit.
+            fit_kwargs["callbacks"] = [*(fit_kwargs.get("callbacks") or []),
+                                       *learning_rate_callbacks(arch.hyperparameters, args.epochs)]
             history = model.fit(*fit_args, batch_size=arch.hyperparameters.batch_size, **fit_kwargs)
             records.append(fitted_record(method, seed, len(records), model, history, arch,
                                          data, args.epochs, begun, budget.started,

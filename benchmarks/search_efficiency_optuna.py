@@ -9,8 +9,9 @@ epochs / epochs per trial), since pruned trials are short; or in wall time
 with `--seconds`. A pruned trial's model is still a candidate the method may
 pick, like Hyperband's short trials (`stopped_early` in its record).
 It fits with the drawn batch size and learning-rate schedule, as the
-platform's trainer does; the KerasTuner tuners fit with Keras's default batch
-size (32) whatever they draw, as when the committed results were measured.
+platform's trainer does, and so do the KerasTuner tuners now (the committed
+results were measured when they fitted at Keras's default batch size, 32, and a
+constant learning rate, whatever they drew).
 
 Time to accuracy against the peers (issue 23), 3 seeds, one TensorFlow thread
 a run, two runs at a time, 20 minutes a method and seed (the committed
@@ -50,7 +51,8 @@ def run_optuna(method: str, seed: int, args, data: Data, workdir: Path) -> list[
     from search_algo.search_space import SearchSpace
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = SearchSpace.from_dict(SPACE, data.spec.input_kind)
+    # `args.space`: another study's space (benchmarks/time_to_accuracy.py); default the benchmark's own.
+    space = SearchSpace.from_dict(getattr(args, "space", SPACE), data.spec.input_kind)
     records: list[dict] = []
     budget = Budget.of(args)
 

@@ -170,23 +170,27 @@ def measured_process(command: list[str], sample_interval: float = 2.0, cwd: Opti
     return stdout, stderr, sampler, wall
 
 
-def run_measured(args: list[str], output: Path, sample_interval: float = 2.0) -> dict:
+def run_measured(args: list[str], output: Path, sample_interval: float = 2.0, product: Optional[Path] = None) -> dict:
     """Runs `model-search run ARGS --output OUTPUT --json` in a fresh OUTPUT and
-    measures it, sampling memory every `sample_interval` seconds."""
+    measures it, sampling memory every `sample_interval` seconds. `product`: the
+    checkout whose `model-search` runs (its `pipeline` package is imported from
+    there: `python -m` puts the working directory first); default this one."""
     if output.exists():
         raise FileExistsError(f"{output}: the measured run needs a fresh output directory")
     command = cli("run", *args, "--output", str(output), "--json")
     started_wall = time.time()
-    stdout, stderr, sampler, wall = measured_process(command, sample_interval)
+    stdout, stderr, sampler, wall = measured_process(command, sample_interval, cwd=product)
     summary = json.loads(stdout)
     trials = json.loads(subprocess.run(cli("trials", "--output", str(output), "--json"),
-                                       capture_output=True, text=True, check=True).stdout)
+                                       capture_output=True, text=True, check=True, cwd=product).stdout)
     leaderboard = json.loads(Path(summary["leaderboard"]).read_text())
     nodes = node_intervals(output / "metadata.sqlite")
     return {
         "command": "model-search " + " ".join(["run", *args, "--output", "DIR"]),
         "wall_seconds": round(wall, 1),
-        "summary": {k: summary[k] for k in ("study", "run_id", "chosen", "num_params", "chosen_metrics", "trials")},
+        "summary": {**{k: summary[k] for k in ("study", "run_id", "chosen", "num_params", "chosen_metrics", "trials")},
+                    # Under `--time-budget`: the budget kept or not, and the run's own split of its time.
+                    **{k: summary[k] for k in ("time_budget", "time_spent") if summary.get(k)}},
         "trials": trials,
         "leaderboard": leaderboard,
         "time": breakdown(started_wall, started_wall + wall, trials, nodes),
