@@ -41,10 +41,10 @@ SOURCE_FLAGS = ("dataset", "data")
 STUDY_FLAG_GROUPS = {
     None: ("output", "study", "seed"),
     "data": ("label", "task", "test_data", "split_ratios", "image_size", "color_mode"),
-    "search": ("algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "max_retries",
-               "max_consecutive_failures", "node_timeout", "module_file", "weight_sharing", "teacher_distillation",
-               "early_stopping", "objective", "budget_schedule", "reduction_factor", "min_epochs", "max_params",
-               "max_latency_ms"),
+    "search": ("algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_budget", "time_limit",
+               "max_retries", "max_consecutive_failures", "node_timeout", "module_file", "weight_sharing",
+               "teacher_distillation", "early_stopping", "objective", "budget_schedule", "reduction_factor",
+               "min_epochs", "max_params", "max_latency_ms"),
     "ensemble and distillation": ("ensemble_size", "student_max_params", "distill_epochs", "distill_temperature",
                                   "distill_alpha", "distill_augment", "ensemble_weights", "student", "select"),
     "where it runs": ("metadata", "runner", "beam_pipeline_args"),
@@ -53,6 +53,7 @@ STUDY_FLAG_GROUPS = {
 FLAG_OPTIONS = {
     "split_ratios": {"type": parse_split, "metavar": "TRAIN,EVAL,TEST"},
     "image_size": {"type": parse_size, "metavar": "HxW"},
+    "time_budget": {"metavar": "DURATION"},
     "time_limit": {"metavar": "SECONDS"},
     "node_timeout": {"metavar": "SECONDS"},
     "max_latency_ms": {"metavar": "MS"},
@@ -196,11 +197,13 @@ def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
     from search_algo.errors import UserError
 
-    if config.runner == "beam" and config.time_limit:
-        # The watchdog stops a trial past its limit by killing its process:
-        # under TFX's BeamDagRunner that process is this command.
-        raise UserError("--time-limit needs --runner local (the default): with --runner beam the trials run "
-                        "inside this command's process, which the time limit would kill")
+    for key, flag in (("time_limit", "--time-limit"), ("time_budget", "--time-budget")):
+        if config.runner == "beam" and getattr(config, key):
+            # The watchdog stops a trial past its limit (under a time budget,
+            # every trial has one) by killing its process: under TFX's
+            # BeamDagRunner that process is this command.
+            raise UserError(f"{flag} needs --runner local (the default): with --runner beam the trials run "
+                            "inside this command's process, which a trial's time limit would kill")
     from pipeline import beam_args, local_runner, run_view
 
     # A remote Beam runner without this project's image stops before the run directory is written.
