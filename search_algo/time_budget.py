@@ -44,6 +44,9 @@ MAX_RESERVE_SHARE = 0.5
 MIN_DISTILL_SECONDS = 10.0
 # Less than this before the evaluation's share: the Ensembler is skipped.
 MIN_ENSEMBLE_SECONDS = 3.0
+# Under a budget the student stops when its eval loss has not improved for
+# this many epochs, and keeps its best epoch's weights.
+DISTILL_PATIENCE = 2
 # A run is within its budget when it ends within the larger of these over it.
 TOLERANCE_SHARE, TOLERANCE_SECONDS = 0.05, 30.0
 
@@ -155,9 +158,13 @@ class TimeBudget:
 
     # --- After the search -----------------------------------------------------
 
+    @property
+    def post_search_deadline(self) -> float:
+        """When the evaluation's share of the reserve begins: ensembling and distillation end before it."""
+        return self.deadline - self.evaluation_reserve
+
     def post_search_seconds_left(self, now: float) -> float:
-        """Seconds before the evaluation's share of the reserve begins."""
-        return max(0.0, self.deadline - self.evaluation_reserve - now)
+        return max(0.0, self.post_search_deadline - now)
 
     def should_ensemble(self, now: float) -> bool:
         return self.post_search_seconds_left(now) >= MIN_ENSEMBLE_SECONDS

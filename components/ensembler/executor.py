@@ -6,19 +6,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from typing import Any, Dict, List
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring
+from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model
 from components.keys import (
     CANDIDATE_PROPERTY, MAX_MEMBERS_KEY, MEMBERS_PROPERTY, MODEL_KEY, NUM_PARAMS_PROPERTY, POOL_SIZE_KEY,
     TRIALS_PREFIX, WEIGHTS_KEY, WEIGHTS_METHOD_PROPERTY, WEIGHTS_PROPERTY,
 )
 from search_algo.ensemble import choose_ensemble
 from search_algo.errors import RunFailing
+from search_algo.time_budget import skipped_for_budget
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,9 @@ ENSEMBLE_FILE = "ensemble.json"
 def no_completed_trial_message(trials) -> str:
     if not trials:
         return "this run trained no trial: nothing to ensemble, nothing is pushed"
+    if all(skipped_for_budget(t) for t in trials):
+        return ("the run's time budget left no time to train a single trial: nothing to ensemble, nothing is "
+                "pushed; give it more with --time-budget")
     reasons = sorted({t.error or "unknown" for t in trials})
     which = f"all {len(trials)} trials" if len(trials) > 1 else "the only trial"
     return (f"{which} of run {trials[0].run_id} failed, so nothing is ensembled or pushed; "
@@ -52,6 +57,11 @@ class Executor(base_executor.BaseExecutor):
             # trained nothing must not push anything: it fails here, visibly.
             raise RunFailing(no_completed_trial_message(this_run))
         trials = executor_inputs.earlier_trials(input_dict) + this_run
+        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        budget = executor_inputs.time_budget(input_dict, exec_properties)
+        if budget is not None and not budget.should_ensemble(time.time()):
+            skipped_model.skip(model, "ensemble", f"the time budget ({budget.describe()}) left too little time to ensemble")
+            return
         # The pool is the best by the study's objective; the members' weights
         # are then fitted on log loss / squared error (search_algo/ensemble.py).
         objective = executor_inputs.objective(exec_properties, spec)
@@ -67,7 +77,6 @@ class Executor(base_executor.BaseExecutor):
         members = [pool[i] for i in choice.members]
         combined = sum(w * predictions[i] for i, w in zip(choice.members, choice.weights))
 
-        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_export.export_ensemble([m.path for m in members], choice.weights, spec, model.uri)
         description = {
             "members": [m.trial_id for m in members],
@@ -88,3 +97,4 @@ class Executor(base_executor.BaseExecutor):
         model.set_string_custom_property(WEIGHTS_METHOD_PROPERTY, comparison["method"])
         log.info("ensemble (%s weights) of %d member(s) %s, weights %s", comparison["method"], len(members),
                  description["members"], [round(w, 3) for w in choice.weights])
+

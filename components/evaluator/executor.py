@@ -20,7 +20,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring
+from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model
 from components.study_record import StudyRecord
 from components.keys import (
     BASELINE_MODEL_PROPERTY, CANDIDATE_PROPERTY, CHOSEN_MODEL_KEY, CHOSEN_PROPERTY, CONSTRAINTS_KEY, DISTILLED_KEY,
@@ -97,6 +97,11 @@ class Executor(base_executor.BaseExecutor):
              "student_source": distilled.get_string_custom_property(STUDENT_SOURCE_PROPERTY) or "search",
              "num_params": distilled.get_int_custom_property(NUM_PARAMS_PROPERTY)},
         ]
+        # A candidate the time budget left no time for (components/skipped_model.py) is no candidate.
+        skipped = {name: skipped_model.skipped_reason(item)
+                   for name, item in (("ensemble", ensemble), ("distilled", distilled))
+                   if skipped_model.skipped_reason(item)}
+        candidates = [c for c in candidates if c["name"] not in skipped]
         policy = parse_policy(exec_properties[SELECT_KEY])
         # Scored a batch at a time; the labels (a number per example) are kept.
         splits = {}
@@ -127,7 +132,10 @@ class Executor(base_executor.BaseExecutor):
             "objective": {"metric": objective.name, "direction": objective.direction},
             "constraints": constraints.to_dict(),
             "candidates": [{k: v for k, v in c.items() if k != "uri"} for c in candidates],
-            "distillation": distillation_summary({c["name"]: c for c in candidates}, objective),
+            "distillation": (distillation_summary({c["name"]: c for c in candidates}, objective)
+                             if not skipped else None),
+            # Candidates not made, and why (the run's time budget).
+            "skipped": skipped,
             "production": production and {k: production.get(k) for k in PRODUCTION_FIELDS},
         }
         output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])

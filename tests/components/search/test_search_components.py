@@ -36,8 +36,16 @@ def wine(tmp_path_factory):
     return examples, spec_artifact, spec
 
 
+def budgeted_history(uri, run_id="run1", trials=(), started_at=None):
+    """A StudyHistory output stamped with the run's start (epoch seconds), as the node stamps it."""
+    item = history_artifact(uri, run_id, trials)
+    if started_at is not None:
+        item.set_float_custom_property("started_at", started_at)
+    return item
+
+
 def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id="run1", seed=0, teacher=False,
-            schedule="none", epochs=2, constraints=""):
+            schedule="none", epochs=2, constraints="", time_budget=None, started_at=None):
     _, spec_artifact, _ = wine
     proposals = new_artifact(artifacts.Proposals, tmp_path / f"proposals_{round_index}_{seed}")
     props = {
@@ -45,9 +53,10 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
         "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
         "code_version": "test", "teacher_distillation": int(teacher), "weight_sharing": 1,
         "epochs": epochs, "budget_schedule": schedule, "reduction_factor": 3, "min_epochs": 0,
-        "constraints": constraints,
+        "constraints": constraints, "time_budget_seconds": time_budget,
     }
-    study_history = history_artifact(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id)
+    study_history = budgeted_history(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id,
+                                     started_at=started_at)
     inputs = {"dataset_spec": [spec_artifact], "study_history": [study_history]}
     inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
     proposer_executor.Executor().Do(inputs, {"proposals": [proposals]}, props)
@@ -55,16 +64,17 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
 
 
 def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, cache="", tensorboard="", history=(),
-          earlier=(), early_stopping="median"):
+          earlier=(), early_stopping="median", time_budget=None, started_at=None, study_record=""):
     """`history`: this run's earlier TrialResults; `earlier`: earlier runs' trials."""
     examples, spec_artifact, _ = wine
     trials = new_artifact(artifacts.TrialResults, out_dir)
     props = {"trainer_index": trainer_index, "epochs": epochs, "time_limit_seconds": time_limit,
              "trial_cache_root": cache, "code_version": "test", "tensorboard_root": tensorboard,
              "max_retries": 2, "max_consecutive_failures": 0,  # 0: failures in a row never stop these trainers
-             "early_stopping": early_stopping}
+             "early_stopping": early_stopping, "time_budget_seconds": time_budget, "study_record": study_record}
     inputs = {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals],
-              "study_history": [history_artifact(out_dir.parent / f"{out_dir.name}_history", "run1", earlier)]}
+              "study_history": [budgeted_history(out_dir.parent / f"{out_dir.name}_history", "run1", earlier,
+                                                 started_at)]}
     inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
     trainer_executor.Executor().Do(inputs, {"trials": [trials]}, props)
     return trials
@@ -566,3 +576,127 @@ def test_every_algorithm_proposes_new_distinct_candidates_from_real_history(wine
         "round two does not propose what round one trained"
     round_one_ids = {t.trial_id for t in trial_files.trials_of(results)}
     assert all(t.parent is None or t.parent in round_one_ids for t in second)
+
+
+# --- The run's time budget (search_algo/time_budget.py) ---------------------------------------------------------
+
+
+def _started(budget_seconds, search_seconds_left):
+    """When a run with this budget started if `search_seconds_left` of its search time remain now."""
+    import time
+
+    from search_algo.time_budget import TimeBudget
+
+    return time.time() - (TimeBudget(budget_seconds, 1.0).search_seconds - search_seconds_left)
+
+
+def test_a_round_past_the_search_time_proposes_nothing_and_its_trainers_pass_through(wine, round_one, tmp_path):
+    import time
+
+    _, results = round_one
+    proposals = propose(wine, tmp_path, history=results, round_index=2, time_budget=300.0,
+                        started_at=_started(300.0, -5))
+    assert trial_files.trials_of([proposals]) == []
+    assert proposals.get_int_custom_property("budget_spent") == 1 and proposals.get_int_custom_property("count") == 0
+    started = time.monotonic()
+    passed = train(wine, proposals, 0, tmp_path / "trials", history=results, time_budget=300.0,
+                   started_at=_started(300.0, -5))
+    assert trial_files.trials_of([passed]) == [] and time.monotonic() - started < 5
+    assert passed.get_int_custom_property("completed") == 0 and passed.get_int_custom_property("failed") == 0
+    # With time left the same round proposes as without a budget.
+    with_time = propose(wine, tmp_path / "with_time", history=results, round_index=2, time_budget=3600.0,
+                        started_at=_started(3600.0, 3000))
+    without = propose(wine, tmp_path / "without", history=results, round_index=2)
+    assert [t.to_dict() for t in trial_files.trials_of([with_time])] == [
+        t.to_dict() for t in trial_files.trials_of([without])]
+
+
+def test_a_trainer_starts_no_trial_past_the_search_time_and_records_it_skipped_not_failed(wine, round_one, tmp_path):
+    from components.study_record import StudyRecord
+    from search_algo.time_budget import BUDGET_SPENT_ERROR
+
+    proposals, _ = round_one
+    record = str(tmp_path / "record")
+    skipped = train(wine, proposals, 1, tmp_path / "trials", time_budget=300.0, started_at=_started(300.0, -1),
+                    study_record=record)
+    trials = trial_files.trials_of([skipped])
+    assert [t.trial_id for t in trials] == ["run1-r1-02", "run1-r1-03"]
+    assert all(t.status == "failed" and t.error == BUDGET_SPENT_ERROR and t.path is None for t in trials)
+    assert (skipped.get_int_custom_property("skipped"), skipped.get_int_custom_property("failed")) == (2, 0)
+    # Not started, so nothing for later runs to learn from.
+    assert StudyRecord(record).trials() == []
+
+
+@pytest.mark.slow
+def test_a_trials_time_limit_is_capped_at_the_search_time_left(wine, round_one, tmp_path):
+    proposals, _ = round_one
+    # 400 epochs take well over 3 s; the watchdog's grace covers a slow model build (see the test above).
+    capped = trial_files.trials_of([train(wine, proposals, 0, tmp_path / "trials", epochs=400, time_budget=3600.0,
+                                          started_at=_started(3600.0, 3.0))])
+    assert "per-trial time limit" in capped[0].error
+
+
+def _post_search(wine, round_one, root, started_at, budget=600.0, distill_epochs=2):
+    """Ensembler, Distiller and SearchEvaluator on round one's trials under a time budget."""
+    examples, spec_artifact, _ = wine
+    _, results = round_one
+    trials_inputs = {f"trials_{i}": [r] for i, r in enumerate(results)}
+    base = {"examples": [examples], "dataset_spec": [spec_artifact],
+            "study_history": [budgeted_history(root / "history", "run1", started_at=started_at)]}
+    ensemble = new_artifact(standard_artifacts.Model, root / "ensemble")
+    ensembler_executor.Executor().Do({**base, **trials_inputs}, {"model": [ensemble]},
+                                     {"max_members": 3, "pool_size": 4, "weights_method": "average",
+                                      "code_version": "test", "time_budget_seconds": budget})
+    student = new_artifact(standard_artifacts.Model, root / "student")
+    distiller_executor.Executor().Do(
+        {**base, **trials_inputs, "teacher": [ensemble]}, {"model": [student]},
+        {"max_params": 0, "epochs": distill_epochs, "temperature": 2.0, "alpha": 0.5, "augment": "none", "seed": 0,
+         "code_version": "test", "time_budget_seconds": budget})
+    import time
+
+    student.set_float_custom_property("test_finished_at", time.time())
+    board = new_artifact(artifacts.Leaderboard, root / "board")
+    chosen = new_artifact(standard_artifacts.Model, root / "chosen")
+    evaluator_executor.Executor().Do(
+        {**base, **trials_inputs, "ensemble": [ensemble], "distilled": [student]},
+        {"leaderboard": [board], "chosen_model": [chosen]},
+        {"study": "wine", "code_version": "test", "select": "best", "constraints": ""})
+    leaderboard = json.loads(open(os.path.join(board.uri, "leaderboard.json")).read())
+    return ensemble, student, chosen, leaderboard
+
+
+def _post_search_started(budget, post_search_seconds_left):
+    import time
+
+    from search_algo.time_budget import TimeBudget
+
+    return time.time() - (TimeBudget(budget, 1.0).post_search_deadline - 1.0 - post_search_seconds_left)
+
+
+def test_without_time_for_the_ensemble_or_student_the_best_single_model_is_chosen_and_pushable(
+        wine, round_one, tmp_path):
+    ensemble, student, chosen, leaderboard = _post_search(wine, round_one, tmp_path,
+                                                          _post_search_started(600.0, 1.0))
+    assert ensemble.get_string_custom_property("skipped_reason").startswith("the time budget")
+    assert student.get_string_custom_property("skipped_reason") == "no ensemble was made to learn from"
+    assert not os.listdir(ensemble.uri) if os.path.isdir(ensemble.uri) else True
+    assert [c["name"] for c in leaderboard["candidates"]] == ["best_single"]
+    assert set(leaderboard["skipped"]) == {"ensemble", "distilled"} and leaderboard["distillation"] is None
+    assert leaderboard["chosen"] == "best_single"
+    assert tf.saved_model.contains_saved_model(model_export.serving_dir(chosen.uri))
+
+
+@pytest.mark.slow
+def test_the_students_epochs_fit_the_time_left_and_stop_early_on_eval(wine, round_one, tmp_path):
+    started_at = _post_search_started(600.0, 25.0)
+    from search_algo.time_budget import TimeBudget
+
+    deadline = TimeBudget(600.0, started_at).post_search_deadline
+    ensemble, student, _, leaderboard = _post_search(wine, round_one, tmp_path, started_at, distill_epochs=10_000)
+    described = json.loads(open(os.path.join(student.uri, "student.json")).read())
+    assert described["stopped"].startswith(("time", "early stopping"))
+    assert len(described["history"]["val_loss"]) < 10_000
+    # Ended by the deadline, give or take an epoch of this tiny data set and the export.
+    assert student.get_float_custom_property("test_finished_at") < deadline + 10
+    assert [c["name"] for c in leaderboard["candidates"]] == ["best_single", "ensemble", "distilled"]
+    assert leaderboard["skipped"] == {}
