@@ -18,7 +18,6 @@ the wall time into
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
@@ -30,6 +29,9 @@ from pathlib import Path
 from typing import Optional
 
 import psutil
+
+# One definition of the interval arithmetic: the run's own summary splits its time the same way.
+from pipeline.time_spent import epoch_seconds, union_seconds  # noqa: F401 - union_seconds is this module's API too
 
 FITTING_NODES = ("Distiller",)
 # ModelValidator is the TFX Evaluator (node id `Evaluator`) checking the winner against the blessed baseline.
@@ -204,40 +206,12 @@ def node_intervals(metadata_path: Path) -> list[dict]:
     ]
 
 
-def _epoch(timestamp: Optional[str]) -> Optional[float]:
-    if not timestamp:
-        return None
-    return datetime.datetime.fromisoformat(timestamp).timestamp()
-
-
-def union_seconds(intervals: list[tuple[float, float]], minus: list[tuple[float, float]] = ()) -> float:
-    """Length of the union of `intervals`, leaving out what `minus` covers."""
-    covered = _merge(intervals)
-    taken = _merge(list(minus))
-    total = 0.0
-    for start, end in covered:
-        total += end - start
-        for m_start, m_end in taken:
-            total -= max(0.0, min(end, m_end) - max(start, m_start))
-    return total
-
-
-def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[list[float]] = []
-    for start, end in sorted(i for i in intervals if i[1] > i[0]):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(a, b) for a, b in merged]
-
-
 def breakdown(start: float, end: float, trials: list[dict], nodes: list[dict]) -> dict:
     """Wall time by cause; every category leaves out what the ones before it cover."""
     def of(names) -> list[tuple[float, float]]:
         return [(n["start"], n["end"]) for n in nodes if n["node"] in names]
 
-    trial_spans = [(_epoch(t.get("started_at")), _epoch(t.get("finished_at"))) for t in trials]
+    trial_spans = [(epoch_seconds(t.get("started_at")), epoch_seconds(t.get("finished_at"))) for t in trials]
     trial_spans = [(a, b) for a, b in trial_spans if a is not None and b is not None]
     first_node = min((n["start"] for n in nodes), default=end)
     order = [

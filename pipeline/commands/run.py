@@ -10,6 +10,10 @@ import sys
 
 log = logging.getLogger(__name__)
 
+# The summary's time categories (pipeline/time_spent.py), written out: that
+# module loads the search code, which `--help` must not wait for.
+TIME_CATEGORIES = ("training", "evaluation", "post_search", "ingest", "orchestration")
+
 
 def parse_split(text: str) -> tuple[float, float, float]:
     try:
@@ -210,20 +214,32 @@ def run(args: argparse.Namespace) -> int:
     beam_args.complete(config.beam_pipeline_args or [])
     show_progress = run_view.view_wanted(sys.stderr, json_output=args.json, quiet=args.quiet, debug=args.debug)
     summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress, quiet_log=args.quiet,
-                                     retry_failed=args.retry_failed, new_run=args.new_run)
+                                     retry_failed=args.retry_failed, new_run=args.new_run,
+                                     started_at=getattr(args, "started_at", None))
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     trials = summary["trials"]
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in summary["chosen_metrics"]["test"].items())
+    skipped = f", {trials['skipped']} not started for the time budget" if trials.get("skipped") else ""
     print(f"{summary['study']} {summary['run_id']}: {trials['total']} trials "
-          f"({trials['completed']} completed, {trials['failed']} failed) in {summary['seconds']:.0f} s")
+          f"({trials['completed']} completed, {trials['failed']} failed{skipped}) in {summary['seconds']:.0f} s")
     print(f"  chosen:      {summary['chosen']} by eval {summary['objective']} ({summary['num_params']} params; "
           f"test {metrics})")
     print(f"  leaderboard: {summary['leaderboard']}")
     pushed = "pushed by this run" if summary.get("pushed") else "not pushed: worse than the latest blessed model"
     print(f"  serving:     {summary['serving'] or 'nothing pushed'} ({pushed})")
+    spent = summary.get("time_spent")
+    if spent:
+        print(f"  time:        {spent['wall_seconds']:.0f} s: " + ", ".join(
+            f"{name.replace('_', '-')} {spent[name]:.0f} s" for name in TIME_CATEGORIES))
+    budget = summary.get("time_budget")
+    if budget:
+        verdict = "kept" if budget["kept"] else f"NOT kept (over by more than {budget['tolerance_seconds']:.0f} s)"
+        print(f"  budget:      {budget['budget']}, {budget['elapsed_seconds']:.0f} s since the run started: {verdict}; "
+              f"{budget['rounds_searched']} of {budget['max_rounds']} rounds searched, "
+              f"{budget['reserve_seconds']:.0f} s reserved after the search")
     print(f"  metadata:    {summary['metadata']}")
     print(f"  trials:      model-search trials --output {summary['output']}")
     return 0
