@@ -60,8 +60,8 @@ class Executor(base_executor.BaseExecutor):
         budget = executor_inputs.time_budget(input_dict, exec_properties)
         # Not even the cheapest new trial (the bottom rung's epochs) would fit:
         # the round proposes nothing and its trainers pass through.
-        budget_spent = budget is not None and not budget.can_train(
-            time.time(), expected_trial_seconds(history, schedule.first_epochs))
+        now, expected = time.time(), expected_trial_seconds(history, schedule.first_epochs)
+        budget_spent = budget is not None and not budget.can_train(now, expected)
         proposals = [] if budget_spent else propose_round(
             algorithm, history, space, trainers * per_trainer, round_index,
             objective=executor_inputs.objective(exec_properties, spec), seed=seed, study=study, run_id=run_id,
@@ -86,8 +86,8 @@ class Executor(base_executor.BaseExecutor):
         output.set_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY, trial_files.consecutive_failures(
             [t for t in this_run if not skipped_for_budget(t)]))
         if budget_spent:
-            log.info("round %d proposes nothing: the search time of the run's time budget, %s, is spent",
-                     round_index, budget.describe())
+            log.info("round %d proposes nothing: %.0f s of search time left, a trial takes about %.0f s "
+                     "(time budget %s)", round_index, budget.search_seconds_left(now), expected, budget.describe())
             return
         promoted = sum(1 for t in proposals if t.transfer == TRANSFER_CONTINUE)
         log.info("round %d: %s proposed %d trials (%d promotions; budget schedule %s) from a history of %d",
