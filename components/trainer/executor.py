@@ -127,7 +127,10 @@ class Executor(base_executor.BaseExecutor):
                 if result is None and budget is not None:
                     now = time.time()
                     expected = expected_trial_seconds(history + results, proposal.planned_epochs or epochs)
-                    if not budget.can_train(now, expected):
+                    # A trial whose last attempt ended for good (e.g. killed at its time limit) is
+                    # recorded failed with that reason below, without training: it was started.
+                    attempts = cache.counted_attempts(key) if cache else []
+                    if not budget.can_train(now, expected) and not (attempts and attempts[-1].final):
                         # Not started, so not failed: not counted as a failure, not in the study record.
                         log.info("trial %s not started: %.0f s of search time left, a trial takes about %.0f s",
                                  proposal.trial_id, budget.search_seconds_left(now), expected)

@@ -632,6 +632,23 @@ def test_a_trainer_starts_no_trial_past_the_search_time_and_records_it_skipped_n
     assert StudyRecord(record).trials() == []
 
 
+def test_a_trial_killed_at_the_end_of_the_search_time_is_recorded_failed_not_skipped(wine, round_one, tmp_path,
+                                                                                    monkeypatch):
+    from components.trainer.trial_cache import TrialCache, stop_reason
+
+    proposals, _ = round_one
+    killed = trial_files.trials_of([proposals])[2]
+    cache = TrialCache(str(tmp_path / "cache"))
+    stop_reason(cache.begin_attempt("killed", killed, 5.0), "exceeded the per-trial time limit of 5 s", final=True)
+    # Trainer 1's first trial is the one its worker was killed in; the trainer runs again past the search time.
+    monkeypatch.setattr(trainer_executor, "trial_cache_key",
+                        lambda trial, *rest: "killed" if trial.trial_id == killed.trial_id else trial.trial_id)
+    again = trial_files.trials_of([train(wine, proposals, 1, tmp_path / "again", cache=str(tmp_path / "cache"),
+                                         time_budget=300.0, started_at=_started(300.0, -1))])
+    assert again[0].trial_id == killed.trial_id and "time limit of 5 s" in again[0].error
+    assert again[1].error == BUDGET_SPENT_ERROR
+
+
 def test_a_trials_time_limit_is_capped_at_the_search_time_left(wine, round_one, tmp_path, monkeypatch):
     # The limit each trial is trained with, seen where the trainer hands it over (a real trial past its
     # limit is stopped by the watchdog, tested above; here it would race a loaded machine).
