@@ -156,7 +156,7 @@ def test_a_run_worse_than_the_blessed_model_does_not_push(first_run, study_dir, 
 
 def test_a_time_budget_ends_the_search_early_and_the_run_within_it(first_run, study_dir, capsys):
     """Another run of the same study (its data already ingested): 8 rounds at
-    most in 150 s, of which the search gets 90 s; the rounds after it propose
+    most in 150 s, of which the search gets 80 s; the rounds after it propose
     nothing and their trainers pass through."""
     budgeted = run_json(["run", *STUDY, "--rounds", "8", "--time-budget", "150", "--output", str(study_dir),
                          "--json"], capsys)
