@@ -31,7 +31,7 @@ from typing import Optional
 import psutil
 
 # One definition of the interval arithmetic: the run's own summary splits its time the same way.
-from pipeline.time_spent import epoch_seconds, union_seconds  # noqa: F401 - union_seconds is this module's API too
+from pipeline.time_spent import epoch_seconds, split_wall_time, union_seconds  # noqa: F401 - union_seconds is this module's API too
 
 FITTING_NODES = ("Distiller",)
 # ModelValidator is the TFX Evaluator (node id `Evaluator`) checking the winner against the blessed baseline.
@@ -214,22 +214,15 @@ def breakdown(start: float, end: float, trials: list[dict], nodes: list[dict]) -
     trial_spans = [(epoch_seconds(t.get("started_at")), epoch_seconds(t.get("finished_at"))) for t in trials]
     trial_spans = [(a, b) for a, b in trial_spans if a is not None and b is not None]
     first_node = min((n["start"] for n in nodes), default=end)
-    order = [
+    seconds = split_wall_time(start, end, [
         ("fitting", trial_spans + of(FITTING_NODES)),
         ("evaluation", of(EVALUATION_NODES)),
         ("startup", [(start, first_node)]),
         ("data_ingest", of(("DataIngest",))),
         ("trainer_nodes_outside_trials", of(("TrialTrainer",))),
         ("other_nodes", of(OTHER_NODES)),
-    ]
-    seconds: dict[str, float] = {}
-    covered: list[tuple[float, float]] = []
-    for name, spans in order:
-        spans = [(max(a, start), min(b, end)) for a, b in spans]
-        seconds[name] = round(union_seconds(spans, covered), 1)
-        covered += spans
+    ])
     wall = end - start
-    seconds["orchestration"] = round(wall - sum(seconds.values()), 1)
     overhead = wall - seconds["fitting"] - seconds["evaluation"]
     return {
         "seconds": seconds,

@@ -69,21 +69,27 @@ def time_spent(start: float, end: float, trials: Sequence[Trial], nodes: Sequenc
         return [(n["start"], n["end"]) for n in nodes if n["node"] in kinds]
 
     spans = [(epoch_seconds(t.started_at), epoch_seconds(t.finished_at)) for t in trials]
-    order = [
+    seconds = split_wall_time(start, end, [
         ("training", [(a, b) for a, b in spans if a is not None and b is not None]),
         ("evaluation", of(EVALUATION_NODES)),
         ("post_search", of(POST_SEARCH_NODES)),
         ("ingest", of(INGEST_NODES)),
-    ]
+    ])
+    return {"wall_seconds": round(end - start, 1), **seconds}
+
+
+def split_wall_time(start: float, end: float,
+                    order: Sequence[tuple[str, Sequence[tuple[float, float]]]]) -> dict[str, float]:
+    """Seconds of [start, end] per (category, intervals) of `order`, each
+    leaving out what the ones before it cover, and the rest as `orchestration`."""
     seconds: dict[str, float] = {}
     covered: list[tuple[float, float]] = []
     for name, intervals in order:
         intervals = [(max(a, start), min(b, end)) for a, b in intervals]
         seconds[name] = round(union_seconds(intervals, covered), 1)
         covered += intervals
-    wall = end - start
-    seconds["orchestration"] = round(max(0.0, wall - sum(seconds.values())), 1)
-    return {"wall_seconds": round(wall, 1), **seconds}
+    seconds["orchestration"] = round(max(0.0, end - start - sum(seconds.values())), 1)
+    return seconds
 
 
 def budget_summary(budget: Optional[TimeBudget], finished_at: float, trials: Sequence[Trial],
