@@ -30,8 +30,9 @@ from typing import Optional
 
 import psutil
 
-# One definition of the interval arithmetic: the run's own summary splits its time the same way.
-from pipeline.time_spent import epoch_seconds, split_wall_time, union_seconds  # noqa: F401 - union_seconds is this module's API too
+# One definition of the interval arithmetic: the run's own summary splits its time the same way
+# (union_seconds is this module's API too).
+from pipeline.time_spent import epoch_seconds, split_wall_time, union_seconds  # noqa: F401
 
 FITTING_NODES = ("Distiller",)
 # ModelValidator is the TFX Evaluator (node id `Evaluator`) checking the winner against the blessed baseline.
