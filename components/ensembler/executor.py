@@ -60,7 +60,8 @@ class Executor(base_executor.BaseExecutor):
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         budget = executor_inputs.time_budget(input_dict, exec_properties)
         if budget is not None and not budget.should_ensemble(time.time()):
-            skipped_model.skip(model, "ensemble", f"the time budget ({budget.describe()}) left too little time to ensemble")
+            skipped_model.skip(model, "ensemble",
+                               f"the time budget ({budget.describe()}) left too little time to ensemble")
             return
         # The pool is the best by the study's objective; the members' weights
         # are then fitted on log loss / squared error (search_algo/ensemble.py).
