@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
@@ -20,7 +20,7 @@ from components.keys import (
 )
 from search_algo.ensemble import choose_ensemble
 from search_algo.errors import RunFailing
-from search_algo.time_budget import skipped_for_budget
+from search_algo.time_budget import TimeBudget, skipped_for_budget
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
 
 
-def no_completed_trial_message(trials) -> str:
+def no_completed_trial_message(trials, budget: Optional[TimeBudget] = None) -> str:
+    if not trials and budget is not None:
+        return (f"the run's time budget, {budget.describe()}, was spent before its first round could train a "
+                "trial (start-up and ingest count against it): nothing to ensemble, nothing is pushed; give it "
+                "more with --time-budget")
     if not trials:
         return "this run trained no trial: nothing to ensemble, nothing is pushed"
     if all(skipped_for_budget(t) for t in trials):
@@ -55,7 +59,8 @@ class Executor(base_executor.BaseExecutor):
         if not any(t.completed for t in this_run):
             # Earlier runs' models could still be ensembled, but a run that
             # trained nothing must not push anything: it fails here, visibly.
-            raise RunFailing(no_completed_trial_message(this_run))
+            budget = executor_inputs.time_budget(input_dict, exec_properties)
+            raise RunFailing(no_completed_trial_message(this_run, budget))
         trials = executor_inputs.earlier_trials(input_dict) + this_run
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         budget = executor_inputs.time_budget(input_dict, exec_properties)

@@ -649,6 +649,16 @@ def test_a_trial_killed_at_the_end_of_the_search_time_is_recorded_failed_not_ski
     assert again[1].error == BUDGET_SPENT_ERROR
 
 
+def test_a_run_whose_budget_trained_nothing_says_so(round_one):
+    proposals, _ = round_one
+    skipped = [dataclasses.replace(t, status="failed", error=BUDGET_SPENT_ERROR)
+               for t in trial_files.trials_of([proposals])]
+    budget = TimeBudget(60.0, 1.0)
+    assert "before its first round" in ensembler_executor.no_completed_trial_message([], budget)
+    assert "no time to train a single trial" in ensembler_executor.no_completed_trial_message(skipped, budget)
+    assert ensembler_executor.no_completed_trial_message([]).startswith("this run trained no trial")
+
+
 def test_a_trials_time_limit_is_capped_at_the_search_time_left(wine, round_one, tmp_path, monkeypatch):
     # The limit each trial is trained with, seen where the trainer hands it over (a real trial past its
     # limit is stopped by the watchdog, tested above; here it would race a loaded machine).
