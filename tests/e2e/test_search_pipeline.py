@@ -155,24 +155,24 @@ def test_a_run_worse_than_the_blessed_model_does_not_push(first_run, study_dir, 
 
 
 def test_a_time_budget_ends_the_search_early_and_the_run_within_it(first_run, study_dir, capsys):
-    """Another run of the same study (its data already ingested), 8 rounds at
+    """Another run of the same study (its data already ingested), 16 rounds at
     most in one and a half times the first run's wall time (2 rounds): the
     search stops after a few rounds, the rounds after it propose nothing and
     their trainers pass through. Sized by the first run, so that a machine
     loaded by other work gives the budget as many rounds as an idle one."""
     seconds = round(max(150.0, 1.5 * first_run["time_spent"]["wall_seconds"]))
-    budgeted = run_json(["run", *STUDY, "--rounds", "8", "--time-budget", str(seconds), "--output", str(study_dir),
+    budgeted = run_json(["run", *STUDY, "--rounds", "16", "--time-budget", str(seconds), "--output", str(study_dir),
                          "--json"], capsys)
     budget = budgeted["time_budget"]
-    assert budget["seconds"] == seconds and budget["max_rounds"] == 8
+    assert budget["seconds"] == seconds and budget["max_rounds"] == 16
     assert budget["kept"] is True, budget
-    assert 1 <= budget["rounds_searched"] < 8, "the budget must end the search before the last round"
+    assert 1 <= budget["rounds_searched"] < 16, "the budget must end the search before the last round"
     trials = budgeted["trials"]
     assert trials["completed"] >= 1
     assert trials["total"] == trials["completed"] + trials["failed"] + trials["skipped"]
     # Rounds that proposed nothing have no trials at all.
     recorded = [t for t in trials_json(study_dir, capsys) if t["run_id"] == budgeted["run_id"]]
-    assert len(recorded) == trials["total"] < 8 * 4
+    assert len(recorded) == trials["total"] < 16 * 4
     spent = budgeted["time_spent"]
     parts = ("training", "evaluation", "post_search", "ingest", "orchestration")
     assert spent["training"] > 0 and sum(spent[p] for p in parts) == pytest.approx(spent["wall_seconds"], abs=0.5)
