@@ -18,7 +18,6 @@ the wall time into
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
@@ -30,6 +29,10 @@ from pathlib import Path
 from typing import Optional
 
 import psutil
+
+# One definition of the interval arithmetic: the run's own summary splits its time the same way
+# (union_seconds is this module's API too).
+from pipeline.time_spent import epoch_seconds, split_wall_time, union_seconds  # noqa: F401
 
 FITTING_NODES = ("Distiller",)
 # ModelValidator is the TFX Evaluator (node id `Evaluator`) checking the winner against the blessed baseline.
@@ -222,58 +225,23 @@ def node_intervals(metadata_path: Path) -> list[dict]:
     ]
 
 
-def _epoch(timestamp: Optional[str]) -> Optional[float]:
-    if not timestamp:
-        return None
-    return datetime.datetime.fromisoformat(timestamp).timestamp()
-
-
-def union_seconds(intervals: list[tuple[float, float]], minus: list[tuple[float, float]] = ()) -> float:
-    """Length of the union of `intervals`, leaving out what `minus` covers."""
-    covered = _merge(intervals)
-    taken = _merge(list(minus))
-    total = 0.0
-    for start, end in covered:
-        total += end - start
-        for m_start, m_end in taken:
-            total -= max(0.0, min(end, m_end) - max(start, m_start))
-    return total
-
-
-def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[list[float]] = []
-    for start, end in sorted(i for i in intervals if i[1] > i[0]):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(a, b) for a, b in merged]
-
-
 def breakdown(start: float, end: float, trials: list[dict], nodes: list[dict]) -> dict:
     """Wall time by cause; every category leaves out what the ones before it cover."""
     def of(names) -> list[tuple[float, float]]:
         return [(n["start"], n["end"]) for n in nodes if n["node"] in names]
 
-    trial_spans = [(_epoch(t.get("started_at")), _epoch(t.get("finished_at"))) for t in trials]
+    trial_spans = [(epoch_seconds(t.get("started_at")), epoch_seconds(t.get("finished_at"))) for t in trials]
     trial_spans = [(a, b) for a, b in trial_spans if a is not None and b is not None]
     first_node = min((n["start"] for n in nodes), default=end)
-    order = [
+    seconds = split_wall_time(start, end, [
         ("fitting", trial_spans + of(FITTING_NODES)),
         ("evaluation", of(EVALUATION_NODES)),
         ("startup", [(start, first_node)]),
         ("data_ingest", of(("DataIngest",))),
         ("trainer_nodes_outside_trials", of(("TrialTrainer",))),
         ("other_nodes", of(OTHER_NODES)),
-    ]
-    seconds: dict[str, float] = {}
-    covered: list[tuple[float, float]] = []
-    for name, spans in order:
-        spans = [(max(a, start), min(b, end)) for a, b in spans]
-        seconds[name] = round(union_seconds(spans, covered), 1)
-        covered += spans
+    ])
     wall = end - start
-    seconds["orchestration"] = round(wall - sum(seconds.values()), 1)
     overhead = wall - seconds["fitting"] - seconds["evaluation"]
     return {
         "seconds": seconds,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import logging
+from typing import Any, Mapping, Optional
 
 from tfx import types
 from tfx.types import artifact_utils
@@ -10,14 +11,17 @@ from tfx.types import artifact_utils
 from components import fan_in, trial_files
 from components.dataset_spec_artifact import read_dataset_spec
 from components.keys import (
-    DATASET_SPEC_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, RUN_ID_PROPERTY, STOPPED_PROPERTY,
-    STUDY_HISTORY_KEY,
+    DATASET_SPEC_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, RUN_ID_PROPERTY, STARTED_AT_PROPERTY,
+    STOPPED_PROPERTY, STUDY_HISTORY_KEY, TIME_BUDGET_KEY,
 )
 from search_algo import module_file as user_modules
 from search_algo import objective as objectives
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.errors import RunFailing
+from search_algo.time_budget import TimeBudget
 from search_algo.trial import Trial
+
+log = logging.getLogger(__name__)
 
 
 def load_user_modules(exec_properties: Mapping[str, Any]) -> None:
@@ -44,6 +48,23 @@ def run_id(input_dict: Mapping[str, list[types.Artifact]]) -> str:
     """This run's id, as the StudyHistory node resolved it."""
     history = artifact_utils.get_single_instance(input_dict[STUDY_HISTORY_KEY])
     return history.get_string_custom_property(RUN_ID_PROPERTY)
+
+
+def time_budget(input_dict: Mapping[str, list[types.Artifact]],
+                exec_properties: Mapping[str, Any]) -> Optional[TimeBudget]:
+    """The run's time budget, counted from the start the StudyHistory node
+    stamped; None without a budget."""
+    seconds = float(exec_properties.get(TIME_BUDGET_KEY) or 0)
+    if not seconds:
+        return None
+    history = artifact_utils.get_single_instance(input_dict[STUDY_HISTORY_KEY])
+    started = history.get_float_custom_property(STARTED_AT_PROPERTY)
+    if not started:
+        # A run begun before budgets existed, resumed: its start is unknown.
+        log.warning("the run's start time is unknown (its history was written by an older version): "
+                    "its time budget is not applied")
+        return None
+    return TimeBudget(seconds, started)
 
 
 def earlier_trials(input_dict: Mapping[str, list[types.Artifact]]) -> list[Trial]:

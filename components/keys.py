@@ -47,6 +47,8 @@ WEIGHTS_KEY = "weights_method"  # auto | bagged | greedy | learned | average
 TRAINER_INDEX_KEY = "trainer_index"
 EPOCHS_KEY = "epochs"
 TIME_LIMIT_KEY = "time_limit_seconds"
+# The run's wall-clock budget in seconds (search_algo/time_budget.py); 0 or unset: none.
+TIME_BUDGET_KEY = "time_budget_seconds"
 TRIAL_CACHE_KEY = "trial_cache_root"
 TENSORBOARD_KEY = "tensorboard_root"
 MAX_RETRIES_KEY = "max_retries"
@@ -98,6 +100,8 @@ ESTIMATES_PROPERTY = "estimates"
 NUM_PARAMS_PROPERTY = "num_params"
 STUDENT_TRIAL_PROPERTY = "student_trial"
 STUDENT_SOURCE_PROPERTY = "student_source"
+# 1 when the student's weights are its best epoch's on the eval loss (time budget).
+STUDENT_EPOCH_CHOSEN_ON_EVAL_PROPERTY = "epoch_chosen_on_eval"
 CHOSEN_PROPERTY = "chosen"
 LEADERBOARD_JSON_PROPERTY = "leaderboard_json"
 CANDIDATE_PROPERTY = "candidate"
@@ -110,6 +114,15 @@ COMPLETED_PROPERTY = "completed"
 FAILED_PROPERTY = "failed"
 BEST_SCORE_PROPERTY = "best_score"
 RUNS_PROPERTY = "runs"
+# On the TrialHistory: when the run started (epoch seconds), where its time budget counts from.
+STARTED_AT_PROPERTY = "started_at"
+# On Proposals: 1 when the round proposed nothing because the search time was spent.
+BUDGET_SPENT_PROPERTY = "budget_spent"
+# On TrialResults: proposals not started because the search time was spent.
+SKIPPED_PROPERTY = "skipped"
+# On the Ensembler's and the Distiller's model: why it was not made (the
+# time budget's reserve was too small); no files then.
+SKIPPED_REASON_PROPERTY = "skipped_reason"
 NAME_PROPERTY = "name"
 INPUT_KIND_PROPERTY = "input_kind"
 LABEL_PROPERTY = "label"

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import traceback
 
 from pipeline import quiet
@@ -60,6 +61,8 @@ def _configure_logging(debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Where a run's time budget counts from (`run --time-budget`): the command's start.
+    started_at = time.time()
     parser = build_parser()
     # `--debug` is accepted before or after the sub-command.
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = [a for a in argv if a != "--debug"]
     args = parser.parse_args(argv)
     args.debug = debug
+    args.started_at = started_at
     _configure_logging(debug)
     try:
         return int(args.handler(args) or 0)

@@ -35,6 +35,7 @@ from search_algo.ensemble import WEIGHT_METHODS
 from search_algo.errors import UserError
 from search_algo.retention import parse_retention
 from search_algo.selection import parse_policy
+from search_algo.time_budget import DURATION_FORMS, parse_duration
 
 # NumPy rejects negative seeds, and its legacy seeding (keras.utils.set_random_seed)
 # anything past 32 bits; 31 bits, like the per-trial seeds derived from it
@@ -75,6 +76,7 @@ REQUIREMENTS = {
     "student": "must be a trial id or an architecture (a mapping, or JSON)",
     "select": "must be best, lowest-loss or smallest-within=X (X >= 0: points, or percent for rmse, mae and log_loss)",
     "keep": "must be all, members or best-K with K a positive integer (e.g. best-10)",
+    "time_budget": f"must be {DURATION_FORMS}",
     "search_space": "must be a mapping (blocks, min_depth, max_depth, ...)",
     "beam_pipeline_args": "must be Beam flags, in one string split like a shell or a list (e.g. "
     "\"--direct_num_workers=2 --direct_running_mode=multi_processing\")",
@@ -189,6 +191,13 @@ class StudySettings(DataSettings):
     time_limit: Optional[float] = setting(
         description="per-trial time limit in seconds, enforced from outside the trial (a few seconds of grace); a "
         "trial over it is recorded as failed; unset: no limit", group=SEARCH, strict=True, gt=0)
+    # Text or a number, read as seconds by `_seconds_of_budget` (the JSON schema takes both).
+    time_budget: Optional[Union[float, str]] = setting(
+        description="the run's wall-clock budget: 300 (seconds), 20m, 1h or 1h30m; rounds become a maximum - the "
+        "search proposes and trains until the budget less a reserve for ensembling, distillation, evaluation and "
+        "push is spent, later rounds pass through, the student's epochs fit what remains; counted from the run's "
+        "start, also when it is resumed (see docs/usage.md); unset: no budget", group=SEARCH,
+        examples=["20m", "1h", 300])
     search_space: dict[str, Any] = setting(
         default_factory=dict, description="blocks, depths, block arguments and hyperparameters to search (see "
         "docs/search_space.md); empty: the defaults for the data's input kind", group=SEARCH)
@@ -290,6 +299,11 @@ class StudySettings(DataSettings):
     def _student_as_text(cls, value: Any) -> Any:
         # The Distiller takes text; an architecture mapping travels as JSON.
         return json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _seconds_of_budget(cls, value: Any) -> Optional[float]:
+        return None if value is None else parse_duration(value)
 
     @field_validator("beam_pipeline_args")
     @classmethod

@@ -98,8 +98,8 @@ def create_pipeline(
     """The study's pipeline for run `run_id` (a RuntimeParameter in compiled
     pipelines, where empty means "derive one per run").
 
-    `runtime_parameters` maps "epochs", "distill_epochs", "seed" and
-    "time_limit" to TFX RuntimeParameters that replace the config's values
+    `runtime_parameters` maps "epochs", "distill_epochs", "seed",
+    "time_limit" and "time_budget" to TFX RuntimeParameters that replace the config's values
     (compiled pipelines). `read_remote_data=False` fingerprints remote data by
     its location alone (compiling is offline). `image` is the compiled
     pipeline's image, which remote Beam workers run too (pipeline/beam_args.py).
@@ -109,6 +109,10 @@ def create_pipeline(
     distill_epochs = overrides.get("distill_epochs", config.distill_epochs)
     seed = overrides.get("seed", config.seed)
     time_limit = overrides.get("time_limit", config.time_limit)
+    # The run's wall-clock budget (search_algo/time_budget.py): its clock is
+    # the StudyHistory node's stamp, which every node below reads from its
+    # `study_history` input, wherever it runs.
+    time_budget = overrides.get("time_budget", config.time_budget)
     output_dir = os.path.abspath(config.output_dir)
     # Locally DIR/tensorboard; on a cluster beside the pipeline's artifacts.
     tensorboard_root = f"{root.rstrip('/')}/tensorboard" if root else os.path.join(output_dir, TENSORBOARD_DIR)
@@ -156,6 +160,7 @@ def create_pipeline(
             max_params=config.max_params,
             max_latency_ms=config.max_latency_ms,
             objective=config.objective,
+            time_budget_seconds=time_budget,
         ).with_id(proposer_id(round_index))
         components.append(proposer)
         before_this_round = list(history)
@@ -178,6 +183,7 @@ def create_pipeline(
                 max_consecutive_failures=config.max_consecutive_failures,
                 early_stopping=config.early_stopping,
                 objective=config.objective,
+                time_budget_seconds=time_budget,
             ).with_id(trainer_id(round_index, trainer))
             components.append(node)
             history.append(node.outputs["trials"])
@@ -191,6 +197,7 @@ def create_pipeline(
         weights_method=config.ensemble_weights,
         objective=config.objective,
         code_version=version,
+        time_budget_seconds=time_budget,
     )
     distiller = Distiller(
         examples=examples,
@@ -208,6 +215,7 @@ def create_pipeline(
         module_file=module_file,
         student=config.student,
         objective=config.objective,
+        time_budget_seconds=time_budget,
     )
     evaluator = SearchEvaluator(
         examples=examples,

@@ -11,8 +11,10 @@ model in production, as a local run does; what differs:
 - `code_version` is the image: the image tag identifies the code, and the
   spec does not change with every edit of the source;
 - the Pusher writes under the pipeline root (`<root>/serving`);
-- `epochs`, `distill_epochs`, `seed` and `time_limit` are runtime parameters
-  too (defaults: the study config's values), changed per run without
+- `epochs`, `distill_epochs`, `seed`, `time_limit` and `time_budget` are
+  runtime parameters too (defaults: the study config's values; a budget's
+  clock starts at each run's StudyHistory task, which a resubmitted run runs
+  anew, so a resubmission gets the whole budget again), changed per run without
   recompiling. Rounds, trainers and trials per trainer shape the DAG, the data
   location and study name are baked into the ingest's fingerprint and the
   record and trial-cache paths, so those stay compile-time;
@@ -102,6 +104,9 @@ def runtime_parameters(config: StudyConfig) -> dict:
         # Seconds per trial; 0 means no limit.
         "time_limit": data_types.RuntimeParameter(
             name="time_limit", ptype=float, default=float(config.time_limit or 0)),
+        # Seconds; 0: no budget. Each run's clock starts at its StudyHistory task.
+        "time_budget": data_types.RuntimeParameter(
+            name="time_budget", ptype=float, default=float(config.time_budget or 0)),
     }
 
 

@@ -15,14 +15,17 @@ log = logging.getLogger(__name__)
 
 
 def run_study(config, debug: bool = False, show_progress: bool = False, quiet_log: bool = False,
-              retry_failed: bool = False, new_run: bool = False) -> dict[str, Any]:
+              retry_failed: bool = False, new_run: bool = False,
+              started_at: Optional[float] = None) -> dict[str, Any]:
     """Runs the study's next run - or resumes its unfinished one - holding the
     run directory's lock, so one command at a time writes there. With
     `show_progress` a live view on stderr; with it or `quiet_log` the INFO
     lines go to DIR/run.log instead of the terminal (pipeline/run_view.py).
     SIGINT and SIGTERM stop it cleanly (`Stopped`): the next run resumes it.
     `retry_failed` trains the resumed run's failed trials again; `new_run`
-    leaves an unfinished run as it is and starts the next."""
+    leaves an unfinished run as it is and starts the next. `started_at`
+    (epoch seconds; default now) is the command's start: a new run's time
+    budget counts from it."""
     from components.interruption import stop_on_signals
     from pipeline.run_lock import run_directory_lock
 
@@ -31,13 +34,16 @@ def run_study(config, debug: bool = False, show_progress: bool = False, quiet_lo
 
     log_file = os.path.join(output_dir, run_view.LOG_FILE_NAME) if show_progress or quiet_log else None
     with stop_on_signals(), run_directory_lock(output_dir, "run"), run_view.logs_to_file(log_file):
-        return _run_study(config, output_dir, debug, show_progress, retry_failed, new_run)
+        return _run_study(config, output_dir, debug, show_progress, retry_failed, new_run,
+                          started_at or time.time())
 
 
 def _run_study(config, output_dir: str, debug: bool, show_progress: bool, retry_failed: bool = False,
-               new_run: bool = False) -> dict[str, Any]:
+               new_run: bool = False, started_at: Optional[float] = None) -> dict[str, Any]:
+    started_at = started_at or time.time()
     quiet.quiet_libraries(debug)
     from components.study_record import StudyRecord
+    from components.study_history.executor import RUN_STARTED_ENV
     from components.trainer.trial_cache import RETRY_FAILED_ENV
     from pipeline import cleanup, factory, run_view
     from pipeline.parallel_runner import ParallelDagRunner
@@ -63,6 +69,8 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool, retry_
         if retry_failed and not resumed:
             log.info("--retry-failed: %s is a new run, there is nothing to retry", run_id)
         log.info("study %r, %s, into %s", config.study_name, run_id, output_dir)
+        # The StudyHistory node stamps the run's start from it (a resumed run's stays the first attempt's).
+        os.environ[RUN_STARTED_ENV] = repr(started_at)
         pipeline = factory.create_pipeline(config, run_id, connection_config=connection_config)
         pipeline_ir = _compiled(pipeline, retry_failed=retry_failed and resumed)
         started = time.monotonic()
@@ -84,13 +92,30 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool, retry_
     finally:
         view.close()
         os.environ.pop(RETRY_FAILED_ENV, None)
+        os.environ.pop(RUN_STARTED_ENV, None)
     seconds = time.monotonic() - started
     summary = collect_results(config, store, run_id, output_dir, seconds)
     # The study's retention setting (`keep`), so that the disk does not only grow;
     # recorded, so that `model-search gc` applies the same.
     cleanup.record_retention(record, run_id, config.keep)
     summary["freed"] = cleanup.after_run(config, output_dir, connection_config)
+    summary.update(time_report(config, store, run_id, started_at, time.time()))
     return summary
+
+
+def time_report(config, store, run_id: str, started_at: float, finished_at: float) -> dict[str, Any]:
+    """How this command's time was spent, and the run's time budget: how
+    long since the run started (a resumed run's first start) and whether it
+    was kept (pipeline/time_spent.py)."""
+    from pipeline.time_spent import budget_summary, time_spent
+    from search_algo.time_budget import TimeBudget
+
+    trials = [t for t in store.trials() if t.run_id == run_id]
+    budget = TimeBudget.of(config.time_budget, store.run_started_at(run_id))
+    return {
+        "time_spent": time_spent(started_at, finished_at, trials, store.node_intervals(started_at, finished_at)),
+        "time_budget": budget_summary(budget, finished_at, trials, config.rounds),
+    }
 
 
 def _compiled(pipeline, retry_failed: bool):
@@ -132,6 +157,7 @@ def refuse_another_study(config, output_dir: str) -> None:
 def collect_results(config, store, run_id: str, output_dir: str, seconds: float) -> dict[str, Any]:
     """Writes DIR/leaderboard.json and returns the run's summary."""
     from pipeline import factory
+    from search_algo.time_budget import skipped_for_budget
 
     leaderboard = store.leaderboard(run_id)
     if leaderboard is None:
@@ -167,7 +193,9 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
         "trials": {
             "total": len(trials),
             "completed": sum(t.completed for t in trials),
-            "failed": sum(not t.completed for t in trials),
+            "failed": sum(not t.completed and not skipped_for_budget(t) for t in trials),
+            # Proposals not started because the time budget's search time was spent.
+            "skipped": sum(skipped_for_budget(t) for t in trials),
         },
         "seconds": round(seconds, 1),
     }

@@ -21,6 +21,7 @@ TRIAL_RESULTS_TYPE = "components.TrialResults"
 PROPOSALS_TYPE = "components.Proposals"
 LEADERBOARD_TYPE = "components.Leaderboard"
 DATASET_SPEC_TYPE = "components.DatasetSpec"
+TRIAL_HISTORY_TYPE = "components.TrialHistory"
 RUN_NUMBER = re.compile(r"^run(\d+)$")
 
 
@@ -70,6 +71,26 @@ class StudyStore:
             for trial in trials_from_json(self._string(artifact, keys.TRIALS_PROPERTY) or "[]"):
                 seen[trial.trial_id] = trial.located_in(artifact.uri)
         return list(seen.values())
+
+    def run_started_at(self, run_id: str) -> Optional[float]:
+        """When the run started (epoch seconds), as its StudyHistory node stamped it."""
+        for artifact in self._artifacts(TRIAL_HISTORY_TYPE):
+            value = artifact.custom_properties.get(keys.STARTED_AT_PROPERTY)
+            if self._string(artifact, keys.RUN_ID_PROPERTY) == run_id and value is not None:
+                return value.double_value or None
+        return None
+
+    def node_intervals(self, since: float, until: float) -> list[dict[str, Any]]:
+        """{"node": component class name, "start", "end"} (epoch seconds) of the
+        executions that started between `since` and `until`: one command's,
+        since one command at a time runs a study's directory."""
+        kinds = {t.id: t.name.rsplit(".", 1)[-1] for t in self._store.get_execution_types()}
+        return [
+            {"node": kinds.get(e.type_id, "?"), "start": e.create_time_since_epoch / 1000,
+             "end": e.last_update_time_since_epoch / 1000}
+            for e in self._store.get_executions()
+            if since <= e.create_time_since_epoch / 1000 <= until
+        ]
 
     def run_ids(self) -> list[str]:
         runs = {self._string(a, keys.RUN_ID_PROPERTY) for a in self._artifacts(PROPOSALS_TYPE)}

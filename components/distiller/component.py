@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
+from tfx.orchestration import data_types
 from tfx.types import component_spec, standard_artifacts
 
 from components import artifacts, fan_in
@@ -13,7 +14,7 @@ from components.distiller import executor as distiller_executor
 from components.keys import (
     ALPHA_KEY, AUGMENT_KEY, CODE_VERSION_KEY, DATASET_SPEC_KEY, EPOCHS_KEY, EXAMPLES_KEY, MAX_PARAMS_KEY,
     MODEL_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, SEED_KEY, STUDENT_KEY, STUDY_HISTORY_KEY, TEACHER_KEY,
-    TEMPERATURE_KEY, TRIALS_PREFIX,
+    TEMPERATURE_KEY, TIME_BUDGET_KEY, TRIALS_PREFIX,
 )
 
 
@@ -31,6 +32,8 @@ class DistillerSpec(component_spec.ComponentSpec):
         CODE_VERSION_KEY: component_spec.ExecutionParameter(type=str),
         MODULE_FILE_KEY: component_spec.ExecutionParameter(type=str, optional=True),
         STUDENT_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        # The run's wall-clock budget in seconds (0 or unset: none).
+        TIME_BUDGET_KEY: component_spec.ExecutionParameter(type=float, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -49,7 +52,11 @@ class Distiller(base_component.BaseComponent):
     Parameters: `epochs`, `temperature`, `alpha` (weight of the true labels),
     `augment` (none | mixup), `max_params` (the student's budget; 0: half the
     best single model), `student` (a trial id or an architecture as JSON),
-    `seed`, `code_version`, `module_file`, `objective` (the study's metric; unset: accuracy or RMSE).
+    `seed`, `code_version`, `module_file`, `objective` (the study's metric; unset: accuracy or RMSE),
+    `time_budget_seconds` (the run's budget: `epochs` becomes a maximum, fitted
+    into the time left before the evaluation's share, with early stopping on
+    the eval loss; with too little time, or no ensemble, no student is made -
+    the output model then has no files and says why, `skipped_reason`).
     """
 
     SPEC_CLASS = DistillerSpec
@@ -74,6 +81,7 @@ class Distiller(base_component.BaseComponent):
         module_file: Optional[str] = None,
         student: Optional[str] = None,
         objective: Optional[str] = None,
+        time_budget_seconds: Union[None, float, data_types.RuntimeParameter] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(DistillerSpec, TRIALS_PREFIX, len(trials), artifacts.TrialResults)
         super().__init__(
@@ -92,6 +100,7 @@ class Distiller(base_component.BaseComponent):
                 code_version=code_version,
                 module_file=module_file,
                 student=student,
+                time_budget_seconds=time_budget_seconds,
                 model=types.Channel(type=standard_artifacts.Model),
                 **fan_in.fan_in_channels(TRIALS_PREFIX, trials),
             )

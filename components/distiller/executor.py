@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
+import time
 from typing import Any, Dict, List, Optional
 
 import keras
@@ -16,11 +18,12 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring
+from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model
 from components.trial_model import load_trial_model
 from components.keys import (
     ALPHA_KEY, ARCHITECTURE_PROPERTY, AUGMENT_KEY, CANDIDATE_PROPERTY, EPOCHS_KEY, MAX_PARAMS_KEY, MODEL_KEY,
-    NUM_PARAMS_PROPERTY, SEED_KEY, STUDENT_KEY, STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY, TEACHER_KEY,
+    NUM_PARAMS_PROPERTY, SEED_KEY, STUDENT_KEY, STUDENT_EPOCH_CHOSEN_ON_EVAL_PROPERTY,
+    STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY, TEACHER_KEY,
     TEMPERATURE_KEY, TRIALS_PREFIX,
 )
 from search_algo.architecture import Architecture
@@ -33,6 +36,7 @@ from search_algo.distillation import (
 from search_algo.errors import SearchSpaceError, UserError
 from search_algo.model_builder import build_model, learning_rate_callbacks, parameter_count
 from search_algo.stack import normalize
+from search_algo.time_budget import DISTILL_PATIENCE, TimeBudget
 from search_algo.objective import ObjectiveLike, as_objective
 from search_algo.trial import Trial, rank_trials
 
@@ -117,6 +121,15 @@ class Executor(base_executor.BaseExecutor):
         executor_inputs.load_user_modules(exec_properties)
         examples, spec = executor_inputs.examples_and_spec(input_dict)
         teacher = artifact_utils.get_single_instance(input_dict[TEACHER_KEY])
+        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        budget = executor_inputs.time_budget(input_dict, exec_properties)
+        if skipped_model.skipped_reason(teacher):
+            skipped_model.skip(model, "distilled", "no ensemble was made to learn from")
+            return
+        if budget is not None and not budget.should_distill(time.time()):
+            skipped_model.skip(model, "distilled", f"the time budget ({budget.describe()}) left "
+                               f"{budget.distill_seconds(time.time()):.0f} s for the student, too little")
+            return
         trials = executor_inputs.study_trials(input_dict, TRIALS_PREFIX)
         choice = choose_student(trials, spec, int(exec_properties[MAX_PARAMS_KEY]),
                                 exec_properties.get(STUDENT_KEY) or "",
@@ -145,14 +158,21 @@ class Executor(base_executor.BaseExecutor):
                                         targets=distillation_targets(evaluation.labels(), soft_eval, spec.task))
         callbacks = learning_rate_callbacks(hyperparameters, epochs)
         history: Dict[str, List[float]] = {}
+        sizing = _BudgetedEpochs(budget) if budget is not None else None
         # One epoch per transfer set: with an augmentation, every epoch sees new inputs
         # labelled by the teacher (function matching), which a fixed transfer set cannot.
         for epoch in range(epochs):
+            if sizing is not None and not sizing.next_epoch_fits():
+                break
             result = student.fit(next(transfer_sets), initial_epoch=epoch, epochs=epoch + 1,
-                                 validation_data=validation, callbacks=callbacks, verbose=0)
+                                 validation_data=validation, callbacks=callbacks + sizing_callbacks(sizing),
+                                 verbose=0)
             for key, values in result.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
-        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+            if sizing is not None and sizing.epoch_done(student, history.get("val_loss", [math.inf])[-1]):
+                break
+        if sizing is not None:
+            sizing.keep_best(student)
         model_export.export_keras_model(student, spec, model.uri)
         description = {
             "student_trial": choice.trial.trial_id if choice.trial else None,
@@ -163,16 +183,80 @@ class Executor(base_executor.BaseExecutor):
             "param_budget": choice.budget,
             "augment": augment,
             "history": history,
+            # Under a time budget: why training ended before `epochs` (time, early stopping), if it did.
+            "stopped": sizing.stopped if sizing is not None else "",
         }
         files.write_text(os.path.join(model.uri, STUDENT_FILE), json.dumps(description, indent=1))
         model.set_string_custom_property(STUDENT_TRIAL_PROPERTY, choice.trial.trial_id if choice.trial else "")
         model.set_string_custom_property(STUDENT_SOURCE_PROPERTY, choice.source)
+        model.set_int_custom_property(STUDENT_EPOCH_CHOSEN_ON_EVAL_PROPERTY, int(sizing is not None))
         model.set_string_custom_property(ARCHITECTURE_PROPERTY, choice.architecture.to_json())
         model.set_int_custom_property(NUM_PARAMS_PROPERTY, description["num_params"])
         model.set_string_custom_property(CANDIDATE_PROPERTY, "distilled")
         log.info("distilled into %s student %s (%d params, budget %d): %s", choice.source,
                  choice.architecture.describe(), description["num_params"], choice.budget, choice.reason)
         keras.backend.clear_session()
+
+
+class _BudgetedEpochs:
+    """The student's epochs under a time budget: `epochs` is a maximum, no
+    epoch starts that would end after the post-search deadline (judged by
+    the longest epoch so far), training stops mid-epoch at the deadline, and
+    when the eval loss has not improved for DISTILL_PATIENCE epochs; the
+    best epoch's weights are kept."""
+
+    def __init__(self, budget: TimeBudget, clock=time.time):
+        self.deadline = budget.post_search_deadline
+        self._clock = clock
+        self._longest_epoch = 0.0
+        self._epoch_started = 0.0
+        self._best_loss = math.inf
+        self._best_weights = None
+        self._since_best = 0
+        self.stopped = ""
+
+    def next_epoch_fits(self) -> bool:
+        self._epoch_started = self._clock()
+        if self._epoch_started + self._longest_epoch > self.deadline:
+            self.stopped = "time: the next epoch would end after the time budget's post-search deadline"
+            return False
+        return True
+
+    def epoch_done(self, student: keras.Model, eval_loss: float) -> bool:
+        """Records the epoch; True when training should stop."""
+        self._longest_epoch = max(self._longest_epoch, self._clock() - self._epoch_started)
+        if eval_loss < self._best_loss:
+            self._best_loss, self._best_weights, self._since_best = eval_loss, student.get_weights(), 0
+        else:
+            self._since_best += 1
+        if self._clock() >= self.deadline:
+            self.stopped = "time: the time budget's post-search deadline was reached"
+        elif self._since_best >= DISTILL_PATIENCE:
+            self.stopped = f"early stopping: the eval loss did not improve for {DISTILL_PATIENCE} epochs"
+        return bool(self.stopped)
+
+    def keep_best(self, student: keras.Model) -> None:
+        if self._best_weights is not None:
+            student.set_weights(self._best_weights)
+
+
+class _StopAtDeadline(keras.callbacks.Callback):
+    """Ends an epoch between batches once the deadline has passed (async-safe,
+    like the Trainer's guard: Keras keeps dispatching steps)."""
+
+    async_safe = True
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self._deadline = deadline
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.time() > self._deadline:
+            self.model.stop_training = True
+
+
+def sizing_callbacks(sizing: Optional[_BudgetedEpochs]) -> list:
+    return [_StopAtDeadline(sizing.deadline)] if sizing is not None else []
 
 
 # Examples mixed at a time: mixup partners come from the same chunk of the shuffled split.

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Dict, List
+import time
+from typing import Any, Dict, List, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring
+from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model
 from components.keys import (
     CANDIDATE_PROPERTY, ESTIMATES_PROPERTY, MAX_MEMBERS_KEY, MEMBERS_PROPERTY, MODEL_KEY, NUM_PARAMS_PROPERTY, POOL_SIZE_KEY,
     TRIALS_PREFIX, WEIGHTS_KEY, WEIGHTS_METHOD_PROPERTY, WEIGHTS_PROPERTY,
@@ -22,6 +23,7 @@ from components.keys import (
 from search_algo.cross_fitting import Estimate, best_single_procedure, cross_fitted_estimate, ensemble_procedure
 from search_algo.ensemble import choose_ensemble
 from search_algo.errors import RunFailing
+from search_algo.time_budget import TimeBudget, skipped_for_budget
 from search_algo.trial import rank_trials
 
 log = logging.getLogger(__name__)
@@ -29,9 +31,16 @@ log = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
 
 
-def no_completed_trial_message(trials) -> str:
+def no_completed_trial_message(trials, budget: Optional[TimeBudget] = None) -> str:
+    if not trials and budget is not None:
+        return (f"the run's time budget, {budget.describe()}, was spent before its first round could train a "
+                "trial (start-up and ingest count against it): nothing to ensemble, nothing is pushed; give it "
+                "more with --time-budget")
     if not trials:
         return "this run trained no trial: nothing to ensemble, nothing is pushed"
+    if all(skipped_for_budget(t) for t in trials):
+        return ("the run's time budget left no time to train a single trial: nothing to ensemble, nothing is "
+                "pushed; give it more with --time-budget")
     reasons = sorted({t.error or "unknown" for t in trials})
     which = f"all {len(trials)} trials" if len(trials) > 1 else "the only trial"
     return (f"{which} of run {trials[0].run_id} failed, so nothing is ensembled or pushed; "
@@ -53,8 +62,15 @@ class Executor(base_executor.BaseExecutor):
         if not any(t.completed for t in this_run):
             # Earlier runs' models could still be ensembled, but a run that
             # trained nothing must not push anything: it fails here, visibly.
-            raise RunFailing(no_completed_trial_message(this_run))
+            budget = executor_inputs.time_budget(input_dict, exec_properties)
+            raise RunFailing(no_completed_trial_message(this_run, budget))
         trials = executor_inputs.earlier_trials(input_dict) + this_run
+        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        budget = executor_inputs.time_budget(input_dict, exec_properties)
+        if budget is not None and not budget.should_ensemble(time.time()):
+            skipped_model.skip(model, "ensemble",
+                               f"the time budget ({budget.describe()}) left too little time to ensemble")
+            return
         # The pool is the best by the study's objective; the members' weights
         # are then fitted on log loss / squared error (search_algo/ensemble.py).
         objective = executor_inputs.objective(exec_properties, spec)
@@ -81,7 +97,6 @@ class Executor(base_executor.BaseExecutor):
                 f"the best of the {len(pool)} best trials by {objective.name}"), pool)},
         }
 
-        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_export.export_ensemble([m.path for m in members], choice.weights, spec, model.uri)
         description = {
             "members": [m.trial_id for m in members],

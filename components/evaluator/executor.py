@@ -23,12 +23,13 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring
+from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model
 from components.study_record import StudyRecord
 from components.keys import (
     BASELINE_MODEL_PROPERTY, CANDIDATE_PROPERTY, CHOSEN_MODEL_KEY, CHOSEN_PROPERTY, CONSTRAINTS_KEY, DISTILLED_KEY,
     ENSEMBLE_KEY, ESTIMATES_PROPERTY, LABEL_KEY_PROPERTY, LEADERBOARD_JSON_PROPERTY, LEADERBOARD_KEY, MEMBERS_PROPERTY,
-    NUM_PARAMS_PROPERTY, RUN_ID_PROPERTY, SELECT_KEY, STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY,
+    NUM_PARAMS_PROPERTY, RUN_ID_PROPERTY, SELECT_KEY, STUDENT_EPOCH_CHOSEN_ON_EVAL_PROPERTY,
+    STUDENT_SOURCE_PROPERTY, STUDENT_TRIAL_PROPERTY,
     STUDY_KEY, STUDY_PROPERTY, STUDY_RECORD_KEY, TASK_PROPERTY, TRIALS_PREFIX,
 )
 from search_algo.constraints import Constraints
@@ -70,7 +71,11 @@ def add_estimate(candidate: dict, estimates: dict, trials_ranked: int, eval_exam
         candidate["estimated_by"] = {k: v for k, v in found.items() if k not in ("metrics", "trial_id")}
         return
     if name == "distilled":
-        how = "eval: the student is trained on train and fits nothing on eval"
+        if candidate.get("epoch_chosen_on_eval"):
+            how = ("eval, slightly optimistic: the student is trained on train, its epoch (of a few) chosen on "
+                   "the eval loss under the time budget")
+        else:
+            how = "eval: the student is trained on train and fits nothing on eval"
         if candidate.get("student_source") == "search":
             how += " (its starting trial was ranked on eval)"
     elif name == "best_single":
@@ -125,8 +130,14 @@ class Executor(base_executor.BaseExecutor):
             {"name": "distilled", "uri": distilled.uri,
              "trial_ids": [t for t in [distilled.get_string_custom_property(STUDENT_TRIAL_PROPERTY)] if t],
              "student_source": distilled.get_string_custom_property(STUDENT_SOURCE_PROPERTY) or "search",
+             "epoch_chosen_on_eval": bool(distilled.get_int_custom_property(STUDENT_EPOCH_CHOSEN_ON_EVAL_PROPERTY)),
              "num_params": distilled.get_int_custom_property(NUM_PARAMS_PROPERTY)},
         ]
+        # A candidate the time budget left no time for (components/skipped_model.py) is no candidate.
+        skipped = {name: skipped_model.skipped_reason(item)
+                   for name, item in (("ensemble", ensemble), ("distilled", distilled))
+                   if skipped_model.skipped_reason(item)}
+        candidates = [c for c in candidates if c["name"] not in skipped]
         policy = parse_policy(exec_properties[SELECT_KEY])
         # Scored a batch at a time; the labels (a number per example) are kept.
         splits = {}
@@ -162,7 +173,10 @@ class Executor(base_executor.BaseExecutor):
             "objective": {"metric": objective.name, "direction": objective.direction},
             "constraints": constraints.to_dict(),
             "candidates": [{k: v for k, v in c.items() if k != "uri"} for c in candidates],
-            "distillation": distillation_summary({c["name"]: c for c in candidates}, objective),
+            "distillation": (distillation_summary({c["name"]: c for c in candidates}, objective)
+                             if not skipped else None),
+            # Candidates not made, and why (the run's time budget).
+            "skipped": skipped,
             "production": production and {k: production.get(k) for k in PRODUCTION_FIELDS},
         }
         output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])

@@ -17,7 +17,7 @@ from components.keys import (
     ALGORITHM_KEY, BUDGET_SCHEDULE_KEY, CODE_VERSION_KEY, CONSTRAINTS_KEY, DATASET_SPEC_KEY, EPOCHS_KEY,
     MIN_EPOCHS_KEY, REDUCTION_FACTOR_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
     NUM_TRAINERS_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_HISTORY_KEY,
-    STUDY_KEY, TEACHER_DISTILLATION_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
+    STUDY_KEY, TEACHER_DISTILLATION_KEY, TIME_BUDGET_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
 )
 
 
@@ -46,6 +46,9 @@ class ProposerSpec(component_spec.ComponentSpec):
         MIN_EPOCHS_KEY: component_spec.ExecutionParameter(type=int),
         # JSON {max_params, max_latency_ms}; 0 means no limit.
         CONSTRAINTS_KEY: component_spec.ExecutionParameter(type=str),
+        # The run's wall-clock budget in seconds (0 or unset: none): past its
+        # search time the round proposes nothing.
+        TIME_BUDGET_KEY: component_spec.ExecutionParameter(type=float, optional=True),
     }
     INPUTS = {
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
@@ -69,7 +72,10 @@ class Proposer(base_component.BaseComponent):
     `objective` (the study's metric; unset: accuracy or RMSE), `epochs`,
     `budget_schedule`, `reduction_factor` and `min_epochs` (multi-fidelity
     promotion, search_algo/budget_schedule.py) and `constraints` (the limits
-    no proposed candidate may exceed, search_algo/constraints.py).
+    no proposed candidate may exceed, search_algo/constraints.py) and
+    `time_budget_seconds` (the run's wall-clock budget: once its search time
+    is spent the round proposes nothing and its trainers pass through,
+    search_algo/time_budget.py).
     """
 
     SPEC_CLASS = ProposerSpec
@@ -100,6 +106,7 @@ class Proposer(base_component.BaseComponent):
         search_space: Optional[dict[str, Any]] = None,
         module_file: Optional[str] = None,
         objective: Optional[str] = None,
+        time_budget_seconds: Union[None, float, data_types.RuntimeParameter] = None,
     ):
         spec_class = fan_in.spec_with_fan_in(ProposerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)
         super().__init__(
@@ -123,6 +130,7 @@ class Proposer(base_component.BaseComponent):
                 reduction_factor=reduction_factor,
                 min_epochs=min_epochs or 0,
                 constraints=Constraints(max_params, max_latency_ms or 0.0).to_json(),
+                time_budget_seconds=time_budget_seconds,
                 proposals=types.Channel(type=artifacts.Proposals),
                 **fan_in.fan_in_channels(HISTORY_PREFIX, history),
             )

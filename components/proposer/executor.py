@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Dict, List
 
 from tfx import types
@@ -12,7 +13,8 @@ from tfx.types import artifact_utils
 
 from components import executor_inputs, trial_files
 from components.keys import (
-    ALGORITHM_KEY, ALGORITHM_PROPERTY, BUDGET_SCHEDULE_KEY, CONSTRAINTS_KEY, EPOCHS_KEY, MIN_EPOCHS_KEY,
+    ALGORITHM_KEY, ALGORITHM_PROPERTY, BUDGET_SCHEDULE_KEY, BUDGET_SPENT_PROPERTY, CONSTRAINTS_KEY, EPOCHS_KEY,
+    MIN_EPOCHS_KEY,
     REDUCTION_FACTOR_KEY, REJECTED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY, COUNT_PROPERTY, HISTORY_PREFIX, HISTORY_SIZE_PROPERTY, NUM_TRAINERS_KEY, PROPOSALS_KEY, ROUND_KEY,
     ROUND_PROPERTY, RUN_ID_PROPERTY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_KEY, STUDY_PROPERTY,
     TEACHER_DISTILLATION_KEY, TEACHER_PROPERTY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
@@ -22,6 +24,7 @@ from search_algo.budget_schedule import BudgetSchedule
 from search_algo.constraints import ConstrainedAlgorithm, Constraints, ModelCost
 from search_algo.loop import propose_round
 from search_algo.search_space import SearchSpace
+from search_algo.time_budget import expected_trial_seconds, skipped_for_budget
 from search_algo.trial import TRANSFER_CONTINUE
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,12 @@ class Executor(base_executor.BaseExecutor):
                                   int(exec_properties[REDUCTION_FACTOR_KEY]),
                                   int(exec_properties[MIN_EPOCHS_KEY]) or None)
 
-        proposals = propose_round(
+        budget = executor_inputs.time_budget(input_dict, exec_properties)
+        # Not even the cheapest new trial (the bottom rung's epochs) would fit:
+        # the round proposes nothing and its trainers pass through.
+        now, expected = time.time(), expected_trial_seconds(history, schedule.first_epochs)
+        budget_spent = budget is not None and not budget.can_train(now, expected)
+        proposals = [] if budget_spent else propose_round(
             algorithm, history, space, trainers * per_trainer, round_index,
             objective=executor_inputs.objective(exec_properties, spec), seed=seed, study=study, run_id=run_id,
             per_trainer=per_trainer,
@@ -74,8 +82,14 @@ class Executor(base_executor.BaseExecutor):
         output.set_int_custom_property(COUNT_PROPERTY, len(proposals))
         output.set_int_custom_property(HISTORY_SIZE_PROPERTY, len(history))
         output.set_int_custom_property(REJECTED_PROPERTY, len(algorithm.rejected))
-        output.set_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY,
-                                       trial_files.consecutive_failures(this_run))
+        output.set_int_custom_property(BUDGET_SPENT_PROPERTY, int(budget_spent))
+        # A proposal skipped because the search time was spent did not fail.
+        output.set_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY, trial_files.consecutive_failures(
+            [t for t in this_run if not skipped_for_budget(t)]))
+        if budget_spent:
+            log.info("round %d proposes nothing: %.0f s of search time left, a trial takes about %.0f s "
+                     "(time budget %s)", round_index, budget.search_seconds_left(now), expected, budget.describe())
+            return
         promoted = sum(1 for t in proposals if t.transfer == TRANSFER_CONTINUE)
         log.info("round %d: %s proposed %d trials (%d promotions; budget schedule %s) from a history of %d",
                  round_index, algorithm.name, len(proposals), promoted, schedule.describe(), len(history))

@@ -10,6 +10,8 @@ import dataclasses
 import datetime
 import hashlib
 import logging
+import os
+import time
 from typing import Any, Dict, List
 
 from tfx import types
@@ -19,10 +21,27 @@ from tfx.types import artifact_utils
 from components import trial_files
 from components.study_record import StudyRecord
 from components.keys import (
-    COUNT_PROPERTY, HISTORY_KEY, RUNS_PROPERTY, RUN_ID_KEY, STUDY_KEY, STUDY_PROPERTY, STUDY_RECORD_KEY,
+    COUNT_PROPERTY, HISTORY_KEY, RUNS_PROPERTY, RUN_ID_KEY, STARTED_AT_PROPERTY, STUDY_KEY, STUDY_PROPERTY,
+    STUDY_RECORD_KEY,
 )
 
 log = logging.getLogger(__name__)
+
+# Set by `model-search run` (pipeline/local_runner.py): when the command
+# started (epoch seconds), so that a local run's budget includes its start-up.
+# An environment variable, not a parameter: it must not change the node's
+# cache key, or a resumed run would get a new history and start over.
+RUN_STARTED_ENV = "MODEL_SEARCH_RUN_STARTED_AT"
+
+
+def run_started_at(now: float, environ=os.environ) -> float:
+    """When the run started: this first node's execution (a cluster's run),
+    or the local command's start when it says so; never in the future."""
+    try:
+        told = float(environ.get(RUN_STARTED_ENV) or 0)
+    except ValueError:
+        told = 0.0
+    return min(told, now) if told > 0 else now
 
 
 def derived_run_id(output_uri: str, now: datetime.datetime | None = None) -> str:
@@ -52,6 +71,10 @@ class Executor(base_executor.BaseExecutor):
         trial_files.write_history(output, run_id, earlier)
         runs = sorted({t.run_id for t in earlier})
         output.set_string_custom_property(STUDY_PROPERTY, exec_properties[STUDY_KEY])
+        # The run's clock (search_algo/time_budget.py): every later node reads
+        # it from this artifact, wherever it runs; a resumed run reuses this
+        # execution from the cache, so its budget counts from its first start.
+        output.set_float_custom_property(STARTED_AT_PROPERTY, run_started_at(time.time()))
         output.set_int_custom_property(COUNT_PROPERTY, len(earlier))
         output.set_int_custom_property(RUNS_PROPERTY, len(runs))
         log.info("%s of study %r starts from %d trials of %d earlier runs", run_id, exec_properties[STUDY_KEY],

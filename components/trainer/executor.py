@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import posixpath
+import time
 from typing import Any, Dict, List, Optional
 
 from tfx import types
@@ -24,11 +25,12 @@ from components.trainer.watchdog import TrialWatchdog
 from components.keys import (
     BEST_SCORE_PROPERTY, CODE_VERSION_KEY, COMPLETED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY,
     DATA_FINGERPRINT_PROPERTY, EARLY_STOPPING_KEY, EPOCHS_KEY, HISTORY_PREFIX, FAILED_PROPERTY, MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY,
-    OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_PROPERTY, RUN_ID_PROPERTY, STOPPED_PROPERTY, STUDY_PROPERTY,
+    OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_PROPERTY, RUN_ID_PROPERTY, SKIPPED_PROPERTY, STOPPED_PROPERTY, STUDY_PROPERTY,
     STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRAINER_PROPERTY, TRIALS_KEY,
     TRIAL_CACHE_KEY,
 )
 from search_algo.early_stopping import PrunersByFidelity
+from search_algo.time_budget import BUDGET_SPENT_ERROR, expected_trial_seconds, skipped_for_budget
 from search_algo.trial import COMPLETED, FAILED, Trial
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class Executor(base_executor.BaseExecutor):
         failures = ConsecutiveFailures(
             int(exec_properties[MAX_CONSECUTIVE_FAILURES_KEY]),
             int(proposals_artifact.get_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY) or 0))
+        budget = executor_inputs.time_budget(input_dict, exec_properties)
         # `--retry-failed` (local runner): this command's request id.
         retry_request = os.environ.get(RETRY_FAILED_ENV, "")
         # The attempt in flight: marked interrupted, so not counted, if the run is stopped.
@@ -119,13 +122,28 @@ class Executor(base_executor.BaseExecutor):
                                  proposal.trial_id, result.error)
                         result = None
                     retried = cache.retried(key, retry_request)
+                # A finished result costs nothing to reuse, even past the search time.
+                trial_time_limit = time_limit
+                if result is None and budget is not None:
+                    now = time.time()
+                    expected = expected_trial_seconds(history + results, proposal.planned_epochs or epochs)
+                    # A trial whose last attempt ended for good (e.g. killed at its time limit) is
+                    # recorded failed with that reason below, without training: it was started.
+                    attempts = cache.counted_attempts(key) if cache else []
+                    if not budget.can_train(now, expected) and not (attempts and attempts[-1].final):
+                        # Not started, so not failed: not counted as a failure, not in the study record.
+                        log.info("trial %s not started: %.0f s of search time left, a trial takes about %.0f s",
+                                 proposal.trial_id, budget.search_seconds_left(now), expected)
+                        results.append(dataclasses.replace(proposal, status=FAILED, error=BUDGET_SPENT_ERROR))
+                        continue
+                    trial_time_limit = budget.trial_time_limit(now, time_limit)
                 if result is not None:
                     log.info("trial %s: reusing the finished result of an earlier execution", proposal.trial_id)
                     if result.status == COMPLETED:
                         files.copy_tree(cache.files_dir(key), trial_dir)
                 else:
-                    result = self._attempt(proposal, cache, key, max_retries, time_limit, position, len(share), index,
-                                           spec, objective, train, evaluation, proposal.planned_epochs or epochs,
+                    result = self._attempt(proposal, cache, key, max_retries, trial_time_limit, position, len(share),
+                                           index, spec, objective, train, evaluation, proposal.planned_epochs or epochs,
                                            trial_dir, stopping, files_of,
                                            tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id),
                                            in_flight)
@@ -154,7 +172,9 @@ class Executor(base_executor.BaseExecutor):
         output.set_string_custom_property(RUN_ID_PROPERTY, proposals_artifact.get_string_custom_property(RUN_ID_PROPERTY))
         output.set_string_custom_property(STUDY_PROPERTY, proposals_artifact.get_string_custom_property(STUDY_PROPERTY))
         output.set_int_custom_property(COMPLETED_PROPERTY, len(completed))
-        output.set_int_custom_property(FAILED_PROPERTY, len(results) - len(completed))
+        skipped = sum(skipped_for_budget(t) for t in results)
+        output.set_int_custom_property(FAILED_PROPERTY, len(results) - len(completed) - skipped)
+        output.set_int_custom_property(SKIPPED_PROPERTY, skipped)
         if completed:
             output.set_float_custom_property(BEST_SCORE_PROPERTY, max(t.score(objective) for t in completed))
 

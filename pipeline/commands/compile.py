@@ -14,9 +14,9 @@ def register(subparsers) -> None:
         help="compile the study's pipeline for Kubeflow Pipelines v2 or Vertex AI",
         description="Write the pipeline spec (JSON) of the same DAG `run` executes, offline, with no credentials. "
         "The data path, the module file and the pipeline root must be reachable from the cluster "
-        "(e.g. gs:// paths; a module file must be baked into the image). epochs, distill_epochs, seed and "
-        "run_id are runtime parameters (`submit --param`); rounds, trainers, trials per trainer, the data "
-        "and the study name shape the DAG and stay compile-time.",
+        "(e.g. gs:// paths; a module file must be baked into the image). epochs, distill_epochs, seed, "
+        "time_limit, time_budget and run_id are runtime parameters (`submit --param`); rounds, trainers, "
+        "trials per trainer, the data and the study name shape the DAG and stay compile-time.",
     )
     add_study_arguments(parser)
     parser.add_argument("--target", required=True, choices=("kubeflow", "vertex"))

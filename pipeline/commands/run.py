@@ -10,6 +10,10 @@ import sys
 
 log = logging.getLogger(__name__)
 
+# The summary's time categories (pipeline/time_spent.py), written out: that
+# module loads the search code, which `--help` must not wait for.
+TIME_CATEGORIES = ("training", "evaluation", "post_search", "ingest", "orchestration")
+
 
 def parse_split(text: str) -> tuple[float, float, float]:
     try:
@@ -41,10 +45,10 @@ SOURCE_FLAGS = ("dataset", "data")
 STUDY_FLAG_GROUPS = {
     None: ("output", "study", "seed"),
     "data": ("label", "task", "test_data", "split_ratios", "image_size", "color_mode"),
-    "search": ("algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_limit", "max_retries",
-               "max_consecutive_failures", "node_timeout", "module_file", "weight_sharing", "teacher_distillation",
-               "early_stopping", "objective", "budget_schedule", "reduction_factor", "min_epochs", "max_params",
-               "max_latency_ms"),
+    "search": ("algorithm", "rounds", "trainers", "trials_per_trainer", "epochs", "time_budget", "time_limit",
+               "max_retries", "max_consecutive_failures", "node_timeout", "module_file", "weight_sharing",
+               "teacher_distillation", "early_stopping", "objective", "budget_schedule", "reduction_factor",
+               "min_epochs", "max_params", "max_latency_ms"),
     "ensemble and distillation": ("ensemble_size", "student_max_params", "distill_epochs", "distill_temperature",
                                   "distill_alpha", "distill_augment", "ensemble_weights", "student", "select"),
     "where it runs": ("metadata", "runner", "beam_pipeline_args"),
@@ -53,6 +57,7 @@ STUDY_FLAG_GROUPS = {
 FLAG_OPTIONS = {
     "split_ratios": {"type": parse_split, "metavar": "TRAIN,EVAL,TEST"},
     "image_size": {"type": parse_size, "metavar": "HxW"},
+    "time_budget": {"metavar": "DURATION"},
     "time_limit": {"metavar": "SECONDS"},
     "node_timeout": {"metavar": "SECONDS"},
     "max_latency_ms": {"metavar": "MS"},
@@ -200,26 +205,30 @@ def run(args: argparse.Namespace) -> int:
     config = study_config_from_args(args)
     from search_algo.errors import UserError
 
-    if config.runner == "beam" and config.time_limit:
-        # The watchdog stops a trial past its limit by killing its process:
-        # under TFX's BeamDagRunner that process is this command.
-        raise UserError("--time-limit needs --runner local (the default): with --runner beam the trials run "
-                        "inside this command's process, which the time limit would kill")
+    for key, flag in (("time_limit", "--time-limit"), ("time_budget", "--time-budget")):
+        if config.runner == "beam" and getattr(config, key):
+            # The watchdog stops a trial past its limit (under a time budget,
+            # every trial has one) by killing its process: under TFX's
+            # BeamDagRunner that process is this command.
+            raise UserError(f"{flag} needs --runner local (the default): with --runner beam the trials run "
+                            "inside this command's process, which a trial's time limit would kill")
     from pipeline import beam_args, local_runner, run_view
 
     # A remote Beam runner without this project's image stops before the run directory is written.
     beam_args.complete(config.beam_pipeline_args or [])
     show_progress = run_view.view_wanted(sys.stderr, json_output=args.json, quiet=args.quiet, debug=args.debug)
     summary = local_runner.run_study(config, debug=args.debug, show_progress=show_progress, quiet_log=args.quiet,
-                                     retry_failed=args.retry_failed, new_run=args.new_run)
+                                     retry_failed=args.retry_failed, new_run=args.new_run,
+                                     started_at=getattr(args, "started_at", None))
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     trials = summary["trials"]
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in summary["chosen_metrics"]["test"].items())
+    skipped = f", {trials['skipped']} not started for the time budget" if trials.get("skipped") else ""
     print(f"{summary['study']} {summary['run_id']}: {trials['total']} trials "
-          f"({trials['completed']} completed, {trials['failed']} failed) in {summary['seconds']:.0f} s")
+          f"({trials['completed']} completed, {trials['failed']} failed{skipped}) in {summary['seconds']:.0f} s")
     estimate = (summary["chosen_metrics"].get("estimate") or {}).get(summary["objective"])
     by = (f"by its estimated eval {summary['objective']} {estimate:.4g} ({summary['chosen_estimated_by']})"
           if isinstance(estimate, (int, float)) and summary.get("chosen_estimated_by")
@@ -228,6 +237,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"  leaderboard: {summary['leaderboard']}")
     pushed = "pushed by this run" if summary.get("pushed") else "not pushed: worse than the latest blessed model"
     print(f"  serving:     {summary['serving'] or 'nothing pushed'} ({pushed})")
+    spent = summary.get("time_spent")
+    if spent:
+        print(f"  time:        {spent['wall_seconds']:.0f} s: " + ", ".join(
+            f"{name.replace('_', '-')} {spent[name]:.0f} s" for name in TIME_CATEGORIES))
+    budget = summary.get("time_budget")
+    if budget:
+        verdict = "kept" if budget["kept"] else f"NOT kept (over by more than {budget['tolerance_seconds']:.0f} s)"
+        print(f"  budget:      {budget['budget']}, {budget['elapsed_seconds']:.0f} s since the run started: {verdict}; "
+              f"{budget['rounds_searched']} of {budget['max_rounds']} rounds searched, "
+              f"{budget['reserve_seconds']:.0f} s reserved after the search")
     print(f"  metadata:    {summary['metadata']}")
     print(f"  trials:      model-search trials --output {summary['output']}")
     return 0

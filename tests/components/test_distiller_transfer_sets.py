@@ -63,3 +63,63 @@ def test_without_augmentation_each_example_keeps_its_label_and_teacher_row(tmp_p
     features, targets = one_pass(next(transfer_sets))
     assert np.array_equal(targets[:, 3], (features["age"] > 0.5).astype(np.float32))
     assert sorted(np.argmax(targets[:, :2], axis=1)) == sorted(labels)
+
+
+class _FakeStudent:
+    """Weights as a label, to see which epoch's weights are kept."""
+
+    def __init__(self):
+        self.weights = "initial"
+
+    def get_weights(self):
+        return self.weights
+
+    def set_weights(self, weights):
+        self.weights = weights
+
+
+class _Clock:
+    def __init__(self, now=0.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def _sizing(clock, deadline_in=100.0):
+    from components.distiller.executor import _BudgetedEpochs
+    from search_algo.time_budget import TimeBudget
+
+    budget = TimeBudget(1200.0, 0.0)
+    clock.now = budget.post_search_deadline - deadline_in
+    return _BudgetedEpochs(budget, clock=clock)
+
+
+def _epoch(sizing, student, clock, seconds, eval_loss, name):
+    assert sizing.next_epoch_fits()
+    clock.now += seconds
+    student.weights = name
+    return sizing.epoch_done(student, eval_loss)
+
+
+def test_under_a_budget_the_student_stops_when_its_eval_loss_stops_improving_and_keeps_its_best_epoch():
+    clock, student = _Clock(), _FakeStudent()
+    sizing = _sizing(clock)
+    assert not _epoch(sizing, student, clock, 1, 0.9, "epoch1")
+    assert not _epoch(sizing, student, clock, 1, 0.5, "epoch2")
+    assert not _epoch(sizing, student, clock, 1, 0.6, "epoch3")
+    assert _epoch(sizing, student, clock, 1, 0.7, "epoch4")
+    assert sizing.stopped.startswith("early stopping")
+    sizing.keep_best(student)
+    assert student.weights == "epoch2"
+
+
+def test_under_a_budget_no_epoch_starts_that_would_end_after_the_deadline():
+    clock, student = _Clock(), _FakeStudent()
+    sizing = _sizing(clock, deadline_in=25.0)
+    assert not _epoch(sizing, student, clock, 10, 0.9, "epoch1")
+    assert not _epoch(sizing, student, clock, 10, 0.8, "epoch2")
+    # 5 s left, epochs take 10 s.
+    assert not sizing.next_epoch_fits() and sizing.stopped.startswith("time")
+    sizing.keep_best(student)
+    assert student.weights == "epoch2"

@@ -30,7 +30,7 @@ def test_search_restricted_to_a_custom_block(tmp_path, capsys):
     output = tmp_path / "run"
     assert main(["run", str(config), "--output", str(output), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["trials"] == {"total": 2, "completed": 2, "failed": 0}
+    assert summary["trials"] == {"total": 2, "completed": 2, "failed": 0, "skipped": 0}
     assert main(["trials", "--output", str(output), "--json"]) == 0
     trials = json.loads(capsys.readouterr().out)
     assert all(set(t["architecture"]) == {"se_conv1d"} for t in trials)

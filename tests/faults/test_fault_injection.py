@@ -109,7 +109,7 @@ def test_every_kill_fired_and_each_runner_kill_ended_its_run(killed_study):
 def test_the_run_resumed_each_time_and_has_exactly_its_planned_trials(killed_study):
     summary = killed_study["summary"]
     assert summary["run_id"] == "run1", "every re-run resumed the unfinished run"
-    assert summary["trials"] == {"total": len(TRIALS), "completed": len(TRIALS), "failed": 0}
+    assert summary["trials"] == {"total": len(TRIALS), "completed": len(TRIALS), "failed": 0, "skipped": 0}
     assert sorted(t["trial_id"] for t in trials(killed_study["output"])) == TRIALS
 
 
@@ -228,7 +228,7 @@ def test_a_run_stopped_three_times_during_a_trial_resumes_and_nothing_counts_as_
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["run_id"] == "run1", "every run after a stop resumed the stopped one"
-    assert summary["trials"] == {"total": 1, "completed": 1, "failed": 0}
+    assert summary["trials"] == {"total": 1, "completed": 1, "failed": 0, "skipped": 0}
     assert [t["status"] for t in trials(output)] == ["completed"]
 
 
@@ -245,7 +245,7 @@ def test_failed_trials_are_trained_again_on_request_once_the_cause_is_fixed(tmp_
     done = model_search("run", str(config), "--output", str(output), "--retry-failed", "--json", env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
-    assert summary["run_id"] == "run1" and summary["trials"] == {"total": 1, "completed": 1, "failed": 0}
+    assert summary["run_id"] == "run1" and summary["trials"] == {"total": 1, "completed": 1, "failed": 0, "skipped": 0}
     assert [t["status"] for t in trials(output)] == ["completed"]
     from components.study_record import StudyRecord
 

@@ -296,14 +296,32 @@ def _fake_run_study(monkeypatch, outcome=None):
     return calls
 
 
-def test_the_time_limit_with_the_beam_runner_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("flags", [["--time-limit", "5"], ["--time-budget", "5m"]])
+def test_the_time_limit_with_the_beam_runner_is_refused_before_anything_runs(flags, tmp_path, monkeypatch, capsys):
     # Under TFX's BeamDagRunner the trials run in this process: the watchdog would kill the command.
     calls = _fake_run_study(monkeypatch, RuntimeError("must not run"))
-    assert main(["run", "--dataset", "wine", "--runner", "beam", "--time-limit", "5",
-                 "--output", str(tmp_path / "run")]) == 2
+    assert main(["run", "--dataset", "wine", "--runner", "beam", *flags, "--output", str(tmp_path / "run")]) == 2
     assert calls == []
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("model-search: error: --time-limit needs --runner local")
+    assert len(lines) == 1 and lines[0].startswith(f"model-search: error: {flags[0]} needs --runner local")
+
+
+@pytest.mark.parametrize("value", ["20x", "0", "-5m"])
+def test_a_bad_time_budget_is_one_line_naming_the_flag(value, tmp_path, monkeypatch, capsys):
+    calls = _fake_run_study(monkeypatch, RuntimeError("must not run"))
+    assert main(["run", "--dataset", "wine", f"--time-budget={value}", "--output", str(tmp_path / "run")]) == 2
+    assert calls == []
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("model-search: error: --time-budget: must be")
+
+
+def test_the_time_budget_reaches_the_run_in_seconds(tmp_path, monkeypatch):
+    from pipeline import local_runner
+
+    configs = []
+    monkeypatch.setattr(local_runner, "run_study", lambda config, **options: configs.append(config) or 1 / 0)
+    main(["run", "--dataset", "wine", "--time-budget", "1h30m", "--output", str(tmp_path / "run")])
+    assert configs[0].time_budget == 5400.0
 
 
 @pytest.mark.parametrize("name, status", [("SIGTERM", 143), ("SIGINT", 130)])

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def compiled(tmp_path_factory):
     out = tmp_path_factory.mktemp("spec") / "digits.json"
     argv = ["compile", str(ROOT / "examples" / "digits.yaml"), "--target", "vertex", "--image", "img:1",
-            "--pipeline-root", "gs://b/r", "--out", str(out), "--epochs", "3",
+            "--pipeline-root", "gs://b/r", "--out", str(out), "--epochs", "3", "--time-budget", "20m",
             "--distill-temperature", "4", "--distill-alpha", "0.2", "--distill-augment", "mixup",
             "--trainer-cpu", "4", "--trainer-memory", "16G", "--trainer-gpus", "1",
             "--accelerator-type", "NVIDIA_TESLA_T4"]
@@ -27,7 +27,8 @@ def compiled(tmp_path_factory):
 def test_epochs_seed_time_limit_and_run_id_are_runtime_parameters_with_the_config_defaults(compiled):
     spec = compiled["pipelineSpec"]
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {
-        "epochs", "distill_epochs", "seed", "time_limit", "run_id"}
+        "epochs", "distill_epochs", "seed", "time_limit", "time_budget", "run_id"}
+    assert compiled["runtimeConfig"]["parameters"]["time_budget"] == {"doubleValue": 1200.0}
     assert compiled["runtimeConfig"]["parameters"]["epochs"] == {"intValue": "3"}
     assert compiled["runtimeConfig"]["parameters"]["seed"] == {"intValue": "0"}
     assert compiled["runtimeConfig"]["parameters"]["time_limit"] == {"doubleValue": 0.0}
@@ -39,6 +40,9 @@ def test_epochs_seed_time_limit_and_run_id_are_runtime_parameters_with_the_confi
     for name in trainers:
         assert tasks[name]["inputs"]["parameters"]["epochs"] == {"componentInputParameter": "epochs"}
         assert tasks[name]["inputs"]["parameters"]["time_limit_seconds"] == {"componentInputParameter": "time_limit"}
+    budgeted = [name for name in tasks if name.startswith(("Trainer_", "Proposer_"))] + ["Ensembler", "Distiller"]
+    for name in budgeted:
+        assert tasks[name]["inputs"]["parameters"]["time_budget_seconds"] == {"componentInputParameter": "time_budget"}
     assert tasks["StudyHistory"]["inputs"]["parameters"]["run_id"] == {"componentInputParameter": "run_id"}
     assert tasks["Proposer_r1"]["inputs"]["parameters"]["seed"] == {"componentInputParameter": "seed"}
     assert tasks["Distiller"]["inputs"]["parameters"]["epochs"] == {"componentInputParameter": "distill_epochs"}

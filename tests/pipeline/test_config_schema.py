@@ -39,7 +39,8 @@ def test_the_reference_lists_every_key_once():
 # Today's defaults, read from the code before the schema existed: a change here changes every study.
 TODAYS_DEFAULTS = {
     "study": None, "output": None, "seed": 0, "algorithm": "beam", "rounds": 3, "trainers": 2,
-    "trials_per_trainer": 2, "epochs": 10, "time_limit": None, "max_retries": 2, "max_consecutive_failures": 3,
+    "trials_per_trainer": 2, "epochs": 10, "time_budget": None, "time_limit": None,
+    "max_retries": 2, "max_consecutive_failures": 3,
     "node_timeout": None, "search_space": {}, "module_file": None, "weight_sharing": True,
     "teacher_distillation": False, "early_stopping": "median", "ensemble_size": 5, "max_params": 0,
     "student_max_params": 0, "max_latency_ms": None, "budget_schedule": "none", "reduction_factor": 3,

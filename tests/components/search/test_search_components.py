@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from components.proposer import executor as proposer_executor
 from components.trainer import executor as trainer_executor
 from search_algo.algorithms import ALGORITHM_NAMES
 from search_algo.architecture import Architecture
+from search_algo.time_budget import BUDGET_SPENT_ERROR, TimeBudget
 from search_algo.trial import Trial
 from tests.tfx_helpers import history_artifact, new_artifact, run_ingest
 
@@ -36,8 +38,16 @@ def wine(tmp_path_factory):
     return examples, spec_artifact, spec
 
 
+def budgeted_history(uri, run_id="run1", trials=(), started_at=None):
+    """A StudyHistory output stamped with the run's start (epoch seconds), as the node stamps it."""
+    item = history_artifact(uri, run_id, trials)
+    if started_at is not None:
+        item.set_float_custom_property("started_at", started_at)
+    return item
+
+
 def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id="run1", seed=0, teacher=False,
-            schedule="none", epochs=2, constraints=""):
+            schedule="none", epochs=2, constraints="", time_budget=None, started_at=None):
     _, spec_artifact, _ = wine
     proposals = new_artifact(artifacts.Proposals, tmp_path / f"proposals_{round_index}_{seed}")
     props = {
@@ -45,9 +55,10 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
         "trials_per_trainer": 2, "seed": seed, "search_space": json.dumps({"max_depth": 2}),
         "code_version": "test", "teacher_distillation": int(teacher), "weight_sharing": 1,
         "epochs": epochs, "budget_schedule": schedule, "reduction_factor": 3, "min_epochs": 0,
-        "constraints": constraints,
+        "constraints": constraints, "time_budget_seconds": time_budget,
     }
-    study_history = history_artifact(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id)
+    study_history = budgeted_history(tmp_path / f"history_{round_index}_{seed}_{run_id}", run_id,
+                                     started_at=started_at)
     inputs = {"dataset_spec": [spec_artifact], "study_history": [study_history]}
     inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
     proposer_executor.Executor().Do(inputs, {"proposals": [proposals]}, props)
@@ -55,16 +66,17 @@ def propose(wine, tmp_path, history=(), round_index=1, algorithm="beam", run_id=
 
 
 def train(wine, proposals, trainer_index, out_dir, epochs=2, time_limit=None, cache="", tensorboard="", history=(),
-          earlier=(), early_stopping="median"):
+          earlier=(), early_stopping="median", time_budget=None, started_at=None, study_record=""):
     """`history`: this run's earlier TrialResults; `earlier`: earlier runs' trials."""
     examples, spec_artifact, _ = wine
     trials = new_artifact(artifacts.TrialResults, out_dir)
     props = {"trainer_index": trainer_index, "epochs": epochs, "time_limit_seconds": time_limit,
              "trial_cache_root": cache, "code_version": "test", "tensorboard_root": tensorboard,
              "max_retries": 2, "max_consecutive_failures": 0,  # 0: failures in a row never stop these trainers
-             "early_stopping": early_stopping}
+             "early_stopping": early_stopping, "time_budget_seconds": time_budget, "study_record": study_record}
     inputs = {"examples": [examples], "dataset_spec": [spec_artifact], "proposals": [proposals],
-              "study_history": [history_artifact(out_dir.parent / f"{out_dir.name}_history", "run1", earlier)]}
+              "study_history": [budgeted_history(out_dir.parent / f"{out_dir.name}_history", "run1", earlier,
+                                                 started_at)]}
     inputs.update({f"history_{i}": [h] for i, h in enumerate(history)})
     trainer_executor.Executor().Do(inputs, {"trials": [trials]}, props)
     return trials
@@ -198,24 +210,23 @@ def test_trainer_reuses_finished_trials_after_a_crash(wine, round_one, tmp_path)
     assert before == after, "a finished trial must not be trained twice"
 
 
-@pytest.fixture(scope="module")
-def evaluated(wine, round_one, tmp_path_factory):
-    """Ensembler, Distiller and SearchEvaluator run once on round one's trials."""
+def post_search(wine, round_one, root, started_at=None, time_budget=None, distill_epochs=2, weights_method="auto",
+                augment="mixup"):
+    """Ensembler, Distiller and SearchEvaluator on round one's trials, as the pipeline chains them."""
     examples, spec_artifact, spec = wine
     _, results = round_one
-    root = tmp_path_factory.mktemp("evaluated")
     trials_inputs = {f"trials_{i}": [r] for i, r in enumerate(results)}
     base = {"examples": [examples], "dataset_spec": [spec_artifact],
-            "study_history": [history_artifact(root / "history", "run1")]}
+            "study_history": [budgeted_history(root / "history", "run1", started_at=started_at)]}
     ensemble = new_artifact(standard_artifacts.Model, root / "ensemble")
     ensembler_executor.Executor().Do({**base, **trials_inputs}, {"model": [ensemble]},
-                                     {"max_members": 3, "pool_size": 4, "weights_method": "auto",
-                                      "code_version": "test"})
+                                     {"max_members": 3, "pool_size": 4, "weights_method": weights_method,
+                                      "code_version": "test", "time_budget_seconds": time_budget})
     student = new_artifact(standard_artifacts.Model, root / "student")
     distiller_executor.Executor().Do(
         {**base, **trials_inputs, "teacher": [ensemble]}, {"model": [student]},
-        {"max_params": 0, "epochs": 2, "temperature": 2.0, "alpha": 0.5, "augment": "mixup", "seed": 0,
-         "code_version": "test"})
+        {"max_params": 0, "epochs": distill_epochs, "temperature": 2.0, "alpha": 0.5, "augment": augment, "seed": 0,
+         "code_version": "test", "time_budget_seconds": time_budget})
     board = new_artifact(artifacts.Leaderboard, root / "board")
     chosen = new_artifact(standard_artifacts.Model, root / "chosen")
     evaluator_executor.Executor().Do(
@@ -225,6 +236,12 @@ def evaluated(wine, round_one, tmp_path_factory):
     leaderboard = json.loads(open(os.path.join(board.uri, "leaderboard.json")).read())
     return {"ensemble": ensemble, "student": student, "chosen": chosen, "leaderboard": leaderboard,
             "trials": trial_files.trials_of(results), "base": base, "trials_inputs": trials_inputs}
+
+
+@pytest.fixture(scope="module")
+def evaluated(wine, round_one, tmp_path_factory):
+    """Ensembler, Distiller and SearchEvaluator run once on round one's trials."""
+    return post_search(wine, round_one, tmp_path_factory.mktemp("evaluated"))
 
 
 def test_ensemble_distil_and_evaluate(evaluated):
@@ -596,3 +613,125 @@ def test_a_candidate_without_an_out_of_fold_estimate_is_estimated_on_eval_and_sa
     student = {"name": "distilled", "trial_ids": [], "student_source": "search", "eval": metrics}
     evaluator_executor.add_estimate(student, {}, 12, 40)
     assert student["estimate"] == metrics and "ranked on eval" in student["estimated_by"]["how"]
+
+
+# --- The run's time budget (search_algo/time_budget.py) ---------------------------------------------------------
+
+
+def _started(budget_seconds, search_seconds_left):
+    """When a run with this budget started if `search_seconds_left` of its search time remain now."""
+    return time.time() - (TimeBudget(budget_seconds, 0.0).search_deadline - search_seconds_left)
+
+
+def _post_search_started(budget_seconds, post_search_seconds_left):
+    """When a run with this budget started if `post_search_seconds_left` remain before its evaluation's share."""
+    return time.time() - (TimeBudget(budget_seconds, 0.0).post_search_deadline - post_search_seconds_left)
+
+
+def test_a_round_past_the_search_time_proposes_nothing_and_its_trainers_pass_through(wine, round_one, tmp_path):
+    _, results = round_one
+    proposals = propose(wine, tmp_path, history=results, round_index=2, time_budget=300.0,
+                        started_at=_started(300.0, -5))
+    assert trial_files.trials_of([proposals]) == []
+    assert proposals.get_int_custom_property("budget_spent") == 1 and proposals.get_int_custom_property("count") == 0
+    started = time.monotonic()
+    passed = train(wine, proposals, 0, tmp_path / "trials", history=results, time_budget=300.0,
+                   started_at=_started(300.0, -5))
+    assert trial_files.trials_of([passed]) == [] and time.monotonic() - started < 5
+    assert passed.get_int_custom_property("completed") == 0 and passed.get_int_custom_property("failed") == 0
+    # With time left the same round proposes as without a budget.
+    with_time = propose(wine, tmp_path / "with_time", history=results, round_index=2, time_budget=3600.0,
+                        started_at=_started(3600.0, 3000))
+    without = propose(wine, tmp_path / "without", history=results, round_index=2)
+    assert [t.to_dict() for t in trial_files.trials_of([with_time])] == [
+        t.to_dict() for t in trial_files.trials_of([without])]
+
+
+def test_a_trainer_starts_no_trial_past_the_search_time_and_records_it_skipped_not_failed(wine, round_one, tmp_path):
+    from components.study_record import StudyRecord
+
+    proposals, _ = round_one
+    record = str(tmp_path / "record")
+    skipped = train(wine, proposals, 1, tmp_path / "trials", time_budget=300.0, started_at=_started(300.0, -1),
+                    study_record=record)
+    trials = trial_files.trials_of([skipped])
+    assert [t.trial_id for t in trials] == ["run1-r1-02", "run1-r1-03"]
+    assert all(t.status == "failed" and t.error == BUDGET_SPENT_ERROR and t.path is None for t in trials)
+    assert (skipped.get_int_custom_property("skipped"), skipped.get_int_custom_property("failed")) == (2, 0)
+    # Not started, so nothing for later runs to learn from.
+    assert StudyRecord(record).trials() == []
+
+
+def test_a_trial_killed_at_the_end_of_the_search_time_is_recorded_failed_not_skipped(wine, round_one, tmp_path,
+                                                                                    monkeypatch):
+    from components.trainer.trial_cache import TrialCache, stop_reason
+
+    proposals, _ = round_one
+    killed = trial_files.trials_of([proposals])[2]
+    cache = TrialCache(str(tmp_path / "cache"))
+    stop_reason(cache.begin_attempt("killed", killed, 5.0), "exceeded the per-trial time limit of 5 s", final=True)
+    # Trainer 1's first trial is the one its worker was killed in; the trainer runs again past the search time.
+    monkeypatch.setattr(trainer_executor, "trial_cache_key",
+                        lambda trial, *rest: "killed" if trial.trial_id == killed.trial_id else trial.trial_id)
+    again = trial_files.trials_of([train(wine, proposals, 1, tmp_path / "again", cache=str(tmp_path / "cache"),
+                                         time_budget=300.0, started_at=_started(300.0, -1))])
+    assert again[0].trial_id == killed.trial_id and "time limit of 5 s" in again[0].error
+    assert again[1].error == BUDGET_SPENT_ERROR
+
+
+def test_a_run_whose_budget_trained_nothing_says_so(round_one):
+    proposals, _ = round_one
+    skipped = [dataclasses.replace(t, status="failed", error=BUDGET_SPENT_ERROR)
+               for t in trial_files.trials_of([proposals])]
+    budget = TimeBudget(60.0, 1.0)
+    assert "before its first round" in ensembler_executor.no_completed_trial_message([], budget)
+    assert "no time to train a single trial" in ensembler_executor.no_completed_trial_message(skipped, budget)
+    assert ensembler_executor.no_completed_trial_message([]).startswith("this run trained no trial")
+
+
+def test_a_trials_time_limit_is_capped_at_the_search_time_left(wine, round_one, tmp_path, monkeypatch):
+    # The limit each trial is trained with, seen where the trainer hands it over (a real trial past its
+    # limit is stopped by the watchdog, tested above; here it would race a loaded machine).
+    limits = []
+
+    def attempt(proposal, cache, key, max_retries, time_limit, *rest):
+        limits.append(time_limit)
+        return dataclasses.replace(proposal, status="failed", error="not trained in this test")
+
+    monkeypatch.setattr(trainer_executor.Executor, "_attempt", staticmethod(attempt))
+    proposals, _ = round_one
+    train(wine, proposals, 0, tmp_path / "capped", time_budget=3600.0, started_at=_started(3600.0, 100.0))
+    train(wine, proposals, 0, tmp_path / "own_limit", time_limit=30.0, time_budget=3600.0,
+          started_at=_started(3600.0, 100.0))
+    assert len(limits) == 4 and all(90 < limit <= 100 for limit in limits[:2]) and limits[2:] == [30.0, 30.0]
+
+
+def test_without_time_for_the_ensemble_or_student_the_best_single_model_is_chosen_and_pushable(
+        wine, round_one, tmp_path):
+    made = post_search(wine, round_one, tmp_path, _post_search_started(600.0, 1.0), time_budget=600.0)
+    ensemble, student, chosen, leaderboard = (made[k] for k in ("ensemble", "student", "chosen", "leaderboard"))
+    assert ensemble.get_string_custom_property("skipped_reason").startswith("the time budget")
+    assert student.get_string_custom_property("skipped_reason") == "no ensemble was made to learn from"
+    assert not os.path.isdir(ensemble.uri) or not os.listdir(ensemble.uri)
+    assert [c["name"] for c in leaderboard["candidates"]] == ["best_single"]
+    assert set(leaderboard["skipped"]) == {"ensemble", "distilled"} and leaderboard["distillation"] is None
+    assert leaderboard["chosen"] == "best_single"
+    assert tf.saved_model.contains_saved_model(model_export.serving_dir(chosen.uri))
+
+
+@pytest.mark.slow
+def test_the_students_epochs_fit_the_time_left_and_stop_early_on_eval(wine, evaluated, tmp_path):
+    started_at = _post_search_started(600.0, 20.0)
+    deadline = TimeBudget(600.0, started_at).post_search_deadline
+    base = {**evaluated["base"], "study_history": [budgeted_history(tmp_path / "history", started_at=started_at)]}
+    student = new_artifact(standard_artifacts.Model, tmp_path / "student")
+    distiller_executor.Executor().Do(
+        {**base, **evaluated["trials_inputs"], "teacher": [evaluated["ensemble"]]}, {"model": [student]},
+        {"max_params": 0, "epochs": 10_000, "temperature": 2.0, "alpha": 0.5, "augment": "none", "seed": 0,
+         "code_version": "test", "time_budget_seconds": 600.0})
+    # Ended by the deadline, give or take an epoch of this tiny data set and the export.
+    assert time.time() < deadline + 10
+    described = json.loads(open(os.path.join(student.uri, "student.json")).read())
+    assert described["stopped"].startswith(("time", "early stopping"))
+    assert 1 <= len(described["history"]["val_loss"]) < 10_000
+    assert not student.has_custom_property("skipped_reason")
