@@ -12,7 +12,7 @@ from components import fan_in, trial_files
 from components.dataset_spec_artifact import read_dataset_spec
 from components.keys import (
     DATASET_SPEC_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, RUN_ID_PROPERTY, STARTED_AT_PROPERTY,
-    STOPPED_PROPERTY, STUDY_HISTORY_KEY, TIME_BUDGET_KEY,
+    NODES_AFTER_KEY, STOPPED_PROPERTY, STUDY_HISTORY_KEY, TIME_BUDGET_KEY,
 )
 from search_algo import module_file as user_modules
 from search_algo import objective as objectives
@@ -64,7 +64,7 @@ def time_budget(input_dict: Mapping[str, list[types.Artifact]],
         log.warning("the run's start time is unknown (its history was written by an older version): "
                     "its time budget is not applied")
         return None
-    return TimeBudget(seconds, started)
+    return TimeBudget(seconds, started, int(exec_properties.get(NODES_AFTER_KEY) or 0))
 
 
 def earlier_trials(input_dict: Mapping[str, list[types.Artifact]]) -> list[Trial]:

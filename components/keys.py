@@ -49,6 +49,8 @@ EPOCHS_KEY = "epochs"
 TIME_LIMIT_KEY = "time_limit_seconds"
 # The run's wall-clock budget in seconds (search_algo/time_budget.py); 0 or unset: none.
 TIME_BUDGET_KEY = "time_budget_seconds"
+# The Proposer and trainer nodes that follow this round's (the rounds after it): each still runs, if only to pass through.
+NODES_AFTER_KEY = "nodes_after"
 TRIAL_CACHE_KEY = "trial_cache_root"
 TENSORBOARD_KEY = "tensorboard_root"
 MAX_RETRIES_KEY = "max_retries"

@@ -138,6 +138,9 @@ def create_pipeline(
 
     history = []
     for round_index in range(1, config.rounds + 1):
+        # The later rounds' Proposers and trainers: under a time budget they run
+        # after the search, if only to pass through (search_algo/time_budget.py).
+        nodes_after = (config.rounds - round_index) * (1 + config.trainers)
         proposer = Proposer(
             dataset_spec=dataset_spec,
             study_history=earlier,
@@ -161,6 +164,7 @@ def create_pipeline(
             max_latency_ms=config.max_latency_ms,
             objective=config.objective,
             time_budget_seconds=time_budget,
+            nodes_after=nodes_after,
         ).with_id(proposer_id(round_index))
         components.append(proposer)
         before_this_round = list(history)
@@ -184,6 +188,7 @@ def create_pipeline(
                 early_stopping=config.early_stopping,
                 objective=config.objective,
                 time_budget_seconds=time_budget,
+                nodes_after=nodes_after,
             ).with_id(trainer_id(round_index, trainer))
             components.append(node)
             history.append(node.outputs["trials"])

@@ -17,7 +17,8 @@ from components.keys import (
     ALGORITHM_KEY, BUDGET_SCHEDULE_KEY, CODE_VERSION_KEY, CONSTRAINTS_KEY, DATASET_SPEC_KEY, EPOCHS_KEY,
     MIN_EPOCHS_KEY, REDUCTION_FACTOR_KEY, HISTORY_PREFIX, MODULE_FILE_KEY,
     NUM_TRAINERS_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_KEY, SEARCH_SPACE_KEY, SEED_KEY, STUDY_HISTORY_KEY,
-    STUDY_KEY, TEACHER_DISTILLATION_KEY, TIME_BUDGET_KEY, TRIALS_PER_TRAINER_KEY, WEIGHT_SHARING_KEY,
+    NODES_AFTER_KEY, STUDY_KEY, TEACHER_DISTILLATION_KEY, TIME_BUDGET_KEY, TRIALS_PER_TRAINER_KEY,
+    WEIGHT_SHARING_KEY,
 )
 
 
@@ -49,6 +50,7 @@ class ProposerSpec(component_spec.ComponentSpec):
         # The run's wall-clock budget in seconds (0 or unset: none): past its
         # search time the round proposes nothing.
         TIME_BUDGET_KEY: component_spec.ExecutionParameter(type=float, optional=True),
+        NODES_AFTER_KEY: component_spec.ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         DATASET_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DatasetSpec),
@@ -75,7 +77,9 @@ class Proposer(base_component.BaseComponent):
     no proposed candidate may exceed, search_algo/constraints.py) and
     `time_budget_seconds` (the run's wall-clock budget: once its search time
     is spent the round proposes nothing and its trainers pass through,
-    search_algo/time_budget.py).
+    search_algo/time_budget.py; `nodes_after`, the later rounds' Proposers
+    and trainers, end this round's search time early enough for them to
+    pass through).
     """
 
     SPEC_CLASS = ProposerSpec
@@ -107,6 +111,7 @@ class Proposer(base_component.BaseComponent):
         module_file: Optional[str] = None,
         objective: Optional[str] = None,
         time_budget_seconds: Union[None, float, data_types.RuntimeParameter] = None,
+        nodes_after: int = 0,
     ):
         spec_class = fan_in.spec_with_fan_in(ProposerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)
         super().__init__(
@@ -131,6 +136,7 @@ class Proposer(base_component.BaseComponent):
                 min_epochs=min_epochs or 0,
                 constraints=Constraints(max_params, max_latency_ms or 0.0).to_json(),
                 time_budget_seconds=time_budget_seconds,
+                nodes_after=nodes_after,
                 proposals=types.Channel(type=artifacts.Proposals),
                 **fan_in.fan_in_channels(HISTORY_PREFIX, history),
             )

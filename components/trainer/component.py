@@ -14,7 +14,8 @@ from components.trainer import executor as trainer_executor
 from components.keys import (
     CODE_VERSION_KEY, DATASET_SPEC_KEY, EARLY_STOPPING_KEY, EPOCHS_KEY, EXAMPLES_KEY, HISTORY_PREFIX,
     MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, PROPOSALS_KEY, STUDY_HISTORY_KEY,
-    STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_BUDGET_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRIALS_KEY, TRIAL_CACHE_KEY,
+    NODES_AFTER_KEY, STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_BUDGET_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY,
+    TRIALS_KEY, TRIAL_CACHE_KEY,
 )
 
 
@@ -42,6 +43,7 @@ class TrialTrainerSpec(component_spec.ComponentSpec):
         # The run's wall-clock budget in seconds (0 or unset: none): no trial
         # starts that would not finish within its search time.
         TIME_BUDGET_KEY: component_spec.ExecutionParameter(type=float, optional=True),
+        NODES_AFTER_KEY: component_spec.ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -73,7 +75,8 @@ class TrialTrainer(base_component.BaseComponent):
     or RMSE), `time_budget_seconds` (the run's wall-clock budget: each
     trial's time limit is capped at the search time left, and a proposal
     expected not to finish in it is not started but recorded as skipped,
-    search_algo/time_budget.py).
+    search_algo/time_budget.py; `nodes_after`, the later rounds' Proposers
+    and trainers, end the search time early enough for them to pass through).
     """
 
     SPEC_CLASS = TrialTrainerSpec
@@ -101,12 +104,14 @@ class TrialTrainer(base_component.BaseComponent):
         study_record: Optional[str] = None,
         objective: Optional[str] = None,
         time_budget_seconds: Union[None, float, data_types.RuntimeParameter] = None,
+        nodes_after: int = 0,
     ):
         spec_class = fan_in.spec_with_fan_in(TrialTrainerSpec, HISTORY_PREFIX, len(history), artifacts.TrialResults)
         super().__init__(
             spec=spec_class(
                 objective=objective,
                 time_budget_seconds=time_budget_seconds,
+                nodes_after=nodes_after,
                 study_history=study_history,
                 early_stopping=early_stopping,
                 examples=examples,

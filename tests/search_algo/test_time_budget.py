@@ -64,6 +64,19 @@ def test_rounds_propose_until_the_search_time_is_spent():
     assert not budget.can_train(budget.search_deadline - 50, expected_seconds=60)
 
 
+def test_a_round_ends_its_search_early_enough_for_the_later_rounds_nodes_to_pass_through():
+    last_round, earlier_round = TimeBudget(600, START), TimeBudget(600, START, nodes_after=9)
+    allowance = 9 * time_budget.PASS_THROUGH_NODE_SECONDS
+    assert earlier_round.search_deadline == pytest.approx(last_round.search_deadline - allowance)
+    assert earlier_round.can_train(earlier_round.search_deadline - 1)
+    assert not earlier_round.can_train(last_round.search_deadline - 1)
+    assert earlier_round.trial_time_limit(last_round.search_deadline - allowance - 5, None) == pytest.approx(5)
+    # What follows the search is unchanged; a budget smaller than the allowance leaves no search.
+    assert earlier_round.post_search_deadline == last_round.post_search_deadline
+    tiny = TimeBudget(60, START, nodes_after=1000)
+    assert tiny.search_deadline == START and not tiny.can_train(START)
+
+
 def test_a_trials_time_limit_is_capped_at_the_search_time_left():
     budget = TimeBudget(600, START)
     now = budget.search_deadline - 25
