@@ -12,7 +12,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring
+from components import examples_io, executor_inputs, files, model_export, scoring, trial_model
 from components.keys import (
     CANDIDATE_PROPERTY, MAX_MEMBERS_KEY, MEMBERS_PROPERTY, MODEL_KEY, NUM_PARAMS_PROPERTY, POOL_SIZE_KEY,
     TRIALS_PREFIX, WEIGHTS_KEY, WEIGHTS_METHOD_PROPERTY, WEIGHTS_PROPERTY,
@@ -60,7 +60,10 @@ class Executor(base_executor.BaseExecutor):
         # numbers per example); the features are streamed, a batch at a time.
         evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
         labels = evaluation.labels()
-        predictions = [scoring.predictions(t.path, evaluation, spec) for t in pool]
+        # Trials keep their weights, not a SavedModel: each is rebuilt once, and
+        # the chosen members are exported together as the ensemble.
+        models = [trial_model.load_trial_model(t.path, spec)[0] for t in pool]
+        predictions = [trial_model.model_outputs(m, evaluation, spec) for m in models]
         choice, comparison = choose_ensemble(
             predictions, labels, spec.task, max_members=int(exec_properties[MAX_MEMBERS_KEY]),
             method=exec_properties[WEIGHTS_KEY])
@@ -68,7 +71,7 @@ class Executor(base_executor.BaseExecutor):
         combined = sum(w * predictions[i] for i, w in zip(choice.members, choice.weights))
 
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
-        model_export.export_ensemble([m.path for m in members], choice.weights, spec, model.uri)
+        model_export.export_ensemble([models[i] for i in choice.members], choice.weights, spec, model.uri)
         description = {
             "members": [m.trial_id for m in members],
             "weights": choice.weights,
