@@ -136,6 +136,10 @@ class _EvalPass(keras.callbacks.Callback):
             # limit then stops the training steps as before.
             self._function = inference_function(self.model, self._evaluation)
         values = predict_split(self.model, self._evaluation, self._function)
+        if not np.all(np.isfinite(values)):
+            # A diverged model (the guard names the epoch); sklearn's metrics would raise on it.
+            self.metrics = {"loss": math.nan}
+            return
         self.metrics = eval_metrics(values, self._labels, self._spec)
         if logs is not None:
             logs.update({f"val_{key}": value for key, value in self.metrics.items() if key in KERAS_METRICS})
