@@ -28,8 +28,9 @@ class TrialResults(artifact.Artifact):
     """One trainer's trained trials, completed or failed.
 
     Files: `{uri}/trials.json` and, per completed trial, `{uri}/<trial_id>/`
-    with `Format-Serving/` (SavedModel, serving signature on serialized
-    tf.Example), `model.keras`, `history.json`. Custom properties:
+    with `model.weights.h5` (weights and optimizer state), `history.json`
+    and, written last, `trial.json`; no SavedModel (components/trial_model.py
+    exports the one a post-search node picks). Custom properties:
     `trials_json` (every trial record, so ML Metadata alone answers queries),
     round, trainer, run_id, study, completed, failed, best_score.
     """

@@ -67,31 +67,16 @@ def export_keras_model(model, spec: DatasetSpec, model_uri: str) -> str:
     return _save(module, spec, model_uri)
 
 
-def export_ensemble(members: Sequence[str], weights: Sequence[float], spec: DatasetSpec, model_uri: str) -> str:
-    """One SavedModel averaging the members' outputs (probabilities, or
-    predictions for regression) with the given weights."""
-    loaded = [tf.saved_model.load(serving_dir(uri)) for uri in members]
-    weights_tensor = tf.constant(np.asarray(weights, dtype=np.float32) / float(np.sum(weights)))
-    key = "probabilities" if spec.task == "classification" else "predictions"
+def export_ensemble(members: Sequence, weights: Sequence[float], spec: DatasetSpec, model_uri: str) -> str:
+    """One SavedModel averaging the members' outputs (Keras models giving
+    probabilities, or predictions for regression) with the given weights."""
+    shares = np.asarray(weights, dtype=np.float32) / float(np.sum(weights))
 
-    class _EnsembleModule(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.members = loaded
-            self._weights = weights_tensor
-            self._class_names = tf.constant(spec.class_names or [""])
+    def predict(features):
+        outputs = [float(share) * member(features, training=False) for member, share in zip(members, shares)]
+        return tf.add_n(outputs)
 
-            @tf.function(input_signature=[EXAMPLES_SPEC])
-            def serve(examples):
-                outputs = [m.signatures[SIGNATURE](examples=examples)[key] for m in self.members]
-                stacked = tf.stack(outputs, axis=0)
-                shape = [-1] + [1] * (len(stacked.shape) - 1)
-                combined = tf.reduce_sum(stacked * tf.reshape(self._weights, shape), axis=0)
-                return _outputs(combined, spec, self._class_names)
-
-            self.serve = serve
-
-    return _save(_EnsembleModule(), spec, model_uri)
+    return _save(_ServingModule(predict, spec, list(members)), spec, model_uri)
 
 
 def _save(module: tf.Module, spec: DatasetSpec, model_uri: str) -> str:

@@ -51,18 +51,21 @@ def proposal_trials(
     first_epochs = schedule.first_epochs if schedule is not None and schedule.active else None
 
     def new_trial(index: int, **fields) -> Trial:
+        fields.setdefault("seed", derived_seed(seed, study, run_id, round_index, index, "train"))
         return Trial(
             trial_id=f"{run_id}-r{round_index}-{index:02d}",
             round=round_index,
             trainer=index // trials_per_trainer,
-            seed=derived_seed(seed, study, run_id, round_index, index, "train"),
             run_id=run_id,
             study=study,
             **fields,
         )
 
+    # A promotion is its parent's training run, continued: the same seed, so
+    # the same order of the training data from epoch to epoch.
     trials = [
         new_trial(index, architecture=promotion.trial.architecture, algorithm=schedule.kind,
+                  seed=promotion.trial.seed,
                   parent=promotion.trial.trial_id, transfer=TRANSFER_CONTINUE,
                   planned_epochs=promotion.planned_epochs, total_epochs=promotion.to_epochs)
         for index, promotion in enumerate(promotions)

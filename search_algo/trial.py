@@ -53,6 +53,10 @@ class Trial:
     # adds its planned epochs to its parent's). None: the study's epochs.
     planned_epochs: Optional[int] = None
     total_epochs: Optional[int] = None
+    # The epoch training started from: 0, or for a promotion (`transfer`
+    # continue) the epoch its parent stopped after, whose model, optimizer
+    # state and learning-rate schedule it goes on with.
+    initial_epoch: int = 0
     train_seconds: Optional[float] = None
     # Seconds in Keras' training steps, each epoch's validation pass left out:
     # per epoch, and their sum (what the trial spent fitting, of train_seconds).
@@ -141,6 +145,7 @@ class Trial:
             "epochs": self.epochs,
             "planned_epochs": self.planned_epochs,
             "total_epochs": self.total_epochs,
+            "initial_epoch": self.initial_epoch,
             "train_seconds": self.train_seconds,
             "fit_seconds": self.fit_seconds,
             "epoch_seconds": self.epoch_seconds,

@@ -15,7 +15,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model
+from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model, trial_model
 from components.keys import (
     CANDIDATE_PROPERTY, ESTIMATES_PROPERTY, MAX_MEMBERS_KEY, MEMBERS_PROPERTY, MODEL_KEY, NUM_PARAMS_PROPERTY, POOL_SIZE_KEY,
     TRIALS_PREFIX, WEIGHTS_KEY, WEIGHTS_METHOD_PROPERTY, WEIGHTS_PROPERTY,
@@ -79,7 +79,10 @@ class Executor(base_executor.BaseExecutor):
         # numbers per example); the features are streamed, a batch at a time.
         evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
         labels = evaluation.labels()
-        predictions = [scoring.predictions(t.path, evaluation, spec) for t in pool]
+        # Trials keep their weights, not a SavedModel: each is rebuilt once, and
+        # the chosen members are exported together as the ensemble.
+        models = [trial_model.load_trial_model(t.path, spec)[0] for t in pool]
+        predictions = [trial_model.model_outputs(m, evaluation, spec) for m in models]
         max_members, method = int(exec_properties[MAX_MEMBERS_KEY]), exec_properties[WEIGHTS_KEY]
         choice, comparison = choose_ensemble(predictions, labels, spec.task, max_members=max_members, method=method)
         members = [pool[i] for i in choice.members]
@@ -97,7 +100,7 @@ class Executor(base_executor.BaseExecutor):
                 f"the best of the {len(pool)} best trials by {objective.name}"), pool)},
         }
 
-        model_export.export_ensemble([m.path for m in members], choice.weights, spec, model.uri)
+        model_export.export_ensemble([models[i] for i in choice.members], choice.weights, spec, model.uri)
         description = {
             "members": [m.trial_id for m in members],
             "weights": choice.weights,

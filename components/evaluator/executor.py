@@ -23,7 +23,7 @@ from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model
+from components import examples_io, executor_inputs, files, model_export, scoring, skipped_model, trial_model
 from components.study_record import StudyRecord
 from components.keys import (
     BASELINE_MODEL_PROPERTY, CANDIDATE_PROPERTY, CHOSEN_MODEL_KEY, CHOSEN_PROPERTY, CONSTRAINTS_KEY, DISTILLED_KEY,
@@ -41,6 +41,8 @@ from search_algo.trial import rank_trials
 log = logging.getLogger(__name__)
 
 LEADERBOARD_FILE = "leaderboard.json"
+# Inside the leaderboard artifact: the best single trial, exported for serving.
+BEST_SINGLE_DIR = "best_single"
 # What a leaderboard shows of the model in production (a study record validation).
 PRODUCTION_FIELDS = ("run_id", "candidate", "model_uri", "pushed_to", "eval", "num_params", "written_at")
 
@@ -122,9 +124,15 @@ class Executor(base_executor.BaseExecutor):
         ranked = rank_trials([t for t in trials if t.path], objective)
         best = ranked[0]
         members = json.loads(ensemble.get_string_custom_property(MEMBERS_PROPERTY))
+        output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])
+        # Trials keep their weights only; the best one is exported here, once,
+        # to be scored like the other candidates and served if chosen.
+        best_single_uri = os.path.join(output.uri, BEST_SINGLE_DIR)
+        trial_model.export_trial(best.path, spec, best_single_uri)
 
         candidates = [
-            {"name": "best_single", "uri": best.path, "trial_ids": [best.trial_id], "num_params": best.num_params},
+            {"name": "best_single", "uri": best_single_uri, "trial_ids": [best.trial_id],
+             "num_params": best.num_params},
             {"name": "ensemble", "uri": ensemble.uri, "trial_ids": members,
              "num_params": ensemble.get_int_custom_property(NUM_PARAMS_PROPERTY)},
             {"name": "distilled", "uri": distilled.uri,
@@ -179,7 +187,6 @@ class Executor(base_executor.BaseExecutor):
             "skipped": skipped,
             "production": production and {k: production.get(k) for k in PRODUCTION_FIELDS},
         }
-        output = artifact_utils.get_single_instance(output_dict[LEADERBOARD_KEY])
         files.write_text(os.path.join(output.uri, LEADERBOARD_FILE), json.dumps(leaderboard, indent=2))
         output.set_string_custom_property(CHOSEN_PROPERTY, chosen["name"])
         output.set_string_custom_property(RUN_ID_PROPERTY, run_id)

@@ -146,7 +146,7 @@ class Executor(base_executor.BaseExecutor):
                                            index, spec, objective, train, evaluation, proposal.planned_epochs or epochs,
                                            trial_dir, stopping, files_of,
                                            tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id),
-                                           in_flight)
+                                           in_flight, schedule_epochs=epochs)
                 pruners.add(result)
                 result.path = proposal.trial_id if result.status == COMPLETED else None
                 if record is not None:
@@ -183,7 +183,7 @@ class Executor(base_executor.BaseExecutor):
     def _attempt(proposal: Trial, cache: Optional[TrialCache], key: str, max_retries: int,
                  time_limit: Optional[float], position: int, count: int, index: int, spec, objective, train, evaluation,
                  epochs: int, trial_dir: str, stopping, files_of: Dict[str, str], tensorboard_dir: str,
-                 in_flight: Dict[str, Optional[Attempt]]) -> Trial:
+                 in_flight: Dict[str, Optional[Attempt]], schedule_epochs: Optional[int] = None) -> Trial:
         """Trains the trial, unless earlier attempts died often enough (or for a
         reason retrying cannot help) that it is recorded failed instead."""
         earlier = cache.counted_attempts(key) if cache else []
@@ -208,7 +208,9 @@ class Executor(base_executor.BaseExecutor):
             result = train_trial(proposal, spec, train, evaluation, epochs, time_limit, trial_dir, stopping,
                                  tensorboard_dir, progress=watchdog, objective=objective,
                                  parent_dir=files_of.get(proposal.parent or ""),
-                                 teacher_dir=files_of.get(proposal.teacher or ""))
+                                 teacher_dir=files_of.get(proposal.teacher or ""),
+                                 # A budget schedule's rungs are prefixes of one run of the study's epochs.
+                                 schedule_epochs=schedule_epochs)
         in_flight["attempt"] = None
         if cache:
             cache.store(key, result, trial_dir)

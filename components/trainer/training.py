@@ -21,13 +21,15 @@ from typing import Any, Optional
 import keras
 import numpy as np
 
-from components import files, model_export, trial_files
+from components import files, trial_files
 from components.examples_io import Split
-from components.trial_model import load_trial_model
+from components.trial_model import (
+    inference_function, load_trial_model, predict_split, read_trial_record, restore_training_state,
+)
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import compile_for_distillation, distillation_targets
 from search_algo.early_stopping import MedianStoppingRule
-from search_algo.model_builder import build_model, compile_model, learning_rate_callbacks, parameter_count
+from search_algo.model_builder import block_layers, build_model, learning_rate_callbacks, parameter_count
 from search_algo.objective import Objective, ObjectiveLike, as_objective, prediction_metrics
 from search_algo.trial import COMPLETED, FAILED, TRANSFER_CONTINUE, TRANSFER_WEIGHTS, Trial
 from search_algo.weight_transfer import transfer_weights
@@ -80,8 +82,10 @@ class _EpochTensorBoard(keras.callbacks.TensorBoard):
 class _EpochTimer(keras.callbacks.Callback):
     """Each epoch's seconds in the training steps, up to its validation pass:
     what compares with a Keras `fit` epoch without validation data. Keras
-    calls `on_test_begin` once the epoch's steps are done (it waits for their
-    logs first), so no batch hook is needed."""
+    calls `on_test_begin` (a validation pass inside `fit`) or `on_epoch_end`
+    once the epoch's steps are done (it waits for their logs first), so no
+    batch hook is needed; the trainer's eval pass (`_EvalPass`) runs in
+    `on_epoch_end` after this callback's, so it is left out too."""
 
     async_safe = True
 
@@ -104,42 +108,72 @@ class _EpochTimer(keras.callbacks.Callback):
             self._started = None
 
 
-# Objectives Keras computes on the validation data anyway, by its log key.
-KERAS_VALIDATION_KEYS = {"accuracy": "val_accuracy", "rmse": "val_rmse"}
-# Examples per batch when predicting and evaluating.
-EVAL_BATCH_SIZE = 1024
+class _EvalPass(keras.callbacks.Callback):
+    """After each epoch, the one pass of the model over the eval split: its
+    predictions give every metric (Keras' loss and accuracy or RMSE as Keras
+    computes them, and log loss, macro-F1, ROC AUC, MAE), put in the epoch's
+    logs as `val_*` like Keras' own validation would. The curve (the
+    objective, higher is better) and the early-stopping rule follow it, and
+    the last epoch's metrics are the trial's: no validation pass inside `fit`,
+    no `evaluate` nor `predict` after it."""
 
-
-class _CurveRecorder(keras.callbacks.Callback):
-    """Records the eval objective after each epoch (higher is better) and
-    applies the early-stopping rule."""
-
-    def __init__(self, objective: Objective, rule: Optional[MedianStoppingRule], evaluation: Split):
+    def __init__(self, objective: Objective, rule: Optional[MedianStoppingRule], evaluation: Split,
+                 spec: DatasetSpec):
         super().__init__()
         self._objective = objective
         self._rule = rule
         self._evaluation = evaluation
+        self._spec = spec
+        self._labels = evaluation.labels()
+        self._function = None
         self.curve: list[float] = []
+        self.metrics: dict[str, float] = {}
         self.stopped = False
 
-    def _score(self, logs) -> Optional[float]:
-        key = KERAS_VALIDATION_KEYS.get(self._objective.name)
-        if key is not None:
-            value = (logs or {}).get(key)
-            return None if value is None else self._objective.score({self._objective.name: float(value)})
-        # Other objectives (ROC AUC, macro-F1, ...) need the eval predictions.
-        values = np.asarray(self.model.predict(self._evaluation.features(EVAL_BATCH_SIZE), verbose=0))
-        return self._objective.score(prediction_metrics(values, self._evaluation.labels(), self._objective.task))
-
     def on_epoch_end(self, epoch, logs=None):
-        value = self._score(logs)
-        if value is None or not math.isfinite(value):
+        if self._function is None:
+            # Traced after the first epoch's steps, not before them: the time
+            # limit then stops the training steps as before.
+            self._function = inference_function(self.model, self._evaluation)
+        values = predict_split(self.model, self._evaluation, self._function)
+        if not np.all(np.isfinite(values)):
+            # A diverged model (the guard names the epoch); sklearn's metrics would raise on it.
+            self.metrics = {"loss": math.nan}
+            return
+        self.metrics = eval_metrics(values, self._labels, self._spec)
+        if logs is not None:
+            logs.update({f"val_{key}": value for key, value in self.metrics.items() if key in KERAS_METRICS})
+        value = self._objective.score(self.metrics)
+        if not math.isfinite(value):
             return
         self.curve.append(round(value, 6))
-        last_epoch = len(self.curve) >= int(self.params.get("epochs") or 0)
+        last_epoch = epoch + 1 >= int(self.params.get("epochs") or 0)
         if self._rule is not None and not last_epoch and self._rule.should_stop(self.curve):
             self.stopped = True
             self.model.stop_training = True
+
+
+# What Keras' validation would log (compile_model's loss and metric).
+KERAS_METRICS = ("loss", "accuracy", "rmse")
+# The smallest normal float32: a probability the model's softmax rounded to 0
+# gives a large finite loss instead of infinity.
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def eval_metrics(values: np.ndarray, labels: np.ndarray, spec: DatasetSpec) -> dict[str, float]:
+    """A trial's eval metrics from its predictions. `loss` is compile_model's
+    loss as Keras computes it (cross-entropy from the softmax's logits, or the
+    squared error in label standard deviations); the others as
+    `prediction_metrics` computes them for every candidate."""
+    metrics = prediction_metrics(values, labels, spec.task)
+    if spec.task == "classification":
+        rows = np.asarray(values, dtype=np.float64)
+        picked = rows[np.arange(len(rows)), np.asarray(labels).reshape(-1).astype(np.int64)]
+        metrics["loss"] = float(-np.mean(np.log(np.maximum(picked, _FLOAT32_TINY))))
+    else:
+        errors = np.asarray(values, dtype=np.float64).reshape(-1) - np.asarray(labels, dtype=np.float64).reshape(-1)
+        metrics["loss"] = float(np.mean((errors / float(spec.label_std or 1.0)) ** 2))
+    return metrics
 
 
 # Distillation during the search: an equal mix of the labels and the teacher's
@@ -151,7 +185,7 @@ SEARCH_DISTILLATION_ALPHA = 0.5
 def _teacher_predictions(teacher_dir: str, spec: DatasetSpec, *splits: Split) -> list[np.ndarray]:
     """The teacher's outputs on each split, one row per example in the split's canonical order."""
     teacher, _ = load_trial_model(teacher_dir, spec)
-    outputs = [np.asarray(teacher.predict(split.features(EVAL_BATCH_SIZE), verbose=0)) for split in splits]
+    outputs = [predict_split(teacher, split) for split in splits]
     del teacher
     return outputs
 
@@ -179,16 +213,21 @@ def train_trial(
     objective: ObjectiveLike = "",
     parent_dir: Optional[str] = None,
     teacher_dir: Optional[str] = None,
+    schedule_epochs: Optional[int] = None,
 ) -> Trial:
     """Trains one proposal and returns its completed or failed record. Writes
     the trial's files into `trial_dir` only if it completed; a trial whose
     files could not all be written is failed, its partial files removed.
 
     Weight sharing starts the model from its parent's trained blocks (from
-    `parent_dir`, its files); a teacher (`teacher_dir`) adds its soft
-    predictions to the labels (classification); `stopping` ends
-    a clearly bad trial early, which still completes with what it reached.
-    `progress.phase` (the watchdog's) is told what the trial is doing."""
+    `parent_dir`, its files); a promotion (`transfer` continue) goes on
+    training its parent's model where it stopped - weights, optimizer state
+    and epoch - for `epochs` more. A teacher (`teacher_dir`) adds its soft
+    predictions to the labels (classification); `stopping` ends a clearly bad
+    trial early, which still completes with what it reached. The
+    learning-rate schedule spans `schedule_epochs` (a budget schedule's top
+    rung, so that every rung trains a prefix of one run; unset: up to where
+    this trial ends). `progress.phase` (the watchdog's) is told what the trial is doing."""
     progress = progress if progress is not None else types.SimpleNamespace(phase="")
     objective = as_objective(objective or spec.task)
     result = dataclasses.replace(trial, started_at=_now(), status=FAILED)
@@ -198,71 +237,64 @@ def train_trial(
         progress.phase = "building the model"
         model = build_model(trial.architecture, spec, seed=trial.seed)
         result.num_params = parameter_count(model)
-        if trial.parent and trial.transfer in (TRANSFER_WEIGHTS, TRANSFER_CONTINUE):
-            if not parent_dir:
-                raise TrialFailure(f"the files of parent {trial.parent} are gone; it cannot share its weights")
+        continuing = bool(trial.parent) and trial.transfer == TRANSFER_CONTINUE
+        if trial.parent and trial.transfer in (TRANSFER_WEIGHTS, TRANSFER_CONTINUE) and not parent_dir:
+            raise TrialFailure(f"the files of parent {trial.parent} are gone; it cannot share its weights")
+        if trial.parent and trial.transfer == TRANSFER_WEIGHTS:
             progress.phase = "transferring the parent's weights"
             parent_model, parent_arch = load_trial_model(parent_dir, spec)
             report = transfer_weights(parent_model, parent_arch, model, trial.architecture)
             result.transferred_blocks = [t.layer for t in report.transferred]
             del parent_model
-            if trial.transfer == TRANSFER_CONTINUE and (report.fresh or not report.head_layers):
-                # A promotion that did not get all of its parent's weights would be scored as if it had.
-                raise TrialFailure(f"cannot continue {trial.parent}: its model differs from this trial's "
-                                   f"(fresh blocks {report.fresh}, head copied: {bool(report.head_layers)})")
         # None: the labels; else each example's row of distillation targets.
-        train_targets = eval_targets = None
+        train_targets = None
         distilling = bool(trial.teacher) and spec.task == "classification"
         if distilling:
             progress.phase = "computing the teacher's predictions"
             if not teacher_dir:
                 raise TrialFailure(f"the files of teacher {trial.teacher} are gone")
-            soft_train, soft_eval = _teacher_predictions(teacher_dir, spec, train, evaluation)
+            (soft_train,) = _teacher_predictions(teacher_dir, spec, train)
             train_targets = distillation_targets(train.labels(), soft_train, spec.task)
-            eval_targets = distillation_targets(evaluation.labels(), soft_eval, spec.task)
             compile_for_distillation(model, trial.architecture.hyperparameters, spec,
                                      SEARCH_DISTILLATION_TEMPERATURE, SEARCH_DISTILLATION_ALPHA)
+        if continuing:
+            progress.phase = "restoring the parent's training state"
+            result.initial_epoch = _continue_from(model, trial, parent_dir)
+            result.transferred_blocks = sorted(block_layers(model))
         guard = _Guard(time_limit_seconds)
-        recorder = _CurveRecorder(objective, stopping, evaluation)
+        evaluation_pass = _EvalPass(objective, stopping, evaluation, spec)
         timer = _EpochTimer()
-        callbacks = [timer, guard, recorder, *learning_rate_callbacks(trial.architecture.hyperparameters, epochs)]
+        last_epoch = result.initial_epoch + epochs
+        callbacks = [timer, guard, evaluation_pass,
+                     *learning_rate_callbacks(trial.architecture.hyperparameters, schedule_epochs or last_epoch)]
         if tensorboard_dir:
             callbacks.append(_EpochTensorBoard(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
         progress.phase = "training"
         batch_size = trial.architecture.hyperparameters.batch_size
-        history = model.fit(
-            train.batches(batch_size, seed=trial.seed, targets=train_targets),
-            epochs=epochs,
-            validation_data=evaluation.batches(batch_size, targets=eval_targets),
-            callbacks=callbacks,
-            verbose=0,
-        )
+        batches = train.batches(batch_size, seed=trial.seed, targets=train_targets)
+        # Each pass over `batches` draws the next order; a continued run
+        # passes over the orders its parent used (an iterator each, unread).
+        for _ in range(result.initial_epoch):
+            iter(batches)
+        history = model.fit(batches, epochs=last_epoch, initial_epoch=result.initial_epoch, callbacks=callbacks,
+                            verbose=0)
         result.epochs = len(history.history.get("loss", []))
         result.epoch_seconds = timer.epoch_seconds
         result.fit_seconds = round(sum(timer.epoch_seconds), 3)
-        result.curve = recorder.curve
-        result.stopped_early = recorder.stopped
+        result.curve = evaluation_pass.curve
+        result.stopped_early = evaluation_pass.stopped
         if guard.reason:
             raise TrialFailure(guard.reason)
-        if distilling:
-            # Scored like every other trial: plain loss and accuracy on the labels.
-            compile_model(model, trial.architecture.hyperparameters, spec)
-        progress.phase = "evaluating"
-        scores = model.evaluate(evaluation.batches(EVAL_BATCH_SIZE), verbose=0, return_dict=True)
-        metrics = {key: float(value) for key, value in scores.items()}
-        # What Keras does not compute (log loss, macro-F1, ROC AUC, MAE), from the eval predictions.
-        values = np.asarray(model.predict(evaluation.features(EVAL_BATCH_SIZE), verbose=0))
-        for key, value in prediction_metrics(values, evaluation.labels(), spec.task).items():
-            metrics.setdefault(key, value)
-        if not all(math.isfinite(v) for v in metrics.values()):
+        metrics = evaluation_pass.metrics
+        if not metrics or not all(math.isfinite(v) for v in metrics.values()):
             raise TrialFailure(f"eval metrics are not finite: {metrics}")
         result.metrics = metrics
         result.train_seconds = round(time.monotonic() - started, 3)
         progress.phase = "saving the model"
         completed = dataclasses.replace(result, status=COMPLETED, error=None)
         try:
-            _save_trial(model, completed, spec, history.history, trial_dir)
+            _save_trial(model, completed, history.history, trial_dir)
         except Exception as error:  # noqa: BLE001 - disk full, permissions, a bucket gone
             _remove_partial(trial_dir)
             raise TrialFailure(f"could not save the trained model: {_one_line(error)}") from error
@@ -328,11 +360,24 @@ def write_hparams(log_dir: str, trial: Trial) -> None:
     writer.close()
 
 
-def _save_trial(model: keras.Model, trial: Trial, spec: DatasetSpec, history: dict, trial_dir: str) -> None:
+def _continue_from(model: keras.Model, trial: Trial, parent_dir: str) -> int:
+    """Restores the parent's weights and optimizer state into `model` (the
+    same architecture) and returns the epoch the parent stopped after."""
+    parent = read_trial_record(parent_dir)
+    if parent.architecture.to_dict() != trial.architecture.to_dict():
+        # A promotion that did not get all of its parent's weights would be scored as if it had.
+        raise TrialFailure(f"cannot continue {trial.parent}: its model differs from this trial's")
+    restore_training_state(model, parent_dir)
+    return parent.initial_epoch + (parent.epochs or 0)
+
+
+def _save_trial(model: keras.Model, trial: Trial, history: dict, trial_dir: str) -> None:
+    """The weights with the optimizer's state (what a promotion continues
+    from), the history, then the record. No SavedModel: the post-search node
+    that picks a trial exports it (components/trial_model.py)."""
     from tfx.dsl.io import fileio
 
     fileio.makedirs(trial_dir)
-    model_export.export_keras_model(model, spec, trial_dir)
     with tempfile.TemporaryDirectory() as scratch:
         local = os.path.join(scratch, trial_files.WEIGHTS_FILE)
         model.save_weights(local)

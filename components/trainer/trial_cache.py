@@ -37,7 +37,6 @@ from typing import Any, Optional
 from tfx.dsl.io import fileio
 
 from components import files, trial_files
-from components.model_export import SERVING_DIR
 from search_algo.trial import COMPLETED, FAILED, Trial
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,9 @@ RESULT_FILE = "result.json"
 FILES_DIR = "files"
 ATTEMPT_PREFIX = "attempt-"
 RETRIED_PREFIX = "retried-"
-# Files a completed trial cannot be used without.
-REQUIRED_FILES = (trial_files.TRIAL_FILE, trial_files.WEIGHTS_FILE, posixpath.join(SERVING_DIR, "saved_model.pb"))
+# Files a completed trial cannot be used without (its SavedModel is exported
+# only when a post-search node picks it: components/trial_model.py).
+REQUIRED_FILES = (trial_files.TRIAL_FILE, trial_files.WEIGHTS_FILE)
 # Set by the local runner when it relaunches a node whose worker process died.
 WORKER_DEATH_ENV = "MODEL_SEARCH_WORKER_DEATH"
 # Set by `model-search run --retry-failed`: the request's id (one per command).

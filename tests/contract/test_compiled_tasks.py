@@ -152,7 +152,8 @@ def test_trainer_trains_with_the_runtime_epochs_and_records_each_trial(study, gc
     assert metadata["completed"] == 2 and metadata["failed"] == 0
     for trial in _trials(trainer):
         assert trial["status"] == "completed" and trial["epochs"] == 1 and trial["run_id"] == "nightly-1"
-        assert gcs.exists(f"{trainer.uri('trials')}/{trial['path']}/Format-Serving/saved_model.pb")
+        # Weights with the optimizer's state; a SavedModel only for the candidate the SearchEvaluator picks.
+        assert gcs.exists(f"{trainer.uri('trials')}/{trial['path']}/model.weights.h5")
         assert any("events.out.tfevents" in uri for uri in gcs.list(f"{ROOT}/tensorboard/{trial['trial_id']}/"))
     recorded = {t["trial_id"]: t for t in study.record("trials") if t["run_id"] == "nightly-1"}
     assert sorted(recorded) == ["nightly-1-r1-00", "nightly-1-r1-01"]

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components import artifacts, examples_io, model_export, trial_files
+from components import artifacts, examples_io, model_export, trial_files, trial_model
 from components.distiller import executor as distiller_executor
 from components.ensembler import executor as ensembler_executor
 from components.evaluator import executor as evaluator_executor
@@ -111,19 +111,22 @@ def test_trainer_trains_its_share_and_records_everything(round_one):
         assert trial.num_params > 0 and trial.epochs == 2 and trial.train_seconds > 0
         assert len(trial.epoch_seconds) == 2 and 0 < trial.fit_seconds < trial.train_seconds
         assert trial.started_at < trial.finished_at
-        for name in ("trial.json", "model.weights.h5", "history.json", "Format-Serving/saved_model.pb"):
+        for name in ("trial.json", "model.weights.h5", "history.json"):
             assert os.path.exists(os.path.join(trial.path, name)), name
+        # Exported only when a post-search node picks it (components/trial_model.py).
+        assert not os.path.exists(model_export.serving_dir(trial.path))
     assert results[0].get_int_custom_property("completed") == 2
     recorded = json.loads(results[0].get_string_custom_property("trials_json"))
     assert [r["trial_id"] for r in recorded] == ["run1-r1-00", "run1-r1-01"]
 
 
-def test_trial_model_serves_serialized_examples_like_its_eval_metrics(wine, round_one):
+def test_trial_model_serves_serialized_examples_like_its_eval_metrics(wine, round_one, tmp_path):
     examples, _, spec = wine
     trial = trial_files.trials_of(round_one[1])[0]
     serialized = examples_io.serialized_split(examples, "eval")
     _, labels = examples_io.load_split(examples, "eval", spec)
-    outputs = model_export.load_predict_fn(trial.path)(serialized)
+    trial_model.export_trial(trial.path, spec, str(tmp_path / "served"))
+    outputs = model_export.load_predict_fn(str(tmp_path / "served"))(serialized)
     assert outputs["probabilities"].shape == (len(labels), 3)
     assert np.allclose(outputs["probabilities"].sum(axis=1), 1.0, atol=1e-4)
     assert set(outputs["classes"]) <= {b"class_0", b"class_1", b"class_2"}
@@ -322,7 +325,7 @@ def test_tfx_evaluator_blesses_only_a_model_at_least_as_good_as_the_baseline(win
     worst = min(evaluated["trials"], key=lambda t: t.score("classification"))
     assert worst.score("classification") < evaluated["leaderboard"]["candidates"][0]["eval"]["accuracy"]
     weak = new_artifact(standard_artifacts.Model, tmp_path / "weak")
-    files_copy(model_export.serving_dir(worst.path), model_export.serving_dir(weak.uri))
+    trial_model.export_trial(worst.path, spec, weak.uri)
     for key in ("label_key", "task"):
         weak.set_string_custom_property(key, chosen.get_string_custom_property(key))
 
@@ -346,11 +349,6 @@ def test_tfx_evaluator_blesses_only_a_model_at_least_as_good_as_the_baseline(win
 def channel_of(artifact_type):
     from tfx.types import Channel
     return Channel(type=artifact_type)
-
-
-def files_copy(source, destination):
-    import shutil
-    shutil.copytree(source, destination)
 
 
 def test_children_learn_from_the_best_trial_and_record_their_curves(wine, round_one, tmp_path):
@@ -542,12 +540,12 @@ def test_a_trainer_stops_its_share_after_too_many_failures_in_a_row_and_the_run_
 
 
 def test_a_trial_whose_files_cannot_be_written_is_failed_and_leaves_nothing_behind(wine, tmp_path, monkeypatch):
-    from components import model_export
+    import keras
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(model_export, "export_keras_model", disk_full)
+    monkeypatch.setattr(keras.Model, "save_weights", disk_full)
     examples, spec_artifact, spec = wine
     proposals = _proposals_of(tmp_path, "p", [Architecture.from_dict({"blocks": [{"name": "dense"}]})])
     cache = tmp_path / "cache"
