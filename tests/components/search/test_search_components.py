@@ -692,7 +692,7 @@ def test_a_trials_time_limit_is_capped_at_the_search_time_left(wine, round_one, 
     # limit is stopped by the watchdog, tested above; here it would race a loaded machine).
     limits = []
 
-    def attempt(proposal, cache, key, max_retries, time_limit, *rest):
+    def attempt(proposal, cache, key, max_retries, time_limit, *rest, **keywords):
         limits.append(time_limit)
         return dataclasses.replace(proposal, status="failed", error="not trained in this test")
 
