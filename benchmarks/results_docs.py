@@ -41,6 +41,7 @@ import headline  # noqa: E402
 import search_efficiency_report  # noqa: E402
 import student_budget  # noqa: E402
 import synthetic_algorithms  # noqa: E402
+import trainer_fit_share  # noqa: E402
 
 DOCS = (ROOT / "docs" / "results.md", ROOT / "README.md")
 BEGIN = re.compile(r"<!-- results-docs: ([\w-]+) -->\n")
@@ -89,6 +90,7 @@ BESIDE: dict[str, Callable[[dict], str]] = {
     "search_efficiency_max10k": search_efficiency_report.markdown,
     "constrained_search": constrained_search.markdown,
     "data_scale": data_scale.markdown,
+    "trainer_fit_share": trainer_fit_share.markdown,
     "audio": audio.markdown,
     "audio_max_params": audio.markdown,
     "audio_before": audio.markdown,
