@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -103,6 +103,37 @@ def parsed_batches(examples: artifact.Artifact, split: str, spec: DatasetSpec, b
     return dataset.as_numpy_iterator()
 
 
+def distillation_y(labels: tf.Tensor, teacher_rows: tf.Tensor, task: str) -> tf.Tensor:
+    """search_algo.distillation.distillation_targets of a batch, in TensorFlow:
+    [one-hot label | teacher probabilities] for classification, [label,
+    teacher prediction] for regression."""
+    teacher_rows = tf.cast(teacher_rows, tf.float32)
+    if task == "classification":
+        classes = teacher_rows.shape[-1]
+        one_hot = tf.one_hot(tf.reshape(tf.cast(labels, tf.int64), [-1]), classes, dtype=tf.float32)
+        return tf.concat([one_hot, teacher_rows], axis=-1)
+    return tf.stack([tf.reshape(tf.cast(labels, tf.float32), [-1]), tf.reshape(teacher_rows, [-1])], axis=-1)
+
+
+def stack_rows(batches: Iterable[Any], count: int) -> np.ndarray:
+    """The batches' rows as one array of `count` rows, filled in place: a
+    split's per-example outputs are held once, not also as a list of batches
+    while they are joined."""
+    stacked: Optional[np.ndarray] = None
+    filled = 0
+    for batch in batches:
+        batch = np.asarray(batch)
+        if stacked is None:
+            stacked = np.empty((count, *batch.shape[1:]), dtype=batch.dtype)
+        if filled + len(batch) > count:
+            raise ValueError(f"more rows than the {count} expected")
+        stacked[filled:filled + len(batch)] = batch
+        filled += len(batch)
+    if filled != count:
+        raise ValueError(f"{filled} rows, {count} expected")
+    return stacked if stacked is not None else np.empty((0,), dtype=np.float32)
+
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -128,22 +159,35 @@ class Split:
         """Every example's label, in the canonical order."""
         raise NotImplementedError
 
-    def batches(self, batch_size: int, seed: Optional[int] = None,
-                targets: Optional[np.ndarray] = None) -> tf.data.Dataset:
+    def batches(self, batch_size: int, seed: Optional[int] = None, targets: Optional[np.ndarray] = None,
+                teacher_outputs: Optional[np.ndarray] = None, task: str = "classification") -> tf.data.Dataset:
         """(features, y) batches, y the label or, given `targets` (one row per
-        example in the canonical order, e.g. distillation targets), its row.
-        With a `seed`, shuffled: a new order on every pass over the dataset,
-        the same orders for the same seed. Without one, in the canonical order."""
+        example in the canonical order), its row. Given `teacher_outputs` (a
+        teacher's output row per example, in the canonical order), y is the
+        distillation target of the example's label and its teacher row
+        (search_algo.distillation.distillation_targets for `task`), made a
+        batch at a time: the split's targets are never held whole, only the
+        teacher's rows. With a `seed`, shuffled: a new order on every pass over
+        the dataset, the same orders for the same seed. Without one, in the
+        canonical order."""
+        if targets is not None and teacher_outputs is not None:
+            raise ValueError("targets or teacher_outputs, not both")
+        indexed = targets is not None or teacher_outputs is not None
         if self.cached:
             batched = self._cached_batches(batch_size, seed)
         else:
-            batched = self._streamed_batches(batch_size, seed, indexed=targets is not None)
+            batched = self._streamed_batches(batch_size, seed, indexed=indexed)
         label = self._label_key
-        rows = None if targets is None else tf.constant(targets)
+        # Converted without a copy where NumPy's buffer allows it; the caller need not keep the array.
+        rows = tf.convert_to_tensor(targets if targets is not None else teacher_outputs) if indexed else None
 
         def features_and_y(index, example):
             features = {key: value for key, value in example.items() if key != label}
-            return features, example[label] if rows is None else tf.gather(rows, index)
+            if rows is None:
+                return features, example[label]
+            if targets is not None:
+                return features, tf.gather(rows, index)
+            return features, distillation_y(example[label], tf.gather(rows, index), task)
 
         return batched.map(features_and_y, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
 
@@ -274,7 +318,7 @@ class ExamplesSplit(Split):
             batches = self._records().batch(READ_BATCH_SIZE).map(
                 lambda serialized: self._parsed(serialized, [label])[label],
                 num_parallel_calls=AUTOTUNE, deterministic=True)
-            self._labels = np.concatenate(list(batches.as_numpy_iterator()))
+            self._labels = stack_rows(batches.as_numpy_iterator(), self.size)
         return self._labels
 
     def serialized_batches(self, batch_size: int = READ_BATCH_SIZE) -> Iterator[np.ndarray]:
@@ -288,7 +332,7 @@ class ExamplesSplit(Split):
     def outputs(self, predict, key: str) -> np.ndarray:
         """`predict(serialized)[key]` (a model's serving signature) of every
         example in the canonical order, computed a batch at a time."""
-        return np.concatenate([predict(batch)[key] for batch in self.serialized_batches()])
+        return stack_rows((predict(batch)[key] for batch in self.serialized_batches()), self.size)
 
 
 class ArraySplit(Split):

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import files, model_export, trial_files
-from components.examples_io import Split
+from components.examples_io import Split, stack_rows
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.model_builder import build_model
@@ -82,7 +82,7 @@ def inference_function(model: keras.Model, split: Split):
 def predict_split(model: keras.Model, split: Split, function=None) -> np.ndarray:
     """The model's outputs for every example of `split`, in its canonical order."""
     function = function or inference_function(model, split)
-    return np.concatenate([np.asarray(function(batch)) for batch in split.features(PREDICT_BATCH_SIZE)])
+    return stack_rows((function(batch) for batch in split.features(PREDICT_BATCH_SIZE)), len(split))
 
 
 def model_outputs(model: keras.Model, split: Split, spec: DatasetSpec) -> np.ndarray:

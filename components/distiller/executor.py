@@ -154,8 +154,7 @@ class Executor(base_executor.BaseExecutor):
         epochs = int(exec_properties[EPOCHS_KEY])
         augment = exec_properties[AUGMENT_KEY]
         transfer_sets = _transfer_sets(train, spec, teacher_predict, augment, seed, hyperparameters.batch_size)
-        validation = evaluation.batches(hyperparameters.batch_size,
-                                        targets=distillation_targets(evaluation.labels(), soft_eval, spec.task))
+        validation = evaluation.batches(hyperparameters.batch_size, teacher_outputs=soft_eval, task=spec.task)
         callbacks = learning_rate_callbacks(hyperparameters, epochs)
         history: Dict[str, List[float]] = {}
         sizing = _BudgetedEpochs(budget) if budget is not None else None
@@ -270,8 +269,9 @@ def _transfer_sets(train: examples_io.ExamplesSplit, spec: DatasetSpec, teacher_
     examples labelled by the teacher, mixed and labelled a chunk at a time."""
     key = scoring.output_key(spec)
     if augment == "none":
-        soft = train.outputs(teacher_predict, key)
-        batches = train.batches(batch_size, seed=seed, targets=distillation_targets(train.labels(), soft, spec.task))
+        # Only the teacher's rows are held (not also the labels and a targets matrix), and by the dataset alone.
+        batches = train.batches(batch_size, seed=seed, teacher_outputs=train.outputs(teacher_predict, key),
+                                task=spec.task)
         while True:
             yield batches
     if augment != "mixup":

@@ -27,7 +27,7 @@ from components.trial_model import (
     inference_function, load_trial_model, predict_split, read_trial_record, restore_training_state,
 )
 from search_algo.dataset_spec import DatasetSpec
-from search_algo.distillation import compile_for_distillation, distillation_targets
+from search_algo.distillation import compile_for_distillation
 from search_algo.early_stopping import MedianStoppingRule
 from search_algo.model_builder import block_layers, build_model, learning_rate_callbacks, parameter_count
 from search_algo.objective import Objective, ObjectiveLike, as_objective, prediction_metrics
@@ -246,15 +246,14 @@ def train_trial(
             report = transfer_weights(parent_model, parent_arch, model, trial.architecture)
             result.transferred_blocks = [t.layer for t in report.transferred]
             del parent_model
-        # None: the labels; else each example's row of distillation targets.
-        train_targets = None
+        # None: y is the label; else the teacher's output row per example (y: their distillation target).
+        teacher_outputs = None
         distilling = bool(trial.teacher) and spec.task == "classification"
         if distilling:
             progress.phase = "computing the teacher's predictions"
             if not teacher_dir:
                 raise TrialFailure(f"the files of teacher {trial.teacher} are gone")
-            (soft_train,) = _teacher_predictions(teacher_dir, spec, train)
-            train_targets = distillation_targets(train.labels(), soft_train, spec.task)
+            (teacher_outputs,) = _teacher_predictions(teacher_dir, spec, train)
             compile_for_distillation(model, trial.architecture.hyperparameters, spec,
                                      SEARCH_DISTILLATION_TEMPERATURE, SEARCH_DISTILLATION_ALPHA)
         if continuing:
@@ -272,7 +271,8 @@ def train_trial(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
         progress.phase = "training"
         batch_size = trial.architecture.hyperparameters.batch_size
-        batches = train.batches(batch_size, seed=trial.seed, targets=train_targets)
+        batches = train.batches(batch_size, seed=trial.seed, teacher_outputs=teacher_outputs, task=spec.task)
+        del teacher_outputs  # the dataset holds the teacher's rows
         # Each pass over `batches` draws the next order; a continued run
         # passes over the orders its parent used (an iterator each, unread).
         for _ in range(result.initial_epoch):

@@ -15,6 +15,7 @@ from components import examples_io
 from components.trainer.training import train_trial
 from search_algo.architecture import Architecture
 from search_algo.dataset_spec import DatasetSpec, FeatureSpec
+from search_algo.distillation import distillation_targets
 from search_algo.errors import UserError
 from search_algo.trial import Trial
 
@@ -130,6 +131,38 @@ def test_targets_stay_with_their_examples_when_shuffled(digits, budget):
     (shuffled, rows), = passes(split.batches(32, seed=3, targets=targets))
     assert np.allclose(shuffled.reshape(len(images), -1).sum(axis=1), rows[:, 0], atol=1e-4)
     assert sorted(rows[:, 1].astype(int)) == list(range(len(images)))
+
+
+@pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
+def test_teacher_outputs_give_each_example_the_distillation_target_of_its_label_and_row(digits, budget):
+    examples, spec, images, labels = digits
+    split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
+    # A teacher row per example that names the example: its pixel sum in the first column.
+    teacher = np.zeros((len(images), spec.num_classes), dtype=np.float32)
+    teacher[:, 0] = images.sum(axis=1)
+    teacher[:, 1] = np.arange(len(images))
+    (shuffled, y), = passes(split.batches(32, seed=3, teacher_outputs=teacher, task="classification"))
+    order = y[:, spec.num_classes + 1].astype(int)
+    assert sorted(order) == list(range(len(images)))
+    assert np.allclose(shuffled.reshape(len(images), -1).sum(axis=1), y[:, spec.num_classes], atol=1e-4)
+    assert np.allclose(y, distillation_targets(labels[order], teacher[order], "classification"))
+    with pytest.raises(ValueError, match="not both"):
+        split.batches(32, targets=teacher, teacher_outputs=teacher)
+
+
+def test_regression_distillation_targets_pair_the_label_with_the_teacher_prediction():
+    labels, teacher = np.array([1.5, -2.0]), np.array([[1.0], [-1.0]], dtype=np.float32)
+    y = examples_io.distillation_y(tf.constant(labels), tf.constant(teacher), "regression").numpy()
+    assert np.allclose(y, distillation_targets(labels, teacher, "regression"))
+
+
+def test_stacked_rows_fill_one_array_and_refuse_a_wrong_count():
+    batches = [np.ones((3, 2)), np.zeros((2, 2))]
+    assert examples_io.stack_rows(iter(batches), 5).tolist() == [[1, 1]] * 3 + [[0, 0]] * 2
+    with pytest.raises(ValueError, match="4 expected"):
+        examples_io.stack_rows(iter(batches), 4)
+    with pytest.raises(ValueError, match="5 rows, 6 expected"):
+        examples_io.stack_rows(iter(batches), 6)
 
 
 def test_outputs_of_a_serving_function_are_in_the_order_of_the_labels(digits):
