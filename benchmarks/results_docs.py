@@ -41,6 +41,7 @@ import headline  # noqa: E402
 import search_efficiency_report  # noqa: E402
 import student_budget  # noqa: E402
 import synthetic_algorithms  # noqa: E402
+import time_to_accuracy  # noqa: E402
 import trainer_fit_share  # noqa: E402
 
 DOCS = (ROOT / "docs" / "results.md", ROOT / "README.md")
@@ -91,6 +92,7 @@ BESIDE: dict[str, Callable[[dict], str]] = {
     "constrained_search": constrained_search.markdown,
     "data_scale": data_scale.markdown,
     "trainer_fit_share": trainer_fit_share.markdown,
+    "time_to_accuracy_product": time_to_accuracy.markdown,
     "audio": audio.markdown,
     "audio_max_params": audio.markdown,
     "audio_before": audio.markdown,
@@ -117,6 +119,17 @@ def tables_of(markdown: str) -> list[str]:
 def beside_table(name: str, index: int = 0) -> Callable[[], str]:
     """The INDEX-th table of NAME.md as its benchmark renders it."""
     return lambda: tables_of(BESIDE[name](raw(name)))[index]
+
+
+def table_headed(name: str, header_start: str) -> Callable[[], str]:
+    """The first table of NAME.md whose header row starts with HEADER_START
+    (for a report whose tables come and go with what was measured)."""
+    def render() -> str:
+        found = [table for table in tables_of(BESIDE[name](raw(name))) if table.startswith(header_start)]
+        if not found:
+            raise ValueError(f"{name}.md has no table headed {header_start!r}")
+        return found[0]
+    return render
 
 
 def _row(cells) -> str:
@@ -396,6 +409,11 @@ TABLES: dict[str, Callable[[], str]] = {
     "search-efficiency-transfer": beside_table("search_efficiency", 1),
     "search-efficiency-distillation": beside_table("search_efficiency_distillation", 1),
     "time-to-accuracy": time_to_accuracy_table,
+    "time-to-accuracy-product": table_headed("time_to_accuracy_product", "| task | T | method |"),
+    "time-to-accuracy-product-times": table_headed("time_to_accuracy_product", "| method | s to"),
+    "time-to-accuracy-product-targets": table_headed("time_to_accuracy_product", "| target | met |"),
+    "time-to-accuracy-product-time-spent": table_headed("time_to_accuracy_product", "| task | T | seed |"),
+    "trainer-fit-share": beside_table("trainer_fit_share"),
     "constrained-search": beside_table("constrained_search"),
     "data-scale-ingest": beside_table("data_scale", 0),
     "data-scale-trial": beside_table("data_scale", 1),

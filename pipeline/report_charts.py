@@ -213,7 +213,8 @@ def learning_curves_chart(trials: Sequence[dict[str, Any]], metric: Metric,
         css = ("curve", "curve best", "curve chosen")[kind]
         style = (' stroke-width="1.2" stroke-opacity="0.35"', ' stroke-width="2.5"', ' stroke-width="2.5"')[kind]
         points = [(epoch + 1, value) for epoch, value in enumerate(values)]
-        stopped = " (stopped early)" if trial.get("stopped_early") else ""
+        stopped = (" (stopped early)" if trial.get("stopped_early") else
+                   " (fitted to the search deadline)" if trial.get("shortened_for_budget") else "")
         title = f"<title>{_e(trial.get('trial_id'))}: {values[-1]:.4g} after {len(values)} epoch(s){stopped}</title>"
         parts.append(f'<polyline class="{css}" data-trial="{_e(trial.get("trial_id"))}" points="{_coords(axes, points)}" '
                      f'fill="none" stroke="{colour}"{style}>{title}</polyline>')

@@ -36,7 +36,7 @@ Heads:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 import keras
 import tensorflow as tf
@@ -116,6 +116,22 @@ def compile_model(
     model.compile(optimizer=make_optimizer(hyperparameters), loss=loss, metrics=metrics)
 
 
+class CosineDecay(keras.callbacks.LearningRateScheduler):
+    """Cosine decay per epoch from the base learning rate to near zero at
+    `epochs`, the schedule's end; `end_at` moves the end (a trial fitted to
+    the study's time budget anneals over the epochs that fit)."""
+
+    def __init__(self, base: float, epochs: int):
+        self.base, self.epochs = base, max(1, int(epochs))
+        super().__init__(self.rate)
+
+    def rate(self, epoch: int, learning_rate: Optional[float] = None) -> float:
+        return self.base * 0.5 * (1.0 + math.cos(math.pi * min(epoch, self.epochs) / self.epochs))
+
+    def end_at(self, epochs: int) -> None:
+        self.epochs = max(1, int(epochs))
+
+
 def learning_rate_callbacks(hyperparameters: Hyperparameters, epochs: int) -> list[keras.callbacks.Callback]:
     """What `fit` needs for the hyperparameters' learning-rate schedule over `epochs`.
 
@@ -123,9 +139,7 @@ def learning_rate_callbacks(hyperparameters: Hyperparameters, epochs: int) -> li
     near zero at the last, so a run stopped early has already had its high-rate phase."""
     if hyperparameters.lr_schedule == "constant":
         return []
-    base, epochs = hyperparameters.learning_rate, max(1, int(epochs))
-    return [keras.callbacks.LearningRateScheduler(
-        lambda epoch: base * 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs)))]
+    return [CosineDecay(hyperparameters.learning_rate, epochs)]
 
 
 def make_optimizer(hyperparameters: Hyperparameters) -> keras.optimizers.Optimizer:

@@ -212,6 +212,17 @@ def expected_trial_seconds(trials: Iterable[Trial], epochs: int) -> float:
     return statistics.median(per_epoch) * epochs if per_epoch else 0.0
 
 
+# A trial fitted to the search's deadline (trained fewer epochs than planned,
+# its schedule shortened) is worth starting if at least this share of its
+# planned epochs fits; with fewer it rarely beats the trials already done.
+MIN_FITTED_EPOCH_SHARE = 0.25
+
+
+def epochs_worth_training(planned_epochs: int) -> int:
+    """The fewest epochs of a planned trial worth starting it for, near the search's deadline."""
+    return max(1, math.ceil(planned_epochs * MIN_FITTED_EPOCH_SHARE))
+
+
 def skipped_for_budget(trial: Trial) -> bool:
     """A proposal a trainer did not start because the search time was spent."""
     return not trial.completed and trial.error == BUDGET_SPENT_ERROR

@@ -69,6 +69,10 @@ class Trial:
     curve: list[float] = dataclasses.field(default_factory=list)
     # Stopped by the early-stopping rule before its epoch budget (still completed).
     stopped_early: bool = False
+    # Under a study time budget: trained fewer epochs than planned so as to end
+    # before the search's deadline, its learning-rate schedule annealed over
+    # the epochs that fit (still completed).
+    shortened_for_budget: bool = False
     # Relative to the trial results artifact: where the trial's files are.
     path: Optional[str] = None
 
@@ -139,6 +143,7 @@ class Trial:
             "transferred_blocks": self.transferred_blocks,
             "teacher": self.teacher,
             "stopped_early": self.stopped_early,
+            "shortened_for_budget": self.shortened_for_budget,
             "curve": self.curve,
             "metrics": self.metrics,
             "num_params": self.num_params,

@@ -24,7 +24,7 @@ from search_algo.budget_schedule import BudgetSchedule
 from search_algo.constraints import ConstrainedAlgorithm, Constraints, ModelCost
 from search_algo.loop import propose_round
 from search_algo.search_space import SearchSpace
-from search_algo.time_budget import expected_trial_seconds, skipped_for_budget
+from search_algo.time_budget import epochs_worth_training, expected_trial_seconds, skipped_for_budget
 from search_algo.trial import TRANSFER_CONTINUE
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,10 @@ class Executor(base_executor.BaseExecutor):
                                   int(exec_properties[MIN_EPOCHS_KEY]) or None)
 
         budget = executor_inputs.time_budget(input_dict, exec_properties)
-        # Not even the cheapest new trial (the bottom rung's epochs) would fit:
-        # the round proposes nothing and its trainers pass through.
-        now, expected = time.time(), expected_trial_seconds(history, schedule.first_epochs)
+        # Not even the cheapest new trial (the share of the bottom rung's epochs
+        # worth fitting to the deadline) would fit: the round proposes nothing
+        # and its trainers pass through.
+        now, expected = time.time(), expected_trial_seconds(history, epochs_worth_training(schedule.first_epochs))
         budget_spent = budget is not None and not budget.can_train(now, expected)
         proposals = [] if budget_spent else propose_round(
             algorithm, history, space, trainers * per_trainer, round_index,

@@ -30,7 +30,9 @@ from components.keys import (
     TRIAL_CACHE_KEY,
 )
 from search_algo.early_stopping import PrunersByFidelity
-from search_algo.time_budget import BUDGET_SPENT_ERROR, expected_trial_seconds, skipped_for_budget
+from search_algo.time_budget import (
+    BUDGET_SPENT_ERROR, epochs_worth_training, expected_trial_seconds, skipped_for_budget,
+)
 from search_algo.trial import COMPLETED, FAILED, Trial
 
 log = logging.getLogger(__name__)
@@ -126,7 +128,9 @@ class Executor(base_executor.BaseExecutor):
                 trial_time_limit = time_limit
                 if result is None and budget is not None:
                     now = time.time()
-                    expected = expected_trial_seconds(history + results, proposal.planned_epochs or epochs)
+                    # Started if the epochs worth training fit: it is then fitted to the deadline.
+                    expected = expected_trial_seconds(history + results,
+                                                      epochs_worth_training(proposal.planned_epochs or epochs))
                     # A trial whose last attempt ended for good (e.g. killed at its time limit) is
                     # recorded failed with that reason below, without training: it was started.
                     attempts = cache.counted_attempts(key) if cache else []
@@ -146,7 +150,8 @@ class Executor(base_executor.BaseExecutor):
                                            index, spec, objective, train, evaluation, proposal.planned_epochs or epochs,
                                            trial_dir, stopping, files_of,
                                            tensorboard_root and os.path.join(tensorboard_root, proposal.trial_id),
-                                           in_flight, schedule_epochs=epochs)
+                                           in_flight, schedule_epochs=epochs,
+                                           search_deadline=budget.search_deadline if budget is not None else None)
                 pruners.add(result)
                 result.path = proposal.trial_id if result.status == COMPLETED else None
                 if record is not None:
@@ -183,7 +188,8 @@ class Executor(base_executor.BaseExecutor):
     def _attempt(proposal: Trial, cache: Optional[TrialCache], key: str, max_retries: int,
                  time_limit: Optional[float], position: int, count: int, index: int, spec, objective, train, evaluation,
                  epochs: int, trial_dir: str, stopping, files_of: Dict[str, str], tensorboard_dir: str,
-                 in_flight: Dict[str, Optional[Attempt]], schedule_epochs: Optional[int] = None) -> Trial:
+                 in_flight: Dict[str, Optional[Attempt]], schedule_epochs: Optional[int] = None,
+                 search_deadline: Optional[float] = None) -> Trial:
         """Trains the trial, unless earlier attempts died often enough (or for a
         reason retrying cannot help) that it is recorded failed instead."""
         earlier = cache.counted_attempts(key) if cache else []
@@ -210,7 +216,7 @@ class Executor(base_executor.BaseExecutor):
                                  parent_dir=files_of.get(proposal.parent or ""),
                                  teacher_dir=files_of.get(proposal.teacher or ""),
                                  # A budget schedule's rungs are prefixes of one run of the study's epochs.
-                                 schedule_epochs=schedule_epochs)
+                                 schedule_epochs=schedule_epochs, search_deadline=search_deadline)
         in_flight["attempt"] = None
         if cache:
             cache.store(key, result, trial_dir)
@@ -248,7 +254,9 @@ class ConsecutiveFailures:
 def _log_result(trial: Trial) -> None:
     if trial.status == COMPLETED:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(trial.metrics.items()))
-        stopped = f", stopped early after {trial.epochs} epochs" if trial.stopped_early else ""
+        stopped = (f", stopped early after {trial.epochs} epochs" if trial.stopped_early else
+                   f", fitted to the search deadline after {trial.epochs} epochs"
+                   if trial.shortened_for_budget else "")
         log.info("trial %s completed: %s, %s params, %.1f s%s", trial.trial_id, shown, trial.num_params,
                  trial.train_seconds or 0, stopped)
     else:

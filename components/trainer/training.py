@@ -29,7 +29,7 @@ from components.trial_model import (
 from search_algo.dataset_spec import DatasetSpec
 from search_algo.distillation import compile_for_distillation
 from search_algo.early_stopping import MedianStoppingRule
-from search_algo.model_builder import block_layers, build_model, learning_rate_callbacks, parameter_count
+from search_algo.model_builder import CosineDecay, block_layers, build_model, learning_rate_callbacks, parameter_count
 from search_algo.objective import Objective, ObjectiveLike, as_objective, prediction_metrics
 from search_algo.trial import COMPLETED, FAILED, TRANSFER_CONTINUE, TRANSFER_WEIGHTS, Trial
 from search_algo.weight_transfer import transfer_weights
@@ -153,6 +153,64 @@ class _EvalPass(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _search_clock() -> float:
+    """The wall clock a study's time budget is kept on (tests replace it)."""
+    return time.time()
+
+
+class _FitToDeadline(keras.callbacks.Callback):
+    """Under a study time budget, fits the trial to the search's deadline
+    instead of letting the time limit fail it there: after each epoch (its
+    eval pass included; this callback comes after `_EvalPass`) it estimates
+    how many more epochs fit before the deadline. When fewer than planned,
+    the learning-rate schedule is moved to end at the last epoch that fits and
+    training stops after it, so the trial completes with an annealed model
+    and the epochs it trained are not lost."""
+
+    # An epoch may take longer than the ones before it (another trainer's load);
+    # and the trial's weights are still to be saved after its last epoch.
+    SAFETY = 1.15
+    SAVE_SECONDS = 2.0
+
+    def __init__(self, deadline: float, schedule: Optional[CosineDecay]):
+        super().__init__()
+        self._deadline = deadline
+        self._schedule = schedule
+        self._started: Optional[float] = None
+        self._durations: list[float] = []
+        self.last_epoch: Optional[int] = None
+        self.shortened = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = _search_clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = _search_clock()
+        if self._started is not None:
+            self._durations.append(now - self._started)
+        if self.model.stop_training:
+            return
+        if self.last_epoch is not None and epoch >= self.last_epoch:
+            self.model.stop_training = True
+            return
+        planned_last = int(self.params.get("epochs") or 0) - 1
+        if epoch >= planned_last or not self._durations:
+            return
+        per_epoch = max(self._durations[-1], sum(self._durations) / len(self._durations)) * self.SAFETY
+        fit = int(max(0.0, self._deadline - now - self.SAVE_SECONDS) // per_epoch) if per_epoch > 0 else 0
+        last = epoch + fit
+        if last >= min(planned_last, self.last_epoch if self.last_epoch is not None else planned_last):
+            return
+        self.shortened = True
+        self.last_epoch = last
+        if fit == 0:
+            self.model.stop_training = True
+        elif self._schedule is not None:
+            self._schedule.end_at(last + 1)
+            log.info("fitted to the search deadline: %d more epoch(s), the schedule now ends at epoch %d",
+                     fit, last + 1)
+
+
 # What Keras' validation would log (compile_model's loss and metric).
 KERAS_METRICS = ("loss", "accuracy", "rmse")
 # The smallest normal float32: a probability the model's softmax rounded to 0
@@ -214,6 +272,7 @@ def train_trial(
     parent_dir: Optional[str] = None,
     teacher_dir: Optional[str] = None,
     schedule_epochs: Optional[int] = None,
+    search_deadline: Optional[float] = None,
 ) -> Trial:
     """Trains one proposal and returns its completed or failed record. Writes
     the trial's files into `trial_dir` only if it completed; a trial whose
@@ -227,7 +286,11 @@ def train_trial(
     trial early, which still completes with what it reached. The
     learning-rate schedule spans `schedule_epochs` (a budget schedule's top
     rung, so that every rung trains a prefix of one run; unset: up to where
-    this trial ends). `progress.phase` (the watchdog's) is told what the trial is doing."""
+    this trial ends). Under a study time budget, `search_deadline` (epoch
+    seconds) is when the search ends: a trial that would not finish by then
+    trains the epochs that fit, its schedule shortened to anneal over them
+    (`_FitToDeadline`), and completes. `progress.phase` (the watchdog's) is
+    told what the trial is doing."""
     progress = progress if progress is not None else types.SimpleNamespace(phase="")
     objective = as_objective(objective or spec.task)
     result = dataclasses.replace(trial, started_at=_now(), status=FAILED)
@@ -264,8 +327,12 @@ def train_trial(
         evaluation_pass = _EvalPass(objective, stopping, evaluation, spec)
         timer = _EpochTimer()
         last_epoch = result.initial_epoch + epochs
-        callbacks = [timer, guard, evaluation_pass,
-                     *learning_rate_callbacks(trial.architecture.hyperparameters, schedule_epochs or last_epoch)]
+        schedule = learning_rate_callbacks(trial.architecture.hyperparameters, schedule_epochs or last_epoch)
+        callbacks = [timer, guard, evaluation_pass, *schedule]
+        fitting = None
+        if search_deadline is not None:
+            fitting = _FitToDeadline(search_deadline, next((c for c in schedule if isinstance(c, CosineDecay)), None))
+            callbacks.append(fitting)
         if tensorboard_dir:
             callbacks.append(_EpochTensorBoard(
                 log_dir=tensorboard_dir, write_graph=False, profile_batch=0, update_freq="epoch"))
@@ -284,6 +351,7 @@ def train_trial(
         result.fit_seconds = round(sum(timer.epoch_seconds), 3)
         result.curve = evaluation_pass.curve
         result.stopped_early = evaluation_pass.stopped
+        result.shortened_for_budget = bool(fitting and fitting.shortened and not evaluation_pass.stopped)
         if guard.reason:
             raise TrialFailure(guard.reason)
         metrics = evaluation_pass.metrics

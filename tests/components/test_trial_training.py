@@ -155,3 +155,45 @@ def test_many_short_trials_trace_no_function_again_and_again(tmp_path, caplog):
         for index in range(6):
             _train(_trial(f"short{index}", lr_schedule="constant"), tmp_path, 1)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+class _Clock:
+    """The study's wall clock, advanced 10 s each time an epoch ends: each
+    epoch seems to take 10 s whatever the machine does."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def test_a_trial_that_would_not_finish_by_the_search_deadline_anneals_over_the_epochs_that_fit(tmp_path,
+                                                                                               monkeypatch):
+    from components.trainer import training
+
+    clock = _Clock()
+    monkeypatch.setattr(training, "_search_clock", clock)
+    learning_rates = []
+    monkeypatch.setattr(training._FitToDeadline, "on_epoch_begin", lambda self, epoch, logs=None: (
+        learning_rates.append(float(np.asarray(self.model.optimizer.learning_rate))),
+        setattr(self, "_started", training._search_clock.now)))
+    # Epoch 1 ends at 1010; 53.5 s are left before 1065.5 less 2 s to save: 4 more epochs at 10 s x 1.15.
+    fitted = _train(_trial("fitted"), tmp_path, 8, search_deadline=1065.5)
+    assert fitted.epochs == 5 and fitted.shortened_for_budget and not fitted.stopped_early
+    assert len(fitted.curve) == 5 and fitted.metrics
+    # The schedule was moved to end at epoch 5: the last epoch's rate is the one cosine gives there, not at 8.
+    base = 0.01
+    assert learning_rates[1] == pytest.approx(base * 0.5 * (1 + np.cos(np.pi * 1 / 5)), rel=1e-5)
+    assert learning_rates[4] == pytest.approx(base * 0.5 * (1 + np.cos(np.pi * 4 / 5)), rel=1e-5)
+
+    # With time for every planned epoch, nothing changes.
+    monkeypatch.setattr(training, "_search_clock", _Clock())
+    whole = _train(_trial("whole"), tmp_path, 3, search_deadline=5000.0)
+    assert whole.epochs == 3 and not whole.shortened_for_budget
+
+    # Not even one more epoch fits after the first: the trial completes with it.
+    monkeypatch.setattr(training, "_search_clock", _Clock())
+    one = _train(_trial("one"), tmp_path, 4, search_deadline=1020.0)
+    assert one.epochs == 1 and one.shortened_for_budget

@@ -10,7 +10,7 @@ from search_algo import time_budget
 from search_algo.algorithms.simulate import make_trial
 from search_algo.architecture import Architecture, BlockSpec
 from search_algo.time_budget import (
-    BUDGET_SPENT_ERROR, TimeBudget, expected_trial_seconds, format_duration, parse_duration, skipped_for_budget,
+    BUDGET_SPENT_ERROR, TimeBudget, epochs_worth_training, expected_trial_seconds, format_duration, parse_duration, skipped_for_budget,
 )
 from search_algo.trial import FAILED
 
@@ -118,6 +118,10 @@ def test_a_trial_is_expected_to_take_the_median_seconds_per_epoch_times_its_epoc
     trials = [_trial("a", 10, 10), _trial("b", 30, 10), _trial("c", 20, 10), _trial("d", 500, 1, status=FAILED)]
     assert expected_trial_seconds(trials, 5) == pytest.approx(10.0)
     assert expected_trial_seconds([], 5) == 0.0
+
+
+def test_near_the_deadline_a_trial_is_worth_starting_for_a_quarter_of_its_epochs():
+    assert [epochs_worth_training(planned) for planned in (1, 3, 4, 27, 32)] == [1, 1, 1, 7, 8]
 
 
 def test_a_skipped_proposal_is_told_from_a_failed_trial():

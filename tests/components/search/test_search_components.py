@@ -692,8 +692,11 @@ def test_a_trials_time_limit_is_capped_at_the_search_time_left(wine, round_one, 
     # limit is stopped by the watchdog, tested above; here it would race a loaded machine).
     limits = []
 
+    deadlines = []
+
     def attempt(proposal, cache, key, max_retries, time_limit, *rest, **keywords):
         limits.append(time_limit)
+        deadlines.append(keywords.get("search_deadline"))
         return dataclasses.replace(proposal, status="failed", error="not trained in this test")
 
     monkeypatch.setattr(trainer_executor.Executor, "_attempt", staticmethod(attempt))
@@ -702,6 +705,8 @@ def test_a_trials_time_limit_is_capped_at_the_search_time_left(wine, round_one, 
     train(wine, proposals, 0, tmp_path / "own_limit", time_limit=30.0, time_budget=3600.0,
           started_at=_started(3600.0, 100.0))
     assert len(limits) == 4 and all(90 < limit <= 100 for limit in limits[:2]) and limits[2:] == [30.0, 30.0]
+    # Each trial is also told when the search ends, to fit its epochs to it (training.py's _FitToDeadline).
+    assert len(deadlines) == 4 and all(0 < deadline - time.time() <= 100 for deadline in deadlines)
 
 
 def test_without_time_for_the_ensemble_or_student_the_best_single_model_is_chosen_and_pushable(
