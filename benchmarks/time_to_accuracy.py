@@ -390,8 +390,8 @@ def markdown(report: dict) -> str:
                   "it has one, else study_run's split), whether the run kept its budget (within 5 % or 30 s) and "
                   "the rounds it searched of those it was given.", "",
                   "| task | T | seed | wall s | training | evaluation | post-search | ingest | orchestration | "
-                  "kept | rounds searched | trials (completed/failed/skipped) | chosen |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "kept | rounds searched | trials (completed/failed/skipped) | chosen | commit |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for m in ours:
             spent = m.get("time_spent") or {}
             budget = m.get("time_budget") or {}
@@ -403,7 +403,7 @@ def markdown(report: dict) -> str:
                 + f" | {'–' if 'kept' not in budget else 'yes' if budget['kept'] else 'NO'} | "
                 f"{budget.get('rounds_searched', '–')}/{budget.get('max_rounds', '–')} | "
                 f"{trials.get('completed', '–')}/{trials.get('failed', '–')}/{trials.get('skipped', 0)} | "
-                f"{m.get('chosen', '–')} |")
+                f"{m.get('chosen', '–')} | {m.get('commit', '–')} |")
         ran_out = [m for m in ours if (m.get("time_budget") or {}).get("rounds_searched") is not None
                    and m["time_budget"]["rounds_searched"] >= m["time_budget"]["max_rounds"]]
         if ran_out:
