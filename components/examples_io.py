@@ -159,34 +159,29 @@ class Split:
         """Every example's label, in the canonical order."""
         raise NotImplementedError
 
-    def batches(self, batch_size: int, seed: Optional[int] = None, targets: Optional[np.ndarray] = None,
-                teacher_outputs: Optional[np.ndarray] = None, task: str = "classification") -> tf.data.Dataset:
-        """(features, y) batches, y the label or, given `targets` (one row per
-        example in the canonical order), its row. Given `teacher_outputs` (a
-        teacher's output row per example, in the canonical order), y is the
+    def batches(self, batch_size: int, seed: Optional[int] = None, teacher_outputs: Optional[np.ndarray] = None,
+                task: str = "classification") -> tf.data.Dataset:
+        """(features, y) batches, y the label or, given `teacher_outputs` (a
+        teacher's output row per example, in the canonical order), the
         distillation target of the example's label and its teacher row
         (search_algo.distillation.distillation_targets for `task`), made a
         batch at a time: the split's targets are never held whole, only the
         teacher's rows. With a `seed`, shuffled: a new order on every pass over
         the dataset, the same orders for the same seed. Without one, in the
         canonical order."""
-        if targets is not None and teacher_outputs is not None:
-            raise ValueError("targets or teacher_outputs, not both")
-        indexed = targets is not None or teacher_outputs is not None
+        indexed = teacher_outputs is not None
         if self.cached:
             batched = self._cached_batches(batch_size, seed)
         else:
             batched = self._streamed_batches(batch_size, seed, indexed=indexed)
         label = self._label_key
         # Converted without a copy where NumPy's buffer allows it; the caller need not keep the array.
-        rows = tf.convert_to_tensor(targets if targets is not None else teacher_outputs) if indexed else None
+        rows = tf.convert_to_tensor(teacher_outputs) if indexed else None
 
         def features_and_y(index, example):
             features = {key: value for key, value in example.items() if key != label}
             if rows is None:
                 return features, example[label]
-            if targets is not None:
-                return features, tf.gather(rows, index)
             return features, distillation_y(example[label], tf.gather(rows, index), task)
 
         return batched.map(features_and_y, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)

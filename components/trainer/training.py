@@ -197,7 +197,9 @@ class _FitToDeadline(keras.callbacks.Callback):
         if epoch >= planned_last or not self._durations:
             return
         per_epoch = max(self._durations[-1], sum(self._durations) / len(self._durations)) * self.SAFETY
-        fit = int(max(0.0, self._deadline - now - self.SAVE_SECONDS) // per_epoch) if per_epoch > 0 else 0
+        if per_epoch <= 0:
+            return
+        fit = int(max(0.0, self._deadline - now - self.SAVE_SECONDS) // per_epoch)
         last = epoch + fit
         if last >= min(planned_last, self.last_epoch if self.last_epoch is not None else planned_last):
             return

@@ -123,17 +123,6 @@ def test_a_streamed_shuffle_buffer_holds_its_budget_of_serialized_examples(digit
 
 
 @pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
-def test_targets_stay_with_their_examples_when_shuffled(digits, budget):
-    examples, spec, images, _ = digits
-    split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
-    # Each example's row of targets: its own pixels' sum, so a target is checkable against its features.
-    targets = np.stack([images.sum(axis=1), np.arange(len(images))], axis=1).astype(np.float32)
-    (shuffled, rows), = passes(split.batches(32, seed=3, targets=targets))
-    assert np.allclose(shuffled.reshape(len(images), -1).sum(axis=1), rows[:, 0], atol=1e-4)
-    assert sorted(rows[:, 1].astype(int)) == list(range(len(images)))
-
-
-@pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
 def test_teacher_outputs_give_each_example_the_distillation_target_of_its_label_and_row(digits, budget):
     examples, spec, images, labels = digits
     split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=budget)
@@ -146,8 +135,6 @@ def test_teacher_outputs_give_each_example_the_distillation_target_of_its_label_
     assert sorted(order) == list(range(len(images)))
     assert np.allclose(shuffled.reshape(len(images), -1).sum(axis=1), y[:, spec.num_classes], atol=1e-4)
     assert np.allclose(y, distillation_targets(labels[order], teacher[order], "classification"))
-    with pytest.raises(ValueError, match="not both"):
-        split.batches(32, targets=teacher, teacher_outputs=teacher)
 
 
 def test_regression_distillation_targets_pair_the_label_with_the_teacher_prediction():
