@@ -62,7 +62,9 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool, retry_
         # A study's first record is its first trial's (which study a directory holds
         # is read from it), so a first run records its setting at its end only.
         cleanup.record_retention(record, run_id, config.keep)
-    view = run_view.start(config, run_id, record, live=show_progress)
+    # A resumed run's budget counts from its first attempt (the StudyHistory node's stamp).
+    budget_started_at = (store.run_started_at(run_id) if resumed else None) or started_at
+    view = run_view.start(config, run_id, record, live=show_progress, budget_started_at=budget_started_at)
     try:
         if new_run and runs and runs[-1] not in store.finished_run_ids():
             log.warning("leaving the unfinished run %s as it is (--new-run); starting %s", runs[-1], run_id)

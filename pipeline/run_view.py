@@ -54,11 +54,13 @@ def clock(seconds: float) -> str:
 class RunView:
     """What a run has done so far, and (when `live`) its view on `console`.
 
-    `time_budget` (seconds) is the hook for a run-wide time budget: when given,
-    the view shows the time left."""
+    `time_budget` (seconds): when given, the view shows the time left, counted
+    from `budget_started_at` (epoch seconds; default: now). A resumed run's
+    budget counts from its first attempt's start, as the search's deadline
+    does, so its view is given that start."""
 
     def __init__(self, config, run_id: str, record=None, live: bool = False, console=None,
-                 time_budget: Optional[float] = None):
+                 time_budget: Optional[float] = None, budget_started_at: Optional[float] = None):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.study, self.run_id = config.study_name, run_id
@@ -68,6 +70,8 @@ class RunView:
         self._record, self._live_wanted, self._console = record, live, console
         self._lock = threading.Lock()
         self._started = time.monotonic()
+        # Wall time, not monotonic: the start may be another process's, on another day.
+        self._budget_started_at = budget_started_at if budget_started_at is not None else time.time()
         self._running: dict[str, None] = {}  # node ids, in the order they started
         self._finished_trainers: set[str] = set()
         self._trials: dict[str, object] = {}  # this run's recorded trials by id
@@ -130,6 +134,12 @@ class RunView:
         score = f"{value:.4f}" if objective.bounded else f"{value:.4g}"
         return f"{objective.label} {score}", trial.trial_id
 
+    def time_left(self) -> Optional[float]:
+        """Seconds of the time budget left (negative once over), None without one."""
+        if self.time_budget is None:
+            return None
+        return self.time_budget - (time.time() - self._budget_started_at)
+
     def __rich__(self):
         from rich.console import Group
         from rich.table import Table
@@ -149,7 +159,7 @@ class RunView:
                  f"best {best[0]} ({best[1]})" if best else "best -",
                  f"elapsed {clock(elapsed)}"]
         if self.time_budget is not None:
-            cells.append(f"left {clock(self.time_budget - elapsed)}")
+            cells.append(f"left {clock(self.time_left())}")
         status.add_row(*cells)
         header = Text(f"{self.study} {self.run_id}", style="bold")
         header.append(f"  {', '.join(running) if running else 'waiting'}", style="dim")
@@ -207,12 +217,13 @@ def _label(node_id: str, rounds: int, trainers: int) -> str:
     return node_id
 
 
-def start(config, run_id: str, record, live: bool) -> "RunView":
-    """The run's view, drawn on stderr when `live`; `close()` it at the end."""
+def start(config, run_id: str, record, live: bool, budget_started_at: Optional[float] = None) -> "RunView":
+    """The run's view, drawn on stderr when `live`; `close()` it at the end.
+    `budget_started_at`: when the run's time budget started (epoch seconds)."""
     from rich.console import Console
 
     view = RunView(config, run_id, record, live=live, console=Console(stderr=True),
-                   time_budget=getattr(config, "time_budget", None))
+                   time_budget=getattr(config, "time_budget", None), budget_started_at=budget_started_at)
     return view.__enter__()
 
 

@@ -84,11 +84,27 @@ def test_what_the_view_shows_for_a_run_in_its_second_round(monkeypatch):
 
 def test_under_a_time_budget_the_view_shows_the_time_left(monkeypatch):
     clock = iter([0.0, 90.0])
+    wall = iter([5000.0, 5090.0])
     monkeypatch.setattr(run_view.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(run_view.time, "time", lambda: next(wall))
     view = run_view.RunView(CONFIG, "run1", time_budget=600)
     text = shown(view)
     assert "elapsed 0:01:30" in text and "left 0:08:30" in text
     assert "best -" in text and "running 0 trials" in text and "0/12" in text and "waiting" in text
+
+
+def test_a_resumed_run_shows_the_time_left_since_its_first_attempt(monkeypatch):
+    """The search's deadline counts from the first attempt's start; so does
+    the view's "left", while "elapsed" is this command's."""
+    clock = iter([0.0, 60.0, 0.0, 0.0])
+    monkeypatch.setattr(run_view.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(run_view.time, "time", lambda: 10_000.0)
+    view = run_view.RunView(CONFIG, "run1", time_budget=600, budget_started_at=10_000.0 - 400)
+    text = shown(view)
+    assert "elapsed 0:01:00" in text and "left 0:03:20" in text
+    assert view.time_left() == pytest.approx(200.0)
+    over = run_view.RunView(CONFIG, "run1", time_budget=600, budget_started_at=10_000.0 - 900)
+    assert over.time_left() == pytest.approx(-300.0) and "left 0:00:00" in shown(over)
 
 
 def test_the_view_follows_the_trials_as_the_study_record_gets_them(ram_root):
