@@ -96,7 +96,9 @@ def _run_study(config, output_dir: str, debug: bool, show_progress: bool, retry_
         os.environ.pop(RETRY_FAILED_ENV, None)
         os.environ.pop(RUN_STARTED_ENV, None)
     seconds = time.monotonic() - started
-    summary = collect_results(config, store, run_id, output_dir, seconds)
+    # Into leaderboard.json and the report; the summary's are taken again at the very end.
+    timing = time_report(config, store, run_id, started_at, time.time())
+    summary = collect_results(config, store, run_id, output_dir, seconds, timing=timing)
     # The study's retention setting (`keep`), so that the disk does not only grow;
     # recorded, so that `model-search gc` applies the same.
     cleanup.record_retention(record, run_id, config.keep)
@@ -156,8 +158,10 @@ def refuse_another_study(config, output_dir: str) -> None:
                         f"with --study {others[0]}")
 
 
-def collect_results(config, store, run_id: str, output_dir: str, seconds: float) -> dict[str, Any]:
-    """Writes DIR/leaderboard.json and returns the run's summary."""
+def collect_results(config, store, run_id: str, output_dir: str, seconds: float,
+                    timing: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Writes DIR/leaderboard.json (with `timing`, the run's `time_spent` and
+    `time_budget`, when given) and DIR/report.html; returns the run's summary."""
     from pipeline import factory
     from search_algo.time_budget import skipped_for_budget
 
@@ -167,6 +171,7 @@ def collect_results(config, store, run_id: str, output_dir: str, seconds: float)
     validation = store.validation(run_id)
     if validation is not None:
         leaderboard["validation"] = validation
+    leaderboard.update({key: value for key, value in (timing or {}).items() if value is not None})
     leaderboard_path = os.path.join(output_dir, "leaderboard.json")
     tmp = f"{leaderboard_path}.tmp-{os.getpid()}"
     with open(tmp, "w") as handle:

@@ -293,6 +293,45 @@ def study_timeline(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]]
 # The page
 
 
+TIME_CATEGORIES = (
+    ("training", "training", "at least one trial training"),
+    ("evaluation", "evaluation", "scoring the candidates, validating the chosen one"),
+    ("post_search", "after the search", "ensembling, distillation, push"),
+    ("ingest", "ingest", "reading and splitting the data"),
+    ("orchestration", "orchestration", "start-up, launching nodes, ML Metadata, trainers outside their trials"),
+)
+
+
+def time_section(leaderboard: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """Where the run's wall time went and how it kept its time budget, from
+    the `time_spent` and `time_budget` that `model-search run` puts into
+    DIR/leaderboard.json (pipeline/time_spent.py); None when it has neither
+    (a leaderboard read from ML Metadata, a run by another runner)."""
+    spent, budget = leaderboard.get("time_spent"), leaderboard.get("time_budget")
+    if not spent and not budget:
+        return None
+    rows = []
+    wall = (spent or {}).get("wall_seconds") or 0.0
+    for key, label, what in TIME_CATEGORIES:
+        seconds = (spent or {}).get(key)
+        if seconds is None:
+            continue
+        rows.append({"label": label, "what": what, "seconds": f"{seconds:,.1f}",
+                     "share": f"{seconds / wall:.0%}" if wall else "-"})
+    section: dict[str, Any] = {"rows": rows, "wall": f"{wall:,.1f}" if spent else None, "budget": None}
+    if budget:
+        section["budget"] = {
+            "budget": budget.get("budget"),
+            "search": f"{budget.get('search_seconds', 0):,.0f}",
+            "reserve": f"{budget.get('reserve_seconds', 0):,.0f}",
+            "elapsed": f"{budget.get('elapsed_seconds', 0):,.0f}",
+            "kept": budget.get("kept"),
+            "rounds": f"{budget.get('rounds_searched')} of {budget.get('max_rounds')}",
+            "skipped": budget.get("skipped_trials") or 0,
+        }
+    return section
+
+
 def report_context(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]],
                    dataset_spec: Optional[dict[str, Any]] = None, generated_at: Optional[str] = None,
                    history: Sequence[dict[str, Any]] = (),
@@ -327,6 +366,7 @@ def report_context(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]]
         "candidates": candidates_table(leaderboard),
         "timeline": {"rows": [{**r, "eval": _number(r["eval"]), "test": _number(r["test"])} for r in timeline],
                      "chart": timeline_chart(timeline, metric)},
+        "time": time_section(leaderboard),
         "dataset": dataset_items(dataset_spec),
         "confusion": confusion_matrix(chosen, "test", (dataset_spec or {}).get("class_names") or ())
         if task == "classification" else None,

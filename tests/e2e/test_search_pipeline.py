@@ -186,6 +186,11 @@ def test_a_time_budget_ends_the_search_early_and_the_run_within_it(first_run, st
     assert leaderboard["run_id"] == budgeted["run_id"]
     assert {c["name"] for c in leaderboard["candidates"]} | set(leaderboard["skipped"]) == {
         "best_single", "ensemble", "distilled"}
+    # leaderboard.json and the report carry where the time went, taken just before they were written.
+    assert leaderboard["time_budget"]["seconds"] == seconds
+    assert 0 < leaderboard["time_spent"]["wall_seconds"] <= spent["wall_seconds"]
+    page = (study_dir / "report.html").read_text()
+    assert "Where the time went" in page and f"Time budget {budget['budget']}" in page
 
 
 def model_property(study_dir, uri, name):

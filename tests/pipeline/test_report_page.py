@@ -293,3 +293,32 @@ def test_the_template_ships_with_the_package():
     assert report.TEMPLATE in {Path(t).name for t in templates}
     assert all(any(fnmatch.fnmatch(t, pattern) for pattern in patterns) for t in templates)
     assert "jinja2" in {d.split("=")[0].split("[")[0].strip().lower() for d in config["project"]["dependencies"]}
+
+
+TIMING = {
+    "time_spent": {"wall_seconds": 300.0, "training": 210.0, "evaluation": 30.0, "post_search": 24.0,
+                   "ingest": 6.0, "orchestration": 30.0},
+    "time_budget": {"budget": "5m", "seconds": 300.0, "search_seconds": 215.0, "reserve_seconds": 85.0,
+                    "started_at": "2024-01-02T11:00:00+00:00", "elapsed_seconds": 302.4, "kept": True,
+                    "tolerance_seconds": 30.0, "rounds_searched": 3, "max_rounds": 8, "skipped_trials": 2},
+}
+
+
+def test_the_report_says_where_the_time_went_and_how_the_budget_was_kept():
+    page = report.build_report({**_board("run2"), **TIMING}, [], generated_at="2024-01-02 12:00 UTC")
+    section = _between(page, "<h2>Where the time went</h2>", "</section>")
+    assert "Time budget 5m: search 215 s, reserve 85 s" in section
+    assert "took 302 s since it started (within its budget), searched in 3 of 8 rounds" in section
+    assert "left 2 proposals untrained" in section
+    rows = {cells[0]: cells[1:3] for cells in
+            ([c.split("</td>")[0] for c in row.split("<td")[1:]] for row in section.split("<tr>")[2:])}
+    assert rows['>training'] == [' class="num">210.0', ' class="num">70%']
+    assert rows['>after the search'] == [' class="num">24.0', ' class="num">8%']
+    assert rows['>orchestration'] == [' class="num">30.0', ' class="num">10%']
+    over = {**TIMING, "time_budget": {**TIMING["time_budget"], "kept": False, "skipped_trials": 0}}
+    over_page = report.build_report({**_board("run2"), **over}, [], generated_at="2024-01-02 12:00 UTC")
+    assert "<strong>over its budget</strong>" in over_page and "untrained" not in over_page
+    # Without a budget: the parts only; a leaderboard without timing (ML Metadata's): no section.
+    plain = report.build_report({**_board("run2"), "time_spent": TIMING["time_spent"]}, [])
+    assert "Where the time went" in plain and "Time budget" not in plain
+    assert "Where the time went" not in report.build_report(_board("run2"), [])
