@@ -179,14 +179,20 @@ def test_a_trial_that_would_not_finish_by_the_search_deadline_anneals_over_the_e
     monkeypatch.setattr(training._FitToDeadline, "on_epoch_begin", lambda self, epoch, logs=None: (
         learning_rates.append(float(np.asarray(self.model.optimizer.learning_rate))),
         setattr(self, "_started", training._search_clock.now)))
-    # Epoch 1 ends at 1010; 53.5 s are left before 1065.5 less 2 s to save: 4 more epochs at 10 s x 1.15.
+    # The first epoch (it traces the functions) decides nothing while one more epoch fits. The second
+    # ends at 1020; 43.5 s are left before 1065.5 less 2 s to save: 3 more epochs at 10 s x 1.15, so
+    # the end moves to epoch 5. The fourth ends at 1040: 23.5 s left, 2 more - the end moves back to 6.
     fitted = _train(_trial("fitted"), tmp_path, 8, search_deadline=1065.5)
-    assert fitted.epochs == 5 and fitted.shortened_for_budget and not fitted.stopped_early
-    assert len(fitted.curve) == 5 and fitted.metrics
-    # The schedule was moved to end at epoch 5: the last epoch's rate is the one cosine gives there, not at 8.
+    assert fitted.epochs == 6 and fitted.shortened_for_budget and not fitted.stopped_early
+    assert len(fitted.curve) == 6 and fitted.metrics
+    # The rates are the ones cosine gives over 8 epochs, then 5, then 6: each epoch's end as estimated then.
     base = 0.01
-    assert learning_rates[1] == pytest.approx(base * 0.5 * (1 + np.cos(np.pi * 1 / 5)), rel=1e-5)
-    assert learning_rates[4] == pytest.approx(base * 0.5 * (1 + np.cos(np.pi * 4 / 5)), rel=1e-5)
+
+    def cosine(epoch, over):
+        return base * 0.5 * (1 + np.cos(np.pi * epoch / over))
+
+    assert learning_rates == pytest.approx([cosine(0, 8), cosine(1, 8), cosine(2, 5), cosine(3, 5), cosine(4, 6),
+                                            cosine(5, 6)], rel=1e-5)
 
     # With time for every planned epoch, nothing changes.
     monkeypatch.setattr(training, "_search_clock", _Clock())
@@ -197,3 +203,40 @@ def test_a_trial_that_would_not_finish_by_the_search_deadline_anneals_over_the_e
     monkeypatch.setattr(training, "_search_clock", _Clock())
     one = _train(_trial("one"), tmp_path, 4, search_deadline=1020.0)
     assert one.epochs == 1 and one.shortened_for_budget
+
+
+class _Epochs:
+    """The study's wall clock with each epoch taking the given seconds in turn."""
+
+    def __init__(self, seconds, start: float = 1000.0):
+        self.now, self._seconds = start, list(seconds)
+
+    def __call__(self) -> float:
+        self.now += self._seconds.pop(0)
+        return self.now
+
+
+def _clocked(monkeypatch, clock):
+    from components.trainer import training
+
+    monkeypatch.setattr(training, "_search_clock", clock)
+    monkeypatch.setattr(training._FitToDeadline, "on_epoch_begin",
+                        lambda self, epoch, logs=None: setattr(self, "_started", clock.now))
+
+
+def test_a_slow_first_epoch_does_not_cut_a_trial_that_fits(tmp_path, monkeypatch):
+    """The first epoch traces the functions: 30 s here, the others 5 s. Judged
+    on it, 6 epochs would not fit in the 60 s left; at 5 s a few they do."""
+    _clocked(monkeypatch, _Epochs([30, 5, 5, 5, 5, 5]))
+    trial = _train(_trial("slow-first"), tmp_path, 6, search_deadline=1090.0)
+    assert trial.epochs == 6 and not trial.shortened_for_budget
+
+
+def test_an_end_moved_earlier_by_a_slow_epoch_moves_back_when_time_allows(tmp_path, monkeypatch):
+    """A 30 s third epoch (another trainer's load) moves the end to the 6th
+    of 8 epochs; after two 5 s epochs all 8 fit again, and the trial trains them."""
+    _clocked(monkeypatch, _Epochs([5, 5, 30, 5, 5, 5, 5, 5]))
+    # After the third epoch (1040): 58 s left at max(30, 17.5) x 1.15 = 34.5 s: 1 more, the end at 4.
+    # After the fourth (1045): at 13.3 x 1.15 s 3 more, the end at 7; after the fifth all 8 fit again.
+    trial = _train(_trial("transient"), tmp_path, 8, search_deadline=1100.0)
+    assert trial.epochs == 8 and not trial.shortened_for_budget
