@@ -200,14 +200,15 @@ class Executor(base_executor.BaseExecutor):
 class _BudgetedEpochs:
     """The student's epochs under a time budget: `epochs` is a maximum, no
     epoch starts that would end after the post-search deadline (judged by
-    the longest epoch so far), training stops mid-epoch at the deadline, and
-    when the eval loss has not improved for DISTILL_PATIENCE epochs; the
-    best epoch's weights are kept."""
+    the longest epoch so far after the first, which traces the training
+    function; by the first while it is the only one), training stops
+    mid-epoch at the deadline, and when the eval loss has not improved for
+    DISTILL_PATIENCE epochs; the best epoch's weights are kept."""
 
     def __init__(self, budget: TimeBudget, clock=time.time):
         self.deadline = budget.post_search_deadline
         self._clock = clock
-        self._longest_epoch = 0.0
+        self._durations: list[float] = []
         self._epoch_started = 0.0
         self._best_loss = math.inf
         self._best_weights = None
@@ -216,14 +217,14 @@ class _BudgetedEpochs:
 
     def next_epoch_fits(self) -> bool:
         self._epoch_started = self._clock()
-        if self._epoch_started + self._longest_epoch > self.deadline:
+        if self._epoch_started + self._expected_epoch > self.deadline:
             self.stopped = "time: the next epoch would end after the time budget's post-search deadline"
             return False
         return True
 
     def epoch_done(self, student: keras.Model, eval_loss: float) -> bool:
         """Records the epoch; True when training should stop."""
-        self._longest_epoch = max(self._longest_epoch, self._clock() - self._epoch_started)
+        self._durations.append(self._clock() - self._epoch_started)
         if eval_loss < self._best_loss:
             self._best_loss, self._best_weights, self._since_best = eval_loss, student.get_weights(), 0
         else:
@@ -233,6 +234,10 @@ class _BudgetedEpochs:
         elif self._since_best >= DISTILL_PATIENCE:
             self.stopped = f"early stopping: the eval loss did not improve for {DISTILL_PATIENCE} epochs"
         return bool(self.stopped)
+
+    @property
+    def _expected_epoch(self) -> float:
+        return max(self._durations[1:] or self._durations or [0.0])
 
     def keep_best(self, student: keras.Model) -> None:
         if self._best_weights is not None:

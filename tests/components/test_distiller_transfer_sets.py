@@ -123,3 +123,16 @@ def test_under_a_budget_no_epoch_starts_that_would_end_after_the_deadline():
     assert not sizing.next_epoch_fits() and sizing.stopped.startswith("time")
     sizing.keep_best(student)
     assert student.weights == "epoch2"
+
+
+def test_under_a_budget_the_first_epoch_which_traces_does_not_judge_the_ones_after_it():
+    clock, student = _Clock(), _FakeStudent()
+    sizing = _sizing(clock, deadline_in=40.0)
+    assert not _epoch(sizing, student, clock, 20, 0.9, "epoch1")  # tracing: 20 s
+    # 20 s left: judged by the first epoch alone, the next would just fit.
+    assert not _epoch(sizing, student, clock, 5, 0.8, "epoch2")
+    # 15 s left; the epochs after the first take 5 s, so two more start.
+    assert not _epoch(sizing, student, clock, 5, 0.7, "epoch3")
+    assert not _epoch(sizing, student, clock, 5, 0.6, "epoch4")
+    # 5 s left: one more 5 s epoch would end on the deadline, not after it.
+    assert sizing.next_epoch_fits()
