@@ -293,13 +293,14 @@ def study_timeline(leaderboard: dict[str, Any], trials: Sequence[dict[str, Any]]
 # The page
 
 
-TIME_CATEGORIES = (
-    ("training", "training", "at least one trial training"),
-    ("evaluation", "evaluation", "scoring the candidates, validating the chosen one"),
-    ("post_search", "after the search", "ensembling, distillation, push"),
-    ("ingest", "ingest", "reading and splitting the data"),
-    ("orchestration", "orchestration", "start-up, launching nodes, ML Metadata, trainers outside their trials"),
-)
+# How the report names and explains each of pipeline/time_spent.py's CATEGORIES.
+TIME_LABELS = {
+    "training": ("training", "at least one trial training"),
+    "evaluation": ("evaluation", "scoring the candidates, validating the chosen one"),
+    "post_search": ("after the search", "ensembling, distillation, push"),
+    "ingest": ("ingest", "reading and splitting the data"),
+    "orchestration": ("orchestration", "start-up, launching nodes, ML Metadata, trainers outside their trials"),
+}
 
 
 def time_section(leaderboard: dict[str, Any]) -> Optional[dict[str, Any]]:
@@ -312,7 +313,10 @@ def time_section(leaderboard: dict[str, Any]) -> Optional[dict[str, Any]]:
         return None
     rows = []
     wall = (spent or {}).get("wall_seconds") or 0.0
-    for key, label, what in TIME_CATEGORIES:
+    from pipeline.time_spent import CATEGORIES
+
+    for key in CATEGORIES:
+        label, what = TIME_LABELS[key]
         seconds = (spent or {}).get(key)
         if seconds is None:
             continue
