@@ -5,7 +5,9 @@ many records, and the values of the keys that may be the label; the driver
 checks that every feature has one fixed shape, picks the label and chooses
 between tabular input (one value per feature) and a sequence (a single
 numeric feature holding several values). The second pass parses records in
-batches with `tf.io.parse_example`.
+batches with `tf.io.parse_example` and hands on about `WRITE_BYTES` of them at
+a time, so a split is a few shards of some megabytes, as from a CSV chunk,
+not thousands of small files that a trainer opens one after another.
 
 The survey checks records a batch at a time against the keys, kinds and
 lengths of the first `SAMPLE_RECORDS` records (one `parse_example` call), and
@@ -23,7 +25,7 @@ from typing import Iterator
 
 import numpy as np
 
-from components.ingest.batches import LabelSurvey, RecordBatch
+from components.ingest.batches import LabelSurvey, RecordBatch, concatenate
 from components.ingest.naming import (
     LABEL_GUESSES,
     check_classes,
@@ -39,6 +41,9 @@ from search_algo.dataset_spec import FeatureSpec
 from search_algo.errors import DataError
 
 PARSE_BATCH = 2048
+# Serialized input records per written batch (and so per shard of each split),
+# as a CSV chunk's bytes.
+WRITE_BYTES = 16 * 2**20
 # Records of the first file whose keys, kinds and lengths the survey expects.
 SAMPLE_RECORDS = 256
 _PARSE_TYPES = {"bytes_list": "string", "float_list": "float32", "int64_list": "int64"}
@@ -349,7 +354,10 @@ class TFRecordSource:
         class_index = {name: i for i, name in enumerate(plan.class_names)}
         compression = "GZIP" if unit.path.endswith(".gz") else None
         dataset = tf.data.TFRecordDataset(unit.path, compression_type=compression).batch(PARSE_BATCH)
-        for number, serialized in enumerate(dataset.as_numpy_iterator()):
+        pending: list[RecordBatch] = []
+        pending_bytes = 0
+        number = 0
+        for serialized in dataset.as_numpy_iterator():
             parsed = tf.io.parse_example(serialized, parse)
             features = {}
             for feature in plan.features:
@@ -364,8 +372,20 @@ class TFRecordSource:
                 labels = np.array([class_index[t] for t in _label_texts(label_kind, raw_labels)], dtype=np.int64)
             else:
                 labels = raw_labels.astype(np.float64)
-            yield RecordBatch(features, labels, content_keys(serialized, self.config.seed),
-                              f"{unit.file_index}-{unit.index:05d}-{number:05d}", test_partition=unit.file_index == 1)
+            pending.append(RecordBatch(features, labels, content_keys(serialized, self.config.seed), "",
+                                       test_partition=unit.file_index == 1))
+            pending_bytes += sum(len(record) for record in serialized)
+            if pending_bytes >= WRITE_BYTES:
+                yield self._written(pending, unit, number)
+                pending, pending_bytes, number = [], 0, number + 1
+        if pending:
+            yield self._written(pending, unit, number)
+
+    @staticmethod
+    def _written(parts: list[RecordBatch], unit: TFRecordFile, number: int) -> RecordBatch:
+        batch = concatenate(parts)
+        batch.shard = f"{unit.file_index}-{unit.index:05d}-{number:05d}"
+        return batch
 
 
 def layout_of_label(survey: TFRecordSurvey, label: str) -> str:

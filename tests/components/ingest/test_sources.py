@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.ingest import builtin, csv_source, paths, sources
+from components.ingest import builtin, csv_source, paths, sources, tfrecord_source
 from components.ingest.sources import SourceConfig
 from search_algo.errors import DataError
 from tests import datagen
@@ -191,6 +191,26 @@ def test_tfrecord_plan(tfrecord_file):
     assert plan.class_names == ["setosa", "versicolor", "virginica"]
     assert [f.name for f in plan.features] == ["petal_length", "petal_width", "stems"]
     assert sum(plan.split_sizes().values()) == 60
+
+
+def test_tfrecord_records_are_written_in_batches_of_write_bytes(tfrecord_file, monkeypatch):
+    config = SourceConfig(data=str(tfrecord_file), label="species")
+    source = sources.open_source(config)
+    plan = source.plan(sources.survey_in_process(source, source.units()))
+    (unit,) = source.units()
+    whole = list(source.batches(unit, plan))
+    # The 60 records parse 8 at a time (8 parse batches) and are handed on
+    # once 1,000 bytes of them are in: more than one record batch, fewer than 8.
+    monkeypatch.setattr(tfrecord_source, "PARSE_BATCH", 8)
+    monkeypatch.setattr(tfrecord_source, "WRITE_BYTES", 1000)
+    parts = list(source.batches(unit, plan))
+    assert len(whole) == 1 and len(whole[0]) == 60
+    assert 1 < len(parts) < 8 and all(len(part) % 8 == 0 for part in parts[:-1])
+    assert len({part.shard for part in parts}) == len(parts)
+    joined = np.concatenate([part.keys for part in parts])
+    np.testing.assert_array_equal(joined, whole[0].keys)
+    np.testing.assert_array_equal(np.concatenate([part.features["stems"] for part in parts]),
+                                  whole[0].features["stems"])
 
 
 @pytest.mark.slow
