@@ -12,7 +12,7 @@ predictions, ensemble members' predictions) line up with the examples.
 
 A split whose decoded size (its size in the dataset spec times one
 example's decoded size from the feature shapes) fits `cache_budget_bytes()`
-is parsed once and kept in memory (a tensor per feature), shared by every
+is parsed once into memory (a variable per feature, filled in place), shared by every
 trial of the component; a larger one is read from its files every epoch.
 Per-example outputs (labels, predictions: a few numbers per example) are kept
 in memory as NumPy vectors; the features of a whole split never are, unless
@@ -148,8 +148,8 @@ class Split:
         return self.size
 
     def _cached_columns(self) -> dict[str, tf.Tensor]:
-        """Every example's features and label, one tensor per key in the
-        canonical order, kept in memory."""
+        """Every example's features and label, one tensor (or variable) per
+        key in the canonical order, kept in memory."""
         raise NotImplementedError
 
     def _streamed_batches(self, batch_size: int, seed: Optional[int], indexed: bool) -> tf.data.Dataset:
@@ -230,7 +230,7 @@ class ExamplesSplit(Split):
         self.decoded_bytes = self.size * self._example_bytes
         self.cached = budget > 0 and self.decoded_bytes <= budget
         self._shuffle_buffer: Optional[int] = None
-        self._columns: Optional[dict[str, tf.Tensor]] = None
+        self._columns: Optional[dict[str, tf.Variable]] = None
         self._labels: Optional[np.ndarray] = None
         self._offsets: Optional[list[int]] = None
 
@@ -259,14 +259,30 @@ class ExamplesSplit(Split):
         return tf.io.parse_example(serialized, spec)
 
     def _cached_columns(self) -> dict[str, tf.Tensor]:
-        # Read once for the component's whole execution, by the first pass that needs it.
+        # Read once for the component's whole execution, by the first pass that
+        # needs it, into a variable per key of the split's size, filled in place
+        # batch by batch: the split is held once while it loads, not also as
+        # its batches while they are joined.
         if self._columns is None:
-            parts: dict[str, list[tf.Tensor]] = {}
+            columns: dict[str, tf.Variable] = {}
+            filled = 0
             for batch in self._records().batch(READ_BATCH_SIZE).map(
                     self._parsed, num_parallel_calls=AUTOTUNE, deterministic=True):
+                count = int(batch[self._label_key].shape[0])
+                if filled + count > self.size:
+                    raise ValueError(f"{self.files[0]}: more examples in the split than the {self.size} expected")
                 for key, value in batch.items():
-                    parts.setdefault(key, []).append(value)
-            self._columns = {key: tf.concat(values, axis=0) for key, values in parts.items()}
+                    if key not in columns:
+                        columns[key] = tf.Variable(tf.zeros([self.size, *value.shape[1:]], value.dtype),
+                                                   trainable=False)
+                    # In place (a slice of the variable read first would make it copy itself).
+                    tf.raw_ops.ResourceStridedSliceAssign(ref=columns[key].handle, begin=[filled],
+                                                          end=[filled + count], strides=[1], value=value)
+                filled += count
+            if filled != self.size:
+                raise ValueError(f"{self.files[0] if self.files else 'the split'}: {filled} examples, "
+                                 f"{self.size} expected")
+            self._columns = columns
         return self._columns
 
     def _streamed_batches(self, batch_size: int, seed: Optional[int], indexed: bool) -> tf.data.Dataset:

@@ -31,6 +31,9 @@ after `clear_session()` (tensorflow/tensorflow#61791), so a long study's workers
 grow trial after trial. A worker that is idle and has grown past
 `worker_memory_limit_mib` (default 2048, or MODEL_SEARCH_WORKER_MEMORY_MIB) is
 replaced by a fresh one, for the price of one start-up (about 20 s here).
+What a node freed goes back to the system when it ends (`freed_memory.release`):
+otherwise glibc keeps the heap a node grew, and the ingest's buffers would
+count in every later node's memory in the same worker.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from tfx.proto.orchestration import pipeline_pb2
 
 from components import failpoints
 from components.trainer.trial_cache import WORKER_DEATH_ENV
+from pipeline import freed_memory
 from pipeline.config_schema import default_of
 from search_algo.errors import Stopped, UserError
 
@@ -214,8 +218,11 @@ def _worker_main(conn, runner_pid: int, debug: bool, environment: dict[str, str]
         saved = {key: os.environ.get(key) for key in launch_environment}
         os.environ.update(launch_environment)
         try:
-            conn.send(("done", node_id, _launch_node(pipeline_bytes, node_id)))
+            seconds = _launch_node(pipeline_bytes, node_id)
+            freed_memory.release()
+            conn.send(("done", node_id, seconds))
         except BaseException as error:  # noqa: BLE001 - UserError or NodeFailed, both picklable
+            freed_memory.release()
             conn.send(("failed", node_id, error))
         finally:
             for key, value in saved.items():
