@@ -383,9 +383,7 @@ class TFRecordSource:
 
     @staticmethod
     def _written(parts: list[RecordBatch], unit: TFRecordFile, number: int) -> RecordBatch:
-        batch = concatenate(parts)
-        batch.shard = f"{unit.file_index}-{unit.index:05d}-{number:05d}"
-        return batch
+        return dataclasses.replace(concatenate(parts), shard=f"{unit.file_index}-{unit.index:05d}-{number:05d}")
 
 
 def layout_of_label(survey: TFRecordSurvey, label: str) -> str:

@@ -10,9 +10,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 # 200 MB in pieces under glibc's mmap threshold, each followed by a block that
-# stays (1,000 bytes: beyond Python's own small-object allocator, so on the heap): freeing the pieces leaves holes in the heap, which glibc keeps
-# until it is trimmed. In a fresh interpreter (TensorFlow, loaded in the test
-# process, changes how its allocations are served).
+# stays (1,000 bytes: beyond Python's small-object allocator, so on the heap):
+# freeing the pieces leaves holes in the heap, which glibc keeps until it is
+# trimmed. In a fresh interpreter: TensorFlow, loaded in the test process,
+# changes how its allocations are served. The second test is the control that
+# shows the first one measures the release, not glibc trimming on its own.
 HOLES = """
 import json, sys
 import psutil
