@@ -10,10 +10,12 @@ its start), which is also the order of `labels()` and of every per-example
 output computed from `serialized_batches()`, so such outputs (teacher
 predictions, ensemble members' predictions) line up with the examples.
 
-A split whose decoded size (its size in the dataset spec times one
-example's decoded size from the feature shapes) fits `cache_budget_bytes()`
-is parsed once into memory (a variable per feature, filled in place), shared by every
-trial of the component; a larger one is read from its files every epoch.
+The splits a component reads (`component_splits`) share one budget,
+`cache_budget_bytes()`: when their decoded sizes (a split's size in the
+dataset spec times one example's decoded size from the feature shapes) fit it
+together, each is parsed once into memory (a variable per feature, filled in
+place), shared by every trial of the component; otherwise every one of them is
+read from its files every epoch, through a shuffle buffer of bounded memory.
 Per-example outputs (labels, predictions: a few numbers per example) are kept
 in memory as NumPy vectors; the features of a whole split never are, unless
 cached within the budget.
@@ -34,16 +36,20 @@ from search_algo.dataset_spec import DatasetSpec
 from search_algo.errors import UserError
 from search_algo.model_builder import parse_feature_spec
 
-# The memory one split may take when cached, in MiB (decoded features and
-# label); 0 turns caching off. Small enough that a trainer's memory stays
-# within about a fifth of its size on small data, however large the data
-# (a trainer caches its train and eval splits; N trainers on one machine, N
-# times that), large enough that a million rows of 30 numbers are cached.
+# The memory a component's cached splits may take together, in MiB (decoded
+# features and label); 0 turns caching off. Large enough that a million rows
+# of 30 numbers (train and eval) are cached; small enough, and all or nothing,
+# that a trainer's memory stays within about a fifth of its size on small data
+# however large the data: past the budget nothing is cached, not even a small
+# eval split beside a large train split (N trainers on one machine, N budgets).
 CACHE_BUDGET_ENV = "MODEL_SEARCH_SPLIT_CACHE_MB"
 DEFAULT_CACHE_BUDGET_MB = 256
-# What a streamed split's shuffle buffer may hold, in serialized examples: it
-# decides how far apart two examples of one shard can end up.
+# The memory a streamed split's shuffle buffer may take: it decides how far
+# apart two examples of one shard can end up. A buffered example takes its
+# serialized size plus about SHUFFLE_ELEMENT_OVERHEAD bytes (its record and
+# index as tensors; measured with 530-byte records: 1,030-1,070 bytes each).
 SHUFFLE_BUFFER_BYTES = 64 << 20
+SHUFFLE_ELEMENT_OVERHEAD = 512
 MIN_SHUFFLE_BUFFER = 1024
 # Examples read to learn a split's serialized example size.
 SIZE_SAMPLE = 256
@@ -56,7 +62,7 @@ STRING_FEATURE_BYTES = 64
 
 
 def cache_budget_bytes() -> int:
-    """The per-split cache budget: $MODEL_SEARCH_SPLIT_CACHE_MB (MiB) or 256 MiB."""
+    """A component's cache budget: $MODEL_SEARCH_SPLIT_CACHE_MB (MiB) or 256 MiB."""
     text = os.environ.get(CACHE_BUDGET_ENV, "").strip()
     if not text:
         return DEFAULT_CACHE_BUDGET_MB << 20
@@ -220,6 +226,7 @@ class ExamplesSplit(Split):
 
     def __init__(self, examples: artifact.Artifact, split: str, spec: DatasetSpec,
                  cache_budget: Optional[int] = None):
+        self.name = split
         self.files = split_files(examples, split)
         self._label_key = spec.label
         self._parse = parse_feature_spec(spec, include_label=True)
@@ -236,14 +243,14 @@ class ExamplesSplit(Split):
 
     @property
     def shuffle_buffer(self) -> int:
-        """Examples in a streamed split's shuffle buffer: SHUFFLE_BUFFER_BYTES
-        of them as serialized (the buffer holds the records before parsing),
-        at least MIN_SHUFFLE_BUFFER, at most the split."""
+        """Examples in a streamed split's shuffle buffer: as many as take
+        SHUFFLE_BUFFER_BYTES of memory (the buffer holds the records before
+        parsing), at least MIN_SHUFFLE_BUFFER, at most the split."""
         if self._shuffle_buffer is None:
             head = self.serialized_head(SIZE_SAMPLE)
-            record_bytes = max(1.0, float(np.mean([len(record) for record in head]))) if len(head) else 1.0
-            self._shuffle_buffer = max(1, min(self.size, max(MIN_SHUFFLE_BUFFER,
-                                                             int(SHUFFLE_BUFFER_BYTES // record_bytes))))
+            record_bytes = float(np.mean([len(record) for record in head])) if len(head) else 0.0
+            self._shuffle_buffer = max(1, min(self.size, max(
+                MIN_SHUFFLE_BUFFER, int(SHUFFLE_BUFFER_BYTES // (record_bytes + SHUFFLE_ELEMENT_OVERHEAD)))))
         return self._shuffle_buffer
 
     @shuffle_buffer.setter
@@ -363,6 +370,19 @@ class ArraySplit(Split):
 
     def labels(self) -> np.ndarray:
         return self._labels
+
+
+def component_splits(examples: artifact.Artifact, names: Iterable[str], spec: DatasetSpec,
+                     cache_budget: Optional[int] = None) -> list[ExamplesSplit]:
+    """The splits one component reads, sharing one cache budget: all cached
+    when their decoded sizes together fit it, else all streamed (a cached eval
+    split beside a streamed train split would grow with the data)."""
+    budget = cache_budget_bytes() if cache_budget is None else cache_budget
+    splits = [ExamplesSplit(examples, name, spec, cache_budget=budget) for name in names]
+    together = budget > 0 and sum(split.decoded_bytes for split in splits) <= budget
+    for split in splits:
+        split.cached = together
+    return splits
 
 
 def load_split(examples: artifact.Artifact, split: str, spec: DatasetSpec) -> tuple[dict[str, np.ndarray], np.ndarray]:

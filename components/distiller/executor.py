@@ -135,9 +135,8 @@ class Executor(base_executor.BaseExecutor):
                                 exec_properties.get(STUDENT_KEY) or "",
                                 executor_inputs.objective(exec_properties, spec))
 
-        # Both read through tf.data, cached in memory within the budget (examples_io).
-        train = examples_io.ExamplesSplit(examples, "train", spec)
-        evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
+        # Both read through tf.data, cached in memory when both fit the budget (examples_io).
+        train, evaluation = examples_io.component_splits(examples, ["train", "eval"], spec)
         teacher_predict = model_export.load_predict_fn(teacher.uri)
         soft_eval = evaluation.outputs(teacher_predict, scoring.output_key(spec))
 

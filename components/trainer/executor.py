@@ -87,9 +87,8 @@ class Executor(base_executor.BaseExecutor):
         history = executor_inputs.earlier_trials(input_dict) + executor_inputs.this_runs_trials(input_dict, HISTORY_PREFIX)
         pruners = PrunersByFidelity(exec_properties[EARLY_STOPPING_KEY], history, epochs)
         files_of = {t.trial_id: t.path for t in history if t.path}
-        # Read through tf.data by every trial; cached in memory within the budget (examples_io).
-        train = examples_io.ExamplesSplit(examples, "train", spec)
-        evaluation = examples_io.ExamplesSplit(examples, "eval", spec)
+        # Read through tf.data by every trial; cached in memory when both fit the budget (examples_io).
+        train, evaluation = examples_io.component_splits(examples, ["train", "eval"], spec)
         failures = ConsecutiveFailures(
             int(exec_properties[MAX_CONSECUTIVE_FAILURES_KEY]),
             int(proposals_artifact.get_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY) or 0))

@@ -113,13 +113,30 @@ def test_a_streamed_shuffle_mixes_the_shards_from_the_first_batch(digits):
     assert len(np.unique(first_batch)) >= 6, first_batch
 
 
-def test_a_streamed_shuffle_buffer_holds_its_budget_of_serialized_examples(digits, monkeypatch):
+def test_a_streamed_shuffle_buffer_holds_the_examples_its_memory_budget_allows(digits, monkeypatch):
     examples, spec, _, _ = digits
     split = examples_io.ExamplesSplit(examples, "train", spec, cache_budget=0)
     record_bytes = np.mean([len(record) for record in split.serialized_head(examples_io.SIZE_SAMPLE)])
-    monkeypatch.setattr(examples_io, "SHUFFLE_BUFFER_BYTES", int(1000 * record_bytes) + 1)
+    # A buffered example costs its record and a fixed overhead, not its record alone.
+    monkeypatch.setattr(examples_io, "SHUFFLE_BUFFER_BYTES",
+                        int(1000 * (record_bytes + examples_io.SHUFFLE_ELEMENT_OVERHEAD)) + 1)
     monkeypatch.setattr(examples_io, "MIN_SHUFFLE_BUFFER", 10)
     assert split.size > 1000 and split.shuffle_buffer == 1000
+
+
+def test_a_components_splits_are_cached_only_when_they_fit_the_budget_together(digits):
+    examples, spec, _, _ = digits
+    one_example = examples_io.example_bytes(spec)
+    train_bytes, eval_bytes = (spec.split_sizes[name] * one_example for name in ("train", "eval"))
+    assert eval_bytes < train_bytes
+    both = examples_io.component_splits(examples, ["train", "eval"], spec, cache_budget=train_bytes + eval_bytes)
+    assert [split.name for split in both] == ["train", "eval"] and all(split.cached for split in both)
+    # The eval split alone would fit, but beside a streamed train split it is streamed too.
+    short = train_bytes + eval_bytes - 1
+    assert examples_io.ExamplesSplit(examples, "eval", spec, cache_budget=short).cached
+    assert not any(split.cached for split in examples_io.component_splits(examples, ["train", "eval"], spec,
+                                                                           cache_budget=short))
+    assert not any(split.cached for split in examples_io.component_splits(examples, ["eval"], spec, cache_budget=0))
 
 
 @pytest.mark.parametrize("budget", [None, 0], ids=["cached", "streamed"])
