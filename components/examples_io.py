@@ -226,7 +226,6 @@ class ExamplesSplit(Split):
 
     def __init__(self, examples: artifact.Artifact, split: str, spec: DatasetSpec,
                  cache_budget: Optional[int] = None):
-        self.name = split
         self.files = split_files(examples, split)
         self._label_key = spec.label
         self._parse = parse_feature_spec(spec, include_label=True)

@@ -148,8 +148,10 @@ class Executor(base_executor.BaseExecutor):
         candidates = [c for c in candidates if c["name"] not in skipped]
         policy = parse_policy(exec_properties[SELECT_KEY])
         # Scored a batch at a time; the labels (a number per example) are kept.
-        splits = {split.name: (split, split.labels())
-                  for split in examples_io.component_splits(examples, ["eval", "test"], spec)}
+        splits = {}
+        for split in ("eval", "test"):
+            streamed = examples_io.ExamplesSplit(examples, split, spec)
+            splits[split] = (streamed, streamed.labels())
         estimates = json.loads(ensemble.get_string_custom_property(ESTIMATES_PROPERTY) or "{}")
         for candidate in candidates:
             _candidate_metrics(candidate, splits, spec)

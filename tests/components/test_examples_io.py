@@ -130,7 +130,8 @@ def test_a_components_splits_are_cached_only_when_they_fit_the_budget_together(d
     train_bytes, eval_bytes = (spec.split_sizes[name] * one_example for name in ("train", "eval"))
     assert eval_bytes < train_bytes
     both = examples_io.component_splits(examples, ["train", "eval"], spec, cache_budget=train_bytes + eval_bytes)
-    assert [split.name for split in both] == ["train", "eval"] and all(split.cached for split in both)
+    assert [split.files for split in both] == [examples_io.split_files(examples, name) for name in ("train", "eval")]
+    assert all(split.cached for split in both)
     # The eval split alone would fit, but beside a streamed train split it is streamed too.
     short = train_bytes + eval_bytes - 1
     assert examples_io.ExamplesSplit(examples, "eval", spec, cache_budget=short).cached
