@@ -9,6 +9,11 @@ and the ensemble's and the student's gains as ratios from the same run.
 
     .venv/bin/python benchmarks/headline.py --seeds 0 1 2   # the study as committed (~16 min a seed here)
     .venv/bin/python benchmarks/headline.py --quick         # 1 round, 1 trial a trainer, 3 epochs (~2 min)
+    .venv/bin/python benchmarks/headline.py --time-budget 20m --seeds 0 1 2 3 4 --out benchmarks/results/headline_time_budget
+
+With `--time-budget T` each run is `model-search run CONFIG --time-budget T`
+(issue 33's headline: T = 20m, 5 seeds); its wall-time target is then the
+budget's own promise, T + 5 % (at least T + 30 s).
 
 Issue 23's targets, on the median of the seeds: the chosen model's test
 accuracy at least 0.995, each run at most 20 minutes, and the distilled student
@@ -92,15 +97,27 @@ def gains(table: list[dict]) -> dict:
     return result
 
 
+def wall_target(time_budget: str | None) -> float:
+    """The most seconds a run may take: issue 23's 20 minutes, or with a time
+    budget what the budget promises (the run ends within T + 5 %, or T + 30 s)."""
+    if not time_budget:
+        return TARGETS["wall_seconds"]
+    from search_algo.time_budget import TOLERANCE_SECONDS, TOLERANCE_SHARE, parse_duration
+
+    seconds = parse_duration(time_budget)
+    return seconds + max(TOLERANCE_SHARE * seconds, TOLERANCE_SECONDS)
+
+
 def target_check(report: dict) -> dict:
+    wall_limit = report.get("wall_target", TARGETS["wall_seconds"])
     by_name = {c["name"]: c for c in report["candidates"]}
     chosen = by_name[report["chosen"]]
     student = by_name.get("distilled") or {}
     return {
         "chosen_test_accuracy": {"target": TARGETS["chosen_test_accuracy"], "measured": chosen["test_accuracy"],
                                  "met": chosen["test_accuracy"] >= TARGETS["chosen_test_accuracy"]},
-        "wall_seconds": {"target": TARGETS["wall_seconds"], "measured": report["wall_seconds"],
-                         "met": report["wall_seconds"] <= TARGETS["wall_seconds"]},
+        "wall_seconds": {"target": wall_limit, "measured": report["wall_seconds"],
+                         "met": report["wall_seconds"] <= wall_limit},
         "student": {"target": f"<= {TARGETS['student_params']} params at >= {TARGETS['student_test_accuracy']}",
                     "measured": f"{student.get('num_params')} params at {student.get('test_accuracy')}",
                     "met": bool(student) and student["num_params"] <= TARGETS["student_params"]
@@ -156,12 +173,13 @@ def median_targets(runs: list[dict]) -> dict:
     student_accuracy = [s.get("test_accuracy") or 0.0 for s in students]
     student_params = [s.get("num_params") or 0 for s in students]
     walls = [run["wall_seconds"] for run in runs]
+    wall_limit = max(run.get("wall_target", TARGETS["wall_seconds"]) for run in runs)
     return {
         "chosen_test_accuracy": {"target": f">= {TARGETS['chosen_test_accuracy']} (median)",
                                  "measured": statistics.median(chosen),
                                  "met": statistics.median(chosen) >= TARGETS["chosen_test_accuracy"]},
-        "wall_seconds": {"target": f"<= {TARGETS['wall_seconds']} (every run)", "measured": max(walls),
-                         "met": max(walls) <= TARGETS["wall_seconds"]},
+        "wall_seconds": {"target": f"<= {wall_limit:g} (every run)", "measured": max(walls),
+                         "met": max(walls) <= wall_limit},
         "student": {"target": f"<= {TARGETS['student_params']} params (every run) at >= "
                               f"{TARGETS['student_test_accuracy']} (median)",
                     "measured": f"{max(student_params)} params at {statistics.median(student_accuracy)}",
@@ -204,12 +222,13 @@ def fresh_test_args(config: str, seed: int) -> list[str]:
     return ["--dataset", study_run.fresh_mnist1d(seed)] if dataset == "mnist1d" else []
 
 
-def measure(config: str, seed: int, quick: bool) -> dict:
+def measure(config: str, seed: int, quick: bool, time_budget: str | None = None) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="headline-"))
     try:
         started = datetime.datetime.now(datetime.timezone.utc).timestamp()
         run = study_run.run_measured([config, "--seed", str(seed), *fresh_test_args(config, seed),
-                                      *(QUICK_OVERRIDES if quick else [])], scratch / "study")
+                                      *(QUICK_OVERRIDES if quick else []),
+                                      *(["--time-budget", time_budget] if time_budget else [])], scratch / "study")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report = {
@@ -218,6 +237,8 @@ def measure(config: str, seed: int, quick: bool) -> dict:
         "commit": study_run.git_commit(),
         "command": run["command"],
         "quick": quick,
+        "time_budget": time_budget,
+        "wall_target": wall_target(time_budget),
         "wall_seconds": run["wall_seconds"],
         "chosen": run["summary"]["chosen"],
         "select": run["leaderboard"].get("select", "best"),
@@ -242,6 +263,7 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default="examples/mnist1d.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--quick", action="store_true", help="the same study cut to " + " ".join(QUICK_OVERRIDES))
+    parser.add_argument("--time-budget", help="each run's --time-budget (e.g. 20m); default: none, the rounds end it")
     parser.add_argument("--out", default="benchmarks/results/headline", help="path without extension")
     parser.add_argument("--report-only", action="store_true", help="rewrite OUT.md from OUT.json, nothing measured")
     args = parser.parse_args(argv)
@@ -251,10 +273,11 @@ def main(argv=None) -> int:
     existing = Path(args.out).with_suffix(".json")
     runs = {r["seed"]: r for r in json.loads(existing.read_text())["runs"]} if existing.exists() else {}
     for seed in args.seeds:
-        runs[seed] = measure(args.config, seed, args.quick)
+        runs[seed] = measure(args.config, seed, args.quick, args.time_budget)
         ordered = [runs[s] for s in sorted(runs)]
         report = {"command": f"benchmarks/headline.py --config {args.config} --seeds SEED"
-                             + (" --quick" if args.quick else ""),
+                             + (" --quick" if args.quick else "")
+                             + (f" --time-budget {args.time_budget}" if args.time_budget else ""),
                   "machine": study_run.machine(), "cores": os.cpu_count(), "targets": median_targets(ordered), "runs": ordered}
         study_run.write_report(args.out, report, markdown(report))
     return 0

@@ -159,3 +159,15 @@ def test_benchmarks_score_each_seed_on_its_own_fresh_mnist1d_test_draw(tmp_path)
     other = tmp_path / "digits.yaml"
     other.write_text("dataset: digits\n")
     assert headline.fresh_test_args(str(other), 3) == []
+
+
+def test_a_headline_run_with_a_time_budget_is_held_to_the_budgets_own_promise():
+    assert headline.wall_target(None) == 1200
+    assert headline.wall_target("20m") == 1260  # 5 % over 20 minutes
+    assert headline.wall_target("300") == 330  # 30 s over a short budget
+    table = [{"name": "ensemble", "test_accuracy": 0.996},
+             {"name": "distilled", "test_accuracy": 0.991, "num_params": 9000}]
+    run = {"candidates": table, "chosen": "ensemble", "wall_seconds": 1250, "wall_target": 1260}
+    assert headline.target_check(run)["wall_seconds"]["met"]
+    assert headline.median_targets([run])["wall_seconds"]["met"]
+    assert not headline.target_check(run | {"wall_target": 1200})["wall_seconds"]["met"]
