@@ -102,10 +102,10 @@ def wall_target(time_budget: str | None) -> float:
     budget what the budget promises (the run ends within T + 5 %, or T + 30 s)."""
     if not time_budget:
         return TARGETS["wall_seconds"]
-    from search_algo.time_budget import TOLERANCE_SECONDS, TOLERANCE_SHARE, parse_duration
+    from search_algo.time_budget import TimeBudget, parse_duration
 
-    seconds = parse_duration(time_budget)
-    return seconds + max(TOLERANCE_SHARE * seconds, TOLERANCE_SECONDS)
+    budget = TimeBudget(parse_duration(time_budget), started_at=0.0)
+    return budget.seconds + budget.tolerance_seconds
 
 
 def target_check(report: dict) -> dict:
