@@ -11,8 +11,8 @@ from tfx.types import artifact_utils
 from components import fan_in, trial_files
 from components.dataset_spec_artifact import read_dataset_spec
 from components.keys import (
-    DATASET_SPEC_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, RUN_ID_PROPERTY, STARTED_AT_PROPERTY,
-    NODES_AFTER_KEY, STOPPED_PROPERTY, STUDY_HISTORY_KEY, TIME_BUDGET_KEY,
+    BUDGET_SPENT_PROPERTY, DATASET_SPEC_KEY, EXAMPLES_KEY, MODULE_FILE_KEY, OBJECTIVE_KEY, RUN_ID_PROPERTY,
+    STARTED_AT_PROPERTY, NODES_AFTER_KEY, STOPPED_PROPERTY, STUDY_HISTORY_KEY, TIME_BUDGET_KEY,
 )
 from search_algo import module_file as user_modules
 from search_algo import objective as objectives
@@ -83,6 +83,15 @@ def this_runs_trials(input_dict: Mapping[str, list[types.Artifact]], prefix: str
 def study_trials(input_dict: Mapping[str, list[types.Artifact]], prefix: str) -> list[Trial]:
     """The study's earlier runs' trials, then this run's."""
     return earlier_trials(input_dict) + this_runs_trials(input_dict, prefix)
+
+
+def search_time_spent_earlier(input_dict: Mapping[str, list[types.Artifact]], prefix: str) -> bool:
+    """Whether an earlier round of this run proposed nothing because the search
+    time was spent. The search then stays ended: a later round's search
+    deadline is later only by what the rounds between take to pass through,
+    which is an allowance, not a measurement (search_algo/time_budget.py)."""
+    return any(item.get_int_custom_property(BUDGET_SPENT_PROPERTY)
+               for item in fan_in.fan_in_artifacts(prefix, input_dict))
 
 
 def stop_if_a_trainer_stopped(input_dict: Mapping[str, list[types.Artifact]], prefix: str) -> None:

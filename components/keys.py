@@ -118,7 +118,9 @@ BEST_SCORE_PROPERTY = "best_score"
 RUNS_PROPERTY = "runs"
 # On the TrialHistory: when the run started (epoch seconds), where its time budget counts from.
 STARTED_AT_PROPERTY = "started_at"
-# On Proposals: 1 when the round proposed nothing because the search time was spent.
+# On Proposals: 1 when the round proposed nothing because the search time was
+# spent; on TrialResults, copied from their Proposals, so that the later
+# rounds' Proposers know the search has ended.
 BUDGET_SPENT_PROPERTY = "budget_spent"
 # On TrialResults: proposals not started because the search time was spent.
 SKIPPED_PROPERTY = "skipped"

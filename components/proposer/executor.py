@@ -62,8 +62,10 @@ class Executor(base_executor.BaseExecutor):
         # Not even the cheapest new trial (the share of the bottom rung's epochs
         # worth fitting to the deadline) would fit: the round proposes nothing
         # and its trainers pass through.
+        # Once a round proposed nothing, the rounds after it propose nothing either.
         now, expected = time.time(), expected_trial_seconds(history, epochs_worth_training(schedule.first_epochs))
-        budget_spent = budget is not None and not budget.can_train(now, expected)
+        ended_earlier = budget is not None and executor_inputs.search_time_spent_earlier(input_dict, HISTORY_PREFIX)
+        budget_spent = budget is not None and (ended_earlier or not budget.can_train(now, expected))
         proposals = [] if budget_spent else propose_round(
             algorithm, history, space, trainers * per_trainer, round_index,
             objective=executor_inputs.objective(exec_properties, spec), seed=seed, study=study, run_id=run_id,
@@ -87,6 +89,10 @@ class Executor(base_executor.BaseExecutor):
         # A proposal skipped because the search time was spent did not fail.
         output.set_int_custom_property(CONSECUTIVE_FAILURES_PROPERTY, trial_files.consecutive_failures(
             [t for t in this_run if not skipped_for_budget(t)]))
+        if ended_earlier:
+            log.info("round %d proposes nothing: the search ended in an earlier round (time budget %s)",
+                     round_index, budget.describe())
+            return
         if budget_spent:
             log.info("round %d proposes nothing: %.0f s of search time left, a trial takes about %.0f s "
                      "(time budget %s)", round_index, budget.search_seconds_left(now), expected, budget.describe())

@@ -23,7 +23,7 @@ from components.trainer.trial_cache import (
 from components.trainer.training import train_trial
 from components.trainer.watchdog import TrialWatchdog
 from components.keys import (
-    BEST_SCORE_PROPERTY, CODE_VERSION_KEY, COMPLETED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY,
+    BEST_SCORE_PROPERTY, BUDGET_SPENT_PROPERTY, CODE_VERSION_KEY, COMPLETED_PROPERTY, CONSECUTIVE_FAILURES_PROPERTY,
     DATA_FINGERPRINT_PROPERTY, EARLY_STOPPING_KEY, EPOCHS_KEY, HISTORY_PREFIX, FAILED_PROPERTY, MAX_CONSECUTIVE_FAILURES_KEY, MAX_RETRIES_KEY,
     OBJECTIVE_KEY, PROPOSALS_KEY, ROUND_PROPERTY, RUN_ID_PROPERTY, SKIPPED_PROPERTY, STOPPED_PROPERTY, STUDY_PROPERTY,
     STUDY_RECORD_KEY, TENSORBOARD_KEY, TIME_LIMIT_KEY, TRAINER_INDEX_KEY, TRAINER_PROPERTY, TRIALS_KEY,
@@ -179,6 +179,8 @@ class Executor(base_executor.BaseExecutor):
         skipped = sum(skipped_for_budget(t) for t in results)
         output.set_int_custom_property(FAILED_PROPERTY, len(results) - len(completed) - skipped)
         output.set_int_custom_property(SKIPPED_PROPERTY, skipped)
+        output.set_int_custom_property(BUDGET_SPENT_PROPERTY,
+                                       int(proposals_artifact.get_int_custom_property(BUDGET_SPENT_PROPERTY) or 0))
         if completed:
             output.set_float_custom_property(BEST_SCORE_PROPERTY, max(t.score(objective) for t in completed))
 

@@ -637,6 +637,12 @@ def test_a_round_past_the_search_time_proposes_nothing_and_its_trainers_pass_thr
                    started_at=_started(300.0, -5))
     assert trial_files.trials_of([passed]) == [] and time.monotonic() - started < 5
     assert passed.get_int_custom_property("completed") == 0 and passed.get_int_custom_property("failed") == 0
+    # The search stays ended: a later round with search time left again (its
+    # deadline is later by the pass-through allowance of the rounds between)
+    # proposes nothing, and says why.
+    later = propose(wine, tmp_path / "later", history=[*results, passed], round_index=3, time_budget=3600.0,
+                    started_at=_started(3600.0, 3000))
+    assert trial_files.trials_of([later]) == [] and later.get_int_custom_property("budget_spent") == 1
     # With time left the same round proposes as without a budget.
     with_time = propose(wine, tmp_path / "with_time", history=results, round_index=2, time_budget=3600.0,
                         started_at=_started(3600.0, 3000))
