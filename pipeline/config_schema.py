@@ -185,8 +185,9 @@ class StudySettings(DataSettings):
     rounds: int = setting(3, description="rounds of proposals; each round proposes trainers x trials_per_trainer "
                           "trials", group=SEARCH, strict=True, ge=1)
     trainers: int = setting(2, description="trainers per round, run concurrently", group=SEARCH, strict=True, ge=1)
-    trials_per_trainer: int = setting(2, description="trials each trainer trains per round", group=SEARCH,
-                                      strict=True, ge=1)
+    trials_per_trainer: int = setting(
+        2, description="trials a trainer trains per round, on average: a round's trials are dealt costliest first "
+        "(parameters x epochs) to the least loaded trainer", group=SEARCH, strict=True, ge=1)
     epochs: int = setting(10, description="training epochs per trial", group=SEARCH, strict=True, ge=1)
     time_limit: Optional[float] = setting(
         description="per-trial time limit in seconds, enforced from outside the trial (a few seconds of grace); a "

@@ -127,6 +127,23 @@ class ModelCost:
             keras.backend.clear_session(free_memory=False)
 
 
+def training_cost(cost_of: CostOf, epochs: int) -> Callable[[Trial], float]:
+    """What a proposed trial is expected to cost to train, to deal a round's
+    trials to its trainers (search_algo/proposals.py): its model's parameters
+    times the epochs it trains (`planned_epochs`, else the study's `epochs`).
+    Parameters stand in for time: over the 141 completed trials of mnist1d's
+    time-to-accuracy runs, log parameters and log seconds per epoch correlate
+    at 0.86 (benchmarks/results/time_to_accuracy_product.json). A model that
+    cannot be built costs nothing: it fails at once in its trainer."""
+    def cost(trial: Trial) -> float:
+        try:
+            num_params = cost_of(trial.architecture).num_params
+        except Exception:  # noqa: BLE001 - the trainer records why it cannot be built
+            return 0.0
+        return float(num_params or 0) * (trial.planned_epochs or epochs)
+    return cost
+
+
 def forward_latency_ms(model, dataset_spec, repeats: int = LATENCY_REPEATS) -> float:
     """Median ms of one batch-1 forward pass (compiled, after a warm-up call)."""
     import tensorflow as tf

@@ -16,7 +16,7 @@ import numpy as np
 
 from search_algo.budget_schedule import BudgetSchedule
 from search_algo.objective import ObjectiveLike
-from search_algo.proposals import derived_seed, proposal_trials
+from search_algo.proposals import TrialCost, derived_seed, proposal_trials
 from search_algo.search_space import SearchSpace
 from search_algo.trial import Trial
 
@@ -46,10 +46,12 @@ def propose_round(
     teacher_distillation: bool = False,
     rng: Optional[np.random.Generator] = None,
     schedule: Optional[BudgetSchedule] = None,
+    trial_cost: Optional[TrialCost] = None,
 ) -> list[Trial]:
     """One Proposer step: `count` trials, given every finished trial, as
-    `proposed` trials dealt `per_trainer` to a trainer - the budget
-    schedule's promotions first, the algorithm's candidates in the rest."""
+    `proposed` trials for `count / per_trainer` trainers - the budget
+    schedule's promotions first, the algorithm's candidates in the rest;
+    dealt by `trial_cost`, costliest first, when it is given (proposals.py)."""
     rng = rng if rng is not None else round_rng(seed, study, run_id, round_index)
     promotions = schedule.promotions(history, objective, count) if schedule is not None else []
     fresh = count - len(promotions)
@@ -58,7 +60,7 @@ def propose_round(
         candidates, history, study=study, run_id=run_id, round_index=round_index,
         trials_per_trainer=per_trainer or max(1, count), seed=seed, algorithm=algorithm.name, objective=objective,
         weight_sharing=weight_sharing, teacher_distillation=teacher_distillation,
-        promotions=promotions, schedule=schedule,
+        promotions=promotions, schedule=schedule, trial_cost=trial_cost,
     )
 
 

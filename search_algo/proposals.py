@@ -6,15 +6,38 @@ here, so seeds, trial ids, weight sharing and teachers follow one rule.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from typing import Any, Optional, Sequence
+import math
+from typing import Any, Callable, Optional, Sequence
 
 from search_algo.algorithms import Candidate
 from search_algo.budget_schedule import BudgetSchedule, Promotion
 from search_algo.distillation import choose_teacher
 from search_algo.trial import TRANSFER_CONTINUE, TRANSFER_NONE, Trial
 from search_algo.objective import ObjectiveLike
+
+
+# What a proposed trial is expected to cost, in any unit common to the round's
+# trials (the Proposer: the model's parameters times the epochs it trains).
+TrialCost = Callable[[Trial], float]
+
+
+def deal_longest_first(costs: Sequence[float], trainers: int) -> list[int]:
+    """The trainer of each trial: the costliest first, each to the trainer with
+    the least work dealt so far (ties: the lower trainer; equal costs keep
+    their order). Longest-processing-time-first scheduling: a round is then
+    at most 4/3 as long as the best split of its trials could make it, so
+    the trainers of a round finish near the same time instead of one waiting
+    for the other."""
+    loads = [0.0] * trainers
+    dealt = [0] * len(costs)
+    for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        trainer = min(range(trainers), key=lambda t: (loads[t], t))
+        dealt[index] = trainer
+        loads[trainer] += costs[index]
+    return dealt
 
 
 def derived_seed(*parts: Any) -> int:
@@ -38,9 +61,12 @@ def proposal_trials(
     teacher_distillation: bool = False,
     promotions: Sequence[Promotion] = (),
     schedule: Optional[BudgetSchedule] = None,
+    trial_cost: Optional[TrialCost] = None,
 ) -> list[Trial]:
-    """Trials `{run_id}-r{round}-{index}`, dealt to trainers in order: the
-    schedule's promotions first, then the algorithm's candidates.
+    """Trials `{run_id}-r{round}-{index}`: the schedule's promotions first,
+    then the algorithm's candidates; with `trial_cost`, dealt to the trainers
+    costliest first to the least loaded (`deal_longest_first`), without it in
+    order, `trials_per_trainer` to a trainer.
 
     A child shares its parent's weights only when the parent's files exist
     (`path`); with `teacher_distillation`, every new trial of the round learns
@@ -83,4 +109,8 @@ def proposal_trials(
             planned_epochs=first_epochs,
             total_epochs=first_epochs,
         ))
-    return trials
+    trainers = math.ceil(len(trials) / trials_per_trainer) if trials else 0
+    if trial_cost is None or trainers < 2:
+        return trials
+    dealt = deal_longest_first([trial_cost(t) for t in trials], trainers)
+    return [dataclasses.replace(t, trainer=trainer) for t, trainer in zip(trials, dealt)]

@@ -21,7 +21,7 @@ from components.keys import (
 )
 from search_algo.algorithms import get_algorithm
 from search_algo.budget_schedule import BudgetSchedule
-from search_algo.constraints import ConstrainedAlgorithm, Constraints, ModelCost
+from search_algo.constraints import ConstrainedAlgorithm, Constraints, ModelCost, training_cost
 from search_algo.loop import propose_round
 from search_algo.search_space import SearchSpace
 from search_algo.time_budget import epochs_worth_training, expected_trial_seconds, skipped_for_budget
@@ -52,8 +52,8 @@ class Executor(base_executor.BaseExecutor):
         per_trainer = int(exec_properties[TRIALS_PER_TRAINER_KEY])
         space = SearchSpace.for_dataset(json.loads(exec_properties.get(SEARCH_SPACE_KEY) or "{}"), spec)
         constraints = Constraints.from_json(exec_properties[CONSTRAINTS_KEY])
-        algorithm = ConstrainedAlgorithm(get_algorithm(exec_properties[ALGORITHM_KEY]), constraints,
-                                         ModelCost(spec, constraints))
+        model_cost = ModelCost(spec, constraints)
+        algorithm = ConstrainedAlgorithm(get_algorithm(exec_properties[ALGORITHM_KEY]), constraints, model_cost)
         schedule = BudgetSchedule(exec_properties[BUDGET_SCHEDULE_KEY], int(exec_properties[EPOCHS_KEY]),
                                   int(exec_properties[REDUCTION_FACTOR_KEY]),
                                   int(exec_properties[MIN_EPOCHS_KEY]) or None)
@@ -73,6 +73,8 @@ class Executor(base_executor.BaseExecutor):
             weight_sharing=bool(int(exec_properties[WEIGHT_SHARING_KEY])),
             teacher_distillation=bool(int(exec_properties[TEACHER_DISTILLATION_KEY])),
             schedule=schedule,
+            # Costliest first to the least loaded trainer: the round's trainers finish together.
+            trial_cost=training_cost(model_cost, int(exec_properties[EPOCHS_KEY])),
         )
         teacher = proposals[0].teacher if proposals else None
         output = artifact_utils.get_single_instance(output_dict[PROPOSALS_KEY])

@@ -10,12 +10,13 @@ import pytest
 
 from search_algo import loop
 from search_algo.algorithms import get_algorithm
-from search_algo.algorithms.simulate import StructuredObjective, evaluate, synthetic_num_params
-from search_algo.constraints import ConstrainedAlgorithm, Constraints, Cost, ModelCost
+from search_algo.algorithms.simulate import StructuredObjective, evaluate, make_trial, synthetic_num_params
+from search_algo.constraints import ConstrainedAlgorithm, Constraints, Cost, ModelCost, training_cost
 from search_algo.errors import UserError
 from search_algo.model_builder import build_model, parameter_count
 from search_algo.search_space import SearchSpace
 from search_algo.testing import sequence_spec
+from search_algo.trial import PROPOSED
 
 SPACE = SearchSpace.from_dict({"blocks": ["conv1d", "resnet1d", "lstm", "dense"], "max_depth": 4}, "sequence")
 LIMIT = 9000
@@ -88,3 +89,21 @@ def test_model_cost_counts_the_built_models_parameters_and_times_it():
     assert ModelCost(spec, Constraints(max_params=10**9))(architecture).latency_ms is None
     shrunk = dataclasses.replace(architecture, blocks=architecture.blocks[:1])
     assert ModelCost(spec, Constraints(max_params=1))(shrunk).num_params > 1
+
+
+
+def test_a_trials_training_cost_is_its_models_parameters_times_the_epochs_it_trains():
+    spec = sequence_spec(steps=16)
+    model_cost = ModelCost(spec, Constraints())
+    cost = training_cost(model_cost, epochs=4)
+    architecture = SPACE.sample(np.random.default_rng(5))
+    trial = make_trial(architecture, "t", status=PROPOSED)
+    num_params = parameter_count(build_model(architecture, spec, compile=False))
+    assert cost(trial) == 4 * num_params
+    assert cost(dataclasses.replace(trial, planned_epochs=2)) == 2 * num_params
+
+    def cannot_build(architecture):
+        raise ValueError("no such block")
+
+    # It fails at once in its trainer, which records why.
+    assert training_cost(cannot_build, epochs=4)(trial) == 0.0

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 
 from components import artifacts, examples_io, model_export, trial_files, trial_model
+from components.dataset_spec_artifact import read_dataset_spec
 from components.distiller import executor as distiller_executor
 from components.ensembler import executor as ensembler_executor
 from components.evaluator import executor as evaluator_executor
@@ -25,6 +26,8 @@ from components.proposer import executor as proposer_executor
 from components.trainer import executor as trainer_executor
 from search_algo.algorithms import ALGORITHM_NAMES
 from search_algo.architecture import Architecture
+from search_algo.constraints import Constraints, ModelCost, training_cost
+from search_algo.proposals import deal_longest_first
 from search_algo.time_budget import BUDGET_SPENT_ERROR, TimeBudget
 from search_algo.trial import Trial
 from tests.tfx_helpers import history_artifact, new_artifact, run_ingest
@@ -88,7 +91,10 @@ def test_proposer_is_deterministic_and_assigns_trainers(wine, tmp_path):
     other = trial_files.trials_of([propose(wine, tmp_path / "other", seed=4)])
     assert [t.to_dict() for t in first] == [t.to_dict() for t in again]
     assert [t.architecture.arch_id for t in first] != [t.architecture.arch_id for t in other]
-    assert [t.trainer for t in first] == [0, 0, 1, 1]
+    # Dealt costliest first (parameters x epochs) to the least loaded trainer.
+    cost = training_cost(ModelCost(read_dataset_spec(wine[1]), Constraints()), epochs=2)
+    assert [t.trainer for t in first] == deal_longest_first([cost(t) for t in first], 2)
+    assert {t.trainer for t in first} == {0, 1}
     assert [t.trial_id for t in first] == ["run1-r1-00", "run1-r1-01", "run1-r1-02", "run1-r1-03"]
     assert all(t.status == "proposed" and t.parent is None for t in first)
     assert len({t.architecture.arch_id for t in first}) == 4
@@ -102,9 +108,10 @@ def round_one(wine, tmp_path_factory):
 
 
 def test_trainer_trains_its_share_and_records_everything(round_one):
-    _, results = round_one
+    proposals, results = round_one
     trials = trial_files.trials_of(results)
-    assert [t.trainer for t in trials] == [0, 0, 1, 1]
+    shares = [[t.trial_id for t in trial_files.trials_of([proposals]) if t.trainer == i] for i in range(2)]
+    assert [[t.trial_id for t in trial_files.trials_of([r])] for r in results] == shares
     for trial in trials:
         assert trial.status == "completed", trial.error
         assert set(trial.metrics) == {"accuracy", "loss", "log_loss", "macro_f1"} and 0 <= trial.metrics["accuracy"] <= 1
@@ -115,9 +122,9 @@ def test_trainer_trains_its_share_and_records_everything(round_one):
             assert os.path.exists(os.path.join(trial.path, name)), name
         # Exported only when a post-search node picks it (components/trial_model.py).
         assert not os.path.exists(model_export.serving_dir(trial.path))
-    assert results[0].get_int_custom_property("completed") == 2
+    assert results[0].get_int_custom_property("completed") == len(shares[0])
     recorded = json.loads(results[0].get_string_custom_property("trials_json"))
-    assert [r["trial_id"] for r in recorded] == ["run1-r1-00", "run1-r1-01"]
+    assert [r["trial_id"] for r in recorded] == shares[0]
 
 
 def test_trial_model_serves_serialized_examples_like_its_eval_metrics(wine, round_one, tmp_path):
@@ -159,9 +166,10 @@ def test_asha_trains_new_trials_briefly_and_continues_the_best(wine, tmp_path):
     best = sorted(trained, key=lambda t: (-t.metrics["accuracy"], t.num_params, t.trial_id))[0]
     assert (promotion.parent, promotion.transfer) == (best.trial_id, "continue")
     assert (promotion.planned_epochs, promotion.total_epochs) == (3, 4)
-    assert promotion.architecture == best.architecture and promotion.trainer == 0
+    assert promotion.architecture == best.architecture
     assert all(t.transfer != "continue" and t.planned_epochs == 1 for t in fresh)
-    continued = trial_files.trials_of([train(wine, second, 0, tmp_path / "trials_r2_0", epochs=4, history=done)])[0]
+    continued = trial_files.trials_of([train(wine, second, promotion.trainer, tmp_path / "trials_r2", epochs=4,
+                                             history=done)])[0]
     assert continued.status == "completed" and continued.epochs == 3, continued.error
     assert len(continued.transferred_blocks) == len(best.architecture.blocks)
 
