@@ -624,6 +624,11 @@ def test_a_candidate_without_an_out_of_fold_estimate_is_estimated_on_eval_and_sa
 # --- The run's time budget (search_algo/time_budget.py) ---------------------------------------------------------
 
 
+def share_of(proposals, trainer):
+    """The proposals dealt to `trainer`, in the order it trains them."""
+    return [t for t in trial_files.trials_of([proposals]) if t.trainer == trainer]
+
+
 def _started(budget_seconds, search_seconds_left):
     """When a run with this budget started if `search_seconds_left` of its search time remain now."""
     return time.time() - (TimeBudget(budget_seconds, 0.0).search_deadline - search_seconds_left)
@@ -667,9 +672,10 @@ def test_a_trainer_starts_no_trial_past_the_search_time_and_records_it_skipped_n
     skipped = train(wine, proposals, 1, tmp_path / "trials", time_budget=300.0, started_at=_started(300.0, -1),
                     study_record=record)
     trials = trial_files.trials_of([skipped])
-    assert [t.trial_id for t in trials] == ["run1-r1-02", "run1-r1-03"]
+    share = share_of(proposals, 1)
+    assert share and [t.trial_id for t in trials] == [t.trial_id for t in share]
     assert all(t.status == "failed" and t.error == BUDGET_SPENT_ERROR and t.path is None for t in trials)
-    assert (skipped.get_int_custom_property("skipped"), skipped.get_int_custom_property("failed")) == (2, 0)
+    assert (skipped.get_int_custom_property("skipped"), skipped.get_int_custom_property("failed")) == (len(share), 0)
     # Not started, so nothing for later runs to learn from.
     assert StudyRecord(record).trials() == []
 
@@ -679,13 +685,16 @@ def test_a_trial_killed_at_the_end_of_the_search_time_is_recorded_failed_not_ski
     from components.trainer.trial_cache import TrialCache, stop_reason
 
     proposals, _ = round_one
-    killed = trial_files.trials_of([proposals])[2]
+    # A trainer with two trials or more: its first is the one its worker was killed in.
+    trainer = max(range(2), key=lambda i: len(share_of(proposals, i)))
+    killed, *rest = share_of(proposals, trainer)
+    assert rest
     cache = TrialCache(str(tmp_path / "cache"))
     stop_reason(cache.begin_attempt("killed", killed, 5.0), "exceeded the per-trial time limit of 5 s", final=True)
-    # Trainer 1's first trial is the one its worker was killed in; the trainer runs again past the search time.
+    # The trainer runs again past the search time.
     monkeypatch.setattr(trainer_executor, "trial_cache_key",
                         lambda trial, *rest: "killed" if trial.trial_id == killed.trial_id else trial.trial_id)
-    again = trial_files.trials_of([train(wine, proposals, 1, tmp_path / "again", cache=str(tmp_path / "cache"),
+    again = trial_files.trials_of([train(wine, proposals, trainer, tmp_path / "again", cache=str(tmp_path / "cache"),
                                          time_budget=300.0, started_at=_started(300.0, -1))])
     assert again[0].trial_id == killed.trial_id and "time limit of 5 s" in again[0].error
     assert again[1].error == BUDGET_SPENT_ERROR
