@@ -331,6 +331,27 @@ METHOD_LABELS = {
 }
 
 
+def idle_within_rounds(trials: list[dict]) -> Optional[float]:
+    """The share of the trainers' time within rounds that no trial used: 1 less
+    the trials' seconds over (trainers x the rounds' spans), a round's span
+    from its first trial's start to its last trial's end, `trainers` the most
+    trials that ran at once. A round's trainers start together and the next
+    round waits for the last of them, so this is the time the faster trainers
+    waited; None without timed trials."""
+    rounds: dict[str, list[tuple[float, float]]] = {}
+    for t in trials:
+        if t.get("started_at") and t.get("finished_at"):
+            interval = tuple(datetime.datetime.fromisoformat(t[k]).timestamp() for k in ("started_at", "finished_at"))
+            rounds.setdefault(t["trial_id"].rsplit("-", 2)[-2], []).append(interval)
+    if not rounds:
+        return None
+    trainers = max(max(sum(a <= start < b for a, b in intervals) for start, _ in intervals)
+                   for intervals in rounds.values())
+    spans = sum(max(b for _, b in intervals) - min(a for a, _ in intervals) for intervals in rounds.values())
+    busy = sum(b - a for intervals in rounds.values() for a, b in intervals)
+    return 1.0 - busy / (trainers * spans) if spans > 0 else 0.0
+
+
 def markdown(report: dict) -> str:
     measurements = report["measurements"]
     machines = sorted({m["machine"] for m in measurements})
@@ -388,10 +409,11 @@ def markdown(report: dict) -> str:
     if ours:
         lines += ["", "Where ours' time went (each run; seconds, from the run's own `--json` `time_spent` when "
                   "it has one, else study_run's split), whether the run kept its budget (within 5 % or 30 s) and "
-                  "the rounds it searched of those it was given.", "",
+                  "the rounds it searched of those it was given; trainers idle: the share of the trainers' time "
+                  "within rounds that no trial used (the faster trainers waiting for the slowest).", "",
                   "| task | T | seed | wall s | training | evaluation | post-search | ingest | orchestration | "
-                  "kept | rounds searched | trials (completed/failed/skipped) | chosen | commit |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "kept | rounds searched | trials (completed/failed/skipped) | trainers idle | chosen | commit |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for m in ours:
             spent = m.get("time_spent") or {}
             budget = m.get("time_budget") or {}
@@ -403,6 +425,7 @@ def markdown(report: dict) -> str:
                 + f" | {'–' if 'kept' not in budget else 'yes' if budget['kept'] else 'NO'} | "
                 f"{budget.get('rounds_searched', '–')}/{budget.get('max_rounds', '–')} | "
                 f"{trials.get('completed', '–')}/{trials.get('failed', '–')}/{trials.get('skipped', 0)} | "
+                f"{fmt(idle_within_rounds(m.get('trials') or []), '{:.0%}')} | "
                 f"{m.get('chosen', '–')} | {m.get('commit', '–')} |")
         ran_out = [m for m in ours if (m.get("time_budget") or {}).get("rounds_searched") is not None
                    and m["time_budget"]["rounds_searched"] >= m["time_budget"]["max_rounds"]]

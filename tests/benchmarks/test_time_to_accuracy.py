@@ -220,3 +220,19 @@ def test_the_targets_say_met_not_met_or_not_measured():
     assert found[f"mnist1d, 15 min: {within} in at least 4 of 5 seeds"]["met"] is True
     half = found["mnist1d: ours reaches 98.5% in at most half of Optuna's time"]
     assert half["met"] is False and half["detail"].startswith("300 s vs 260 s")
+
+
+def timed(trial_id: str, start: float, end: float) -> dict:
+    at = "2026-12-08T00:{:02d}:{:02d}+00:00".format
+    return {"trial_id": trial_id, "started_at": at(*divmod(int(start), 60)), "finished_at": at(*divmod(int(end), 60))}
+
+
+def test_trainers_idle_within_rounds_is_the_time_the_faster_trainers_waited_for_the_slowest():
+    # Round 1: two trainers, one busy 0-100, the other 0-40 then 40-70: 30 of 200 trainer-seconds idle.
+    # Round 2: both busy 110-160: none idle. A skipped trial (no times) counts for nothing.
+    trials = [timed("run1-r1-00", 0, 100), timed("run1-r1-01", 0, 40), timed("run1-r1-02", 40, 70),
+              timed("run1-r2-00", 110, 160), timed("run1-r2-01", 110, 160), {"trial_id": "run1-r2-02"}]
+    assert tta.idle_within_rounds(trials) == pytest.approx(30 / 300)
+    assert tta.idle_within_rounds([{"trial_id": "run1-r1-00"}]) is None
+    report = tta.report_of([{**ours(0, 300, 0.99, 290), "trials": trials}], [])
+    assert "| 10/0/2 | 10% | best_single | c |" in tta.markdown(report)
