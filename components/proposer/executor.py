@@ -61,8 +61,8 @@ class Executor(base_executor.BaseExecutor):
         budget = executor_inputs.time_budget(input_dict, exec_properties)
         # Not even the cheapest new trial (the share of the bottom rung's epochs
         # worth fitting to the deadline) would fit: the round proposes nothing
-        # and its trainers pass through.
-        # Once a round proposed nothing, the rounds after it propose nothing either.
+        # and its trainers pass through. Once a round proposed nothing, the
+        # rounds after it propose nothing either.
         now, expected = time.time(), expected_trial_seconds(history, epochs_worth_training(schedule.first_epochs))
         ended_earlier = budget is not None and executor_inputs.search_time_spent_earlier(input_dict, HISTORY_PREFIX)
         budget_spent = budget is not None and (ended_earlier or not budget.can_train(now, expected))

@@ -91,7 +91,6 @@ def test_model_cost_counts_the_built_models_parameters_and_times_it():
     assert ModelCost(spec, Constraints(max_params=1))(shrunk).num_params > 1
 
 
-
 def test_a_trials_training_cost_is_its_models_parameters_times_the_epochs_it_trains():
     spec = sequence_spec(steps=16)
     model_cost = ModelCost(spec, Constraints())
